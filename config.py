@@ -1,0 +1,95 @@
+"""The one place that reads the environment.
+
+``DATABASE_URL`` and ``REDIS_URL`` point at production servers. When they are
+unset the project uses its embedded servers (see ``embedded/``), with data under
+``VAR_DIR``. Every other setting has a documented default; a malformed value
+fails at start, never later.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_DIR = Path(__file__).resolve().parent
+EMBEDDED_DATABASE_DEFAULT = "exchange"
+APP_ROLE_DEFAULT = "exchange_app"
+
+
+class ConfigError(Exception):
+    """Raised when an environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str          # the application's role: no UPDATE/DELETE on the ledger
+    database_admin_url: str    # the owner's role: migrations only
+    database_app_role: str
+    redis_url: str
+    embedded_postgres: bool    # True when we start our own PostgreSQL
+    embedded_redis: bool       # True when we start our own Redis
+    var_dir: Path
+    bind_host: str
+    port: int
+    site_port: int
+    demo_mode: bool
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    var_dir = Path(env.get("VAR_DIR") or PROJECT_DIR / "var").resolve()
+    app_role = env.get("DATABASE_APP_ROLE") or APP_ROLE_DEFAULT
+    database_url = env.get("DATABASE_URL") or ""
+    redis_url = env.get("REDIS_URL") or ""
+    embedded_postgres, embedded_redis = not database_url, not redis_url
+    admin_default = database_url
+    if embedded_postgres:
+        from embedded import EmbeddedPostgres
+
+        name = env.get("EMBEDDED_DATABASE") or EMBEDDED_DATABASE_DEFAULT
+        postgres = EmbeddedPostgres(var_dir)
+        database_url = postgres.url(name, user=app_role)
+        admin_default = postgres.url(name)
+    if embedded_redis:
+        from embedded import EmbeddedRedis
+
+        redis_url = EmbeddedRedis(var_dir).url()
+    return Settings(
+        database_url=database_url,
+        database_admin_url=env.get("DATABASE_ADMIN_URL") or admin_default,
+        database_app_role=app_role,
+        redis_url=redis_url,
+        embedded_postgres=embedded_postgres,
+        embedded_redis=embedded_redis,
+        var_dir=var_dir,
+        bind_host=env.get("BIND_HOST") or "127.0.0.1",
+        port=_integer(env, "PORT", 8000, 1, 65535),
+        site_port=_integer(env, "SITE_PORT", 8080, 1, 65535),
+        demo_mode=_boolean(env, "DEMO_MODE", default=embedded_postgres),
+    )

@@ -1,0 +1,1 @@
+"""The database: engine construction, table definitions and Alembic migrations."""
