@@ -48,7 +48,7 @@ class EmbeddedPostgres:
                       "--auth=trust", "--encoding=UTF8", "--locale=C")
         if self.is_running():
             return False
-        options = f"-c listen_addresses='' -k {self.socket_dir} -c max_connections=200"
+        options = f"-c listen_addresses='' -k {self.socket_dir} -c max_connections=300"
         self._run("pg_ctl", "start", "-w", "-t", str(START_TIMEOUT_SECONDS),
                   "-D", str(self.data_dir), "-l", str(self.log_path), "-o", options)
         self._wait_for_socket()

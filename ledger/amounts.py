@@ -1,0 +1,90 @@
+"""Exact decimal amounts: parsing, scale checks, explicit rounding.
+
+Money is ``Decimal`` in Python and ``NUMERIC`` in PostgreSQL. Arithmetic on money
+goes through ``MONEY`` (wide precision, inexact results trapped), so a
+computation that would silently round raises instead. Rounding happens only
+where it is asked for, with the direction named at the call.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import (
+    ROUND_DOWN, ROUND_UP, Context, Decimal, Inexact, InvalidOperation, Overflow,
+)
+
+from ledger.errors import AmountError
+
+SCALE_MAX = 18
+INTEGER_DIGITS_MAX = 30
+AMOUNT_TEXT_LENGTH_MAX = INTEGER_DIGITS_MAX + 1 + SCALE_MAX
+
+# 30 integer digits and 18 decimals, squared, still fit in 100 digits.
+MONEY = Context(prec=100, rounding=ROUND_DOWN, traps=[Inexact, InvalidOperation, Overflow])
+# quantize() rounds on purpose; only InvalidOperation (too many digits) must raise.
+MONEY_ROUNDING = Context(prec=100, traps=[InvalidOperation, Overflow])
+
+_DECIMAL_TEXT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def unit(scale: int) -> Decimal:
+    """The smallest amount of a currency with this scale: ``unit(8) == Decimal('1E-8')``."""
+    return Decimal(1).scaleb(-scale)
+
+
+def parse_amount(value: object, scale: int, *, field: str = "amount",
+                 allow_zero: bool = False) -> Decimal:
+    """Parse a client's amount: a plain decimal string, positive, at most ``scale`` decimals.
+
+    A JSON number, NaN, Infinity, an exponent, a sign or extra decimals are refused,
+    never rounded: a client that sends 0.123456789 BTC has a bug we must not hide.
+    """
+    if not isinstance(value, str):
+        raise AmountError(f"{field} must be a decimal string such as \"1.5\", "
+                          f"not a JSON {_json_type(value)}", field=field)
+    if len(value) > AMOUNT_TEXT_LENGTH_MAX or not _DECIMAL_TEXT.fullmatch(value):
+        raise AmountError(f"{field} must be a plain non-negative decimal string such as "
+                          f"\"1.5\" (digits and one point, at most "
+                          f"{INTEGER_DIGITS_MAX} integer digits); got {value[:60]!r}", field=field)
+    amount = Decimal(value)
+    if amount.as_tuple().exponent < -scale:  # type: ignore[operator]
+        raise AmountError(f"{field} has more than {scale} decimals; got {value!r}", field=field)
+    if amount.adjusted() >= INTEGER_DIGITS_MAX:
+        raise AmountError(f"{field} is too large; got {value!r}", field=field)
+    if amount == 0 and not allow_zero:
+        raise AmountError(f"{field} must be greater than zero", field=field)
+    return amount
+
+
+def check_scale(amount: Decimal, scale: int, *, field: str = "amount") -> Decimal:
+    """Refuse an internal amount that is not finite or has more decimals than ``scale``."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise AmountError(f"{field} must be a finite Decimal, got {amount!r}", field=field)
+    if amount != amount.quantize(unit(scale), rounding=ROUND_DOWN, context=MONEY_ROUNDING):
+        raise AmountError(f"{field} {amount} has more than {scale} decimals", field=field)
+    return amount
+
+
+def round_down(amount: Decimal, scale: int) -> Decimal:
+    """Round toward zero to ``scale`` decimals (what the exchange pays out)."""
+    return amount.quantize(unit(scale), rounding=ROUND_DOWN, context=MONEY_ROUNDING)
+
+
+def round_up(amount: Decimal, scale: int) -> Decimal:
+    """Round away from zero to ``scale`` decimals (what the exchange charges)."""
+    return amount.quantize(unit(scale), rounding=ROUND_UP, context=MONEY_ROUNDING)
+
+
+def format_amount(amount: Decimal, scale: int) -> str:
+    """The API's string for an amount: exactly ``scale`` decimals, never an exponent."""
+    return f"{check_scale(amount, scale):.{scale}f}"
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float, Decimal)):
+        return "number"
+    return type(value).__name__

@@ -1,0 +1,141 @@
+"""Posting transfers: one business event, two or more entries, zero-sum per currency.
+
+Python checks every rule first so that a caller gets a precise error; the
+database checks them again (see migration 0001) so that no caller can skip them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Sequence
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
+
+from db.schema import entries, transfers
+from ledger.accounts import Account
+from ledger.amounts import MONEY, check_scale
+from ledger.errors import (
+    IdempotencyConflict, InsufficientFunds, LedgerError, LedgerIntegrityError, UnbalancedTransfer,
+)
+
+ENTRIES_PER_TRANSFER_MAX = 32
+# One INSERT of entries carries 3 parameters a row; PostgreSQL allows 65,535.
+ENTRIES_PER_POST_MAX = 20_000
+KEY_LENGTH_MAX = 200
+REFERENCE_LENGTH_MAX = 200
+_KIND = re.compile(r"[a-z_]{1,40}")
+
+
+@dataclass(frozen=True)
+class Entry:
+    account: Account
+    amount: Decimal              # positive credits the account, negative debits it
+
+
+@dataclass(frozen=True)
+class Transfer:
+    key: str                     # idempotency key: a retry with the same key is a no-op
+    kind: str                    # e.g. deposit, order_hold, trade, withdrawal
+    entries: tuple[Entry, ...]
+    reference: str = ""          # what the event refers to, e.g. "order:42"
+
+
+@dataclass(frozen=True)
+class Posted:
+    id: int
+    key: str
+    created: bool                # False: an identical transfer was posted before
+
+
+def move(key: str, kind: str, source: Account, destination: Account, amount: Decimal,
+         reference: str = "") -> Transfer:
+    """The common two-entry transfer: ``amount`` from ``source`` to ``destination``."""
+    return Transfer(key, kind, (Entry(source, amount.copy_negate()), Entry(destination, amount)),
+                    reference)
+
+
+def post(conn: Connection, transfer: Transfer) -> Posted:
+    return post_many(conn, [transfer])[0]
+
+
+def post_many(conn: Connection, batch: Sequence[Transfer]) -> list[Posted]:
+    """Post transfers in the caller's transaction, in two statements whatever their number."""
+    if not batch:
+        return []
+    hashes = [_validated_hash(transfer) for transfer in batch]
+    if len({transfer.key for transfer in batch}) != len(batch):
+        raise IdempotencyConflict("one batch holds the same idempotency key twice")
+    if sum(len(transfer.entries) for transfer in batch) > ENTRIES_PER_POST_MAX:
+        raise ValueError(f"more than {ENTRIES_PER_POST_MAX} entries in one post")
+    try:
+        created = dict(conn.execute(
+            insert(transfers).values([
+                {"idempotency_key": t.key, "kind": t.kind, "reference": t.reference,
+                 "content_hash": content_hash} for t, content_hash in zip(batch, hashes)
+            ]).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(transfers.c.idempotency_key, transfers.c.id)
+        ).all())
+        if created:
+            rows = [{"transfer_id": created[t.key], "account_id": e.account.id, "amount": e.amount}
+                    for t in batch if t.key in created for e in t.entries]
+            rows.sort(key=lambda row: row["account_id"])
+            conn.execute(insert(entries).values(rows))
+    except DBAPIError as error:
+        raise _translated(error) from error
+    return [_result(conn, t, content_hash, created) for t, content_hash in zip(batch, hashes)]
+
+
+def _result(conn: Connection, transfer: Transfer, content_hash: bytes,
+            created: dict[str, int]) -> Posted:
+    if transfer.key in created:
+        return Posted(created[transfer.key], transfer.key, True)
+    earlier = conn.execute(select(transfers.c.id, transfers.c.content_hash)
+                           .where(transfers.c.idempotency_key == transfer.key)).one()
+    if bytes(earlier.content_hash) != content_hash:
+        raise IdempotencyConflict(
+            f"idempotency key {transfer.key!r} was used before for a different transfer")
+    return Posted(earlier.id, transfer.key, False)
+
+
+def _validated_hash(transfer: Transfer) -> bytes:
+    if not 1 <= len(transfer.key) <= KEY_LENGTH_MAX:
+        raise ValueError(f"an idempotency key has 1 to {KEY_LENGTH_MAX} characters")
+    if not _KIND.fullmatch(transfer.kind):
+        raise ValueError(f"transfer kind {transfer.kind!r} must match {_KIND.pattern}")
+    if len(transfer.reference) > REFERENCE_LENGTH_MAX:
+        raise ValueError(f"a reference has at most {REFERENCE_LENGTH_MAX} characters")
+    if not 2 <= len(transfer.entries) <= ENTRIES_PER_TRANSFER_MAX:
+        raise UnbalancedTransfer(f"a transfer has 2 to {ENTRIES_PER_TRANSFER_MAX} entries, "
+                                 f"not {len(transfer.entries)}")
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    with localcontext(MONEY):
+        for entry in transfer.entries:
+            check_scale(entry.amount, entry.account.scale)
+            if entry.amount == 0:
+                raise UnbalancedTransfer("an entry of zero moves nothing; leave it out")
+            totals[entry.account.currency] += entry.amount
+        canonical = "\n".join([transfer.kind, transfer.reference] + sorted(
+            f"{entry.account.id}:{entry.amount.normalize():f}" for entry in transfer.entries))
+    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
+    if unbalanced:
+        raise UnbalancedTransfer(f"transfer {transfer.key!r} does not sum to zero: {unbalanced}")
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def _translated(error: DBAPIError) -> LedgerError | DBAPIError:
+    code = getattr(error.orig, "pgcode", None)
+    diag = getattr(error.orig, "diag", None)
+    message = getattr(diag, "message_primary", None) or str(error.orig)
+    if code == "23514" and getattr(diag, "constraint_name", None) == "accounts_balance_nonnegative":
+        return InsufficientFunds("insufficient funds: the transfer would take an account below zero")
+    if code == "EX002":
+        return UnbalancedTransfer(message)
+    if code in ("EX001", "EX003", "EX004", "EX005"):
+        return LedgerIntegrityError(message)
+    return error

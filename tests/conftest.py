@@ -1,0 +1,67 @@
+"""Real servers for every test: the embedded PostgreSQL and Redis, a fresh database.
+
+The test database is dropped and recreated at the start of a session (the ledger
+refuses DELETE and TRUNCATE, so tests never clean up rows: each test makes its own
+users and currencies). Servers this session started are stopped at its end.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg2
+import pytest
+
+TEST_DATABASE = "exchange_test"
+os.environ["EMBEDDED_DATABASE"] = TEST_DATABASE
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("DATABASE_ADMIN_URL", None)
+os.environ.pop("REDIS_URL", None)
+
+import config  # noqa: E402  (the environment above must be set first)
+from db import engine as engines  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from embedded.services import ensure_database  # noqa: E402
+from ledger.accounts import forget_cached_accounts  # noqa: E402
+
+
+def recreate_database(settings: config.Settings, name: str) -> str:
+    """Drop and create database ``name``, migrated; returns its owner's URL."""
+    admin_url = settings.database_admin_url.replace(f"/{TEST_DATABASE}?", f"/{name}?")
+    maintenance = psycopg2.connect(settings.database_admin_url.replace(f"/{TEST_DATABASE}?", "/postgres?"))
+    maintenance.autocommit = True
+    with maintenance.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    maintenance.close()
+    ensure_database(settings, name)
+    upgrade(admin_url, settings.database_app_role)
+    forget_cached_accounts()
+    return admin_url
+
+
+@pytest.fixture(scope="session")
+def settings():
+    settings = config.load()
+    postgres, redis = EmbeddedPostgres(settings.var_dir), EmbeddedRedis(settings.var_dir)
+    started = [server for server in (postgres, redis) if server.start()]
+    recreate_database(settings, TEST_DATABASE)
+    yield settings
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def engine(settings):
+    """The application's role, as every process uses it."""
+    engine = engines.create(settings.database_url, pool_size=20)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def admin_engine(settings):
+    """The owner's role, for what only migrations and operators do."""
+    engine = engines.create(settings.database_admin_url, pool_size=2)
+    yield engine
+    engine.dispose()
