@@ -201,9 +201,11 @@ BEGIN
             bad.transfer_id, bad.currency, bad.total USING ERRCODE = 'EX002';
     END IF;
 
-    -- Lock in id order so that concurrent transfers never deadlock.
+    -- Lock in id order so that concurrent transfers never deadlock. NO KEY UPDATE is
+    -- what the UPDATE below takes anyway, and it does not conflict with the KEY SHARE
+    -- locks that the entries' foreign keys hold on the same accounts.
     PERFORM 1 FROM accounts WHERE id IN (SELECT account_id FROM new_entries)
-      ORDER BY id FOR UPDATE;
+      ORDER BY id FOR NO KEY UPDATE;
     UPDATE accounts a
        SET balance = a.balance + d.delta, entry_count = a.entry_count + d.n
       FROM (SELECT account_id, sum(amount) AS delta, count(*) AS n

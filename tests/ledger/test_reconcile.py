@@ -1,0 +1,72 @@
+"""reconcile() finds rows that a superuser slipped past the database's guards."""
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from db import engine as engines
+from ledger import AccountKind, account, reconcile
+from tests.conftest import recreate_database
+from tests.factories import create_currency, create_user, deposit
+
+
+@pytest.fixture
+def scratch(settings):
+    """A database of its own: the broken rows below must not reach other tests."""
+    admin_url = recreate_database(settings, "exchange_scratch_reconcile")
+    admin = engines.create(admin_url, pooled=False)
+    app = engines.create(admin_url.replace("postgres@", f"{settings.database_app_role}@"),
+                         pooled=False)
+    yield admin, app
+    admin.dispose()
+    app.dispose()
+    recreate_database(settings, "exchange_scratch_reconcile")
+
+
+def test_a_clean_ledger_reconciles(scratch):
+    admin, app = scratch
+    currency = create_currency(admin)
+    with app.begin() as conn:
+        deposit(conn, create_user(conn), currency, Decimal("1.5"))
+    assert reconcile(app) == []
+
+
+def test_an_entry_inserted_past_the_triggers_is_reported_every_way_it_breaks(scratch):
+    admin, app = scratch
+    currency = create_currency(admin)
+    with app.begin() as conn:
+        user = create_user(conn)
+        deposit(conn, user, currency, Decimal("1.5"))
+        available = account(conn, user, currency, AccountKind.AVAILABLE)
+    with admin.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        transfer_id = conn.execute(text(
+            "INSERT INTO transfers (idempotency_key, kind, content_hash, xact_id, created_at) "
+            "VALUES ('forged', 'forged', sha256('x'), pg_current_xact_id(), now()) RETURNING id"
+        )).scalar_one()
+        conn.execute(text("INSERT INTO entries (transfer_id, account_id, amount) "
+                          "VALUES (:t, :a, 1000)"), {"t": transfer_id, "a": available.id})
+    found = {(d.kind, d.subject): d.detail for d in reconcile(app)}
+    assert found == {
+        ("account_balance_differs", f"account {available.id}"):
+            "running balance 1.5 over 1 entries, entries sum to 1001.5 over 2",
+        ("transfer_unbalanced", f"transfer {transfer_id}"): f"{currency} entries sum to 1000",
+        ("currency_unbalanced", f"currency {currency}"): "all entries sum to 1000.0",
+        ("transfer_without_entries", f"transfer {transfer_id}"): "has fewer than two entries",
+    }
+
+
+def test_a_balance_forged_past_the_triggers_is_reported(scratch):
+    admin, app = scratch
+    currency = create_currency(admin)
+    with app.begin() as conn:
+        user = create_user(conn)
+        deposit(conn, user, currency, Decimal("2"))
+        available = account(conn, user, currency, AccountKind.AVAILABLE)
+    with admin.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("UPDATE accounts SET balance = 7 WHERE id = :a"), {"a": available.id})
+    assert [str(d) for d in reconcile(app)] == [
+        f"account_balance_differs: account {available.id}: "
+        "running balance 7 over 1 entries, entries sum to 2 over 1"]
