@@ -1,0 +1,1 @@
+"""Currency plugins: one driver per chain family behind one interface (see base.py)."""
