@@ -34,6 +34,8 @@ class Settings:
     bind_host: str
     port: int
     site_port: int
+    site_origin: str           # the website's origin, the only one CORS lets in
+    api_public_url: str        # where browsers reach the API
     demo_mode: bool
 
 
@@ -80,6 +82,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         from embedded import EmbeddedRedis
 
         redis_url = EmbeddedRedis(var_dir).url()
+    bind_host = env.get("BIND_HOST") or "127.0.0.1"
+    port = _integer(env, "PORT", 8000, 1, 65535)
+    site_port = _integer(env, "SITE_PORT", 8080, 1, 65535)
     return Settings(
         database_url=database_url,
         database_admin_url=env.get("DATABASE_ADMIN_URL") or admin_default,
@@ -88,8 +93,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         embedded_postgres=embedded_postgres,
         embedded_redis=embedded_redis,
         var_dir=var_dir,
-        bind_host=env.get("BIND_HOST") or "127.0.0.1",
-        port=_integer(env, "PORT", 8000, 1, 65535),
-        site_port=_integer(env, "SITE_PORT", 8080, 1, 65535),
+        bind_host=bind_host,
+        port=port,
+        site_port=site_port,
+        site_origin=env.get("SITE_ORIGIN") or f"http://{bind_host}:{site_port}",
+        api_public_url=env.get("API_PUBLIC_URL") or f"http://{bind_host}:{port}",
         demo_mode=_boolean(env, "DEMO_MODE", default=embedded_postgres),
     )

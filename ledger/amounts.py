@@ -85,6 +85,8 @@ def _json_type(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, (int, float, Decimal)):
-        return "number"
-    return type(value).__name__
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "number"  # int, or the API's kept-as-text non-integer number

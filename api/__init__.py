@@ -1,0 +1,1 @@
+"""The JSON API: Bottle on gevent, the only way into the exchange."""

@@ -1,0 +1,48 @@
+"""The API's one error format and the one table from domain errors to HTTP.
+
+    ApiError                      (raised by the API layer itself)
+    domain errors (ledger.errors, currencies.errors) are translated once, here.
+
+A response body is always ``{"error": {"code", "message", "field"}}``; ``code`` is
+stable and documented, and no stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+from currencies.errors import InvalidAddress, TemporaryNodeError
+from ledger.errors import (
+    AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, UnknownCurrency,
+)
+
+
+class ApiError(Exception):
+    """Raised by a handler to answer with an error; ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+
+
+# Domain error -> (HTTP status, code). Order matters: the first matching base wins.
+ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
+    (AmountError, 400, "invalid_amount"),
+    (UnknownCurrency, 404, "unknown_currency"),
+    (InsufficientFunds, 422, "insufficient_funds"),
+    (IdempotencyConflict, 409, "idempotency_conflict"),
+    (InvalidAddress, 400, "invalid_address"),
+    (TemporaryNodeError, 503, "currency_unavailable"),
+)
+
+
+def translate(error: Exception) -> ApiError | None:
+    """The ApiError for a domain error, or None for a bug (answered as a logged 500)."""
+    if isinstance(error, ApiError):
+        return error
+    for error_type, status, code in ERROR_TABLE:
+        if isinstance(error, error_type):
+            field = getattr(error, "field", None)
+            message = error.message if isinstance(error, LedgerError) else str(error)
+            return ApiError(status, code, message, field)
+    return None

@@ -1,0 +1,60 @@
+"""The ``web`` process: Bottle on gevent's WSGI server, WebSocket-capable.
+
+gevent patches the standard library before anything else is imported, and
+psycogreen makes psycopg2 yield to other greenlets while it waits on PostgreSQL.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+from psycogreen.gevent import patch_psycopg  # noqa: E402
+
+patch_psycopg()
+
+import logging  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+from geventwebsocket.handler import WebSocketHandler  # noqa: E402
+
+import config  # noqa: E402
+from api.app import create_app  # noqa: E402
+from db import engine as engines  # noqa: E402
+
+SHUTDOWN_GRACE_SECONDS = 10
+log = logging.getLogger("api.server")
+
+
+class NoDelayHandler(WebSocketHandler):
+    """gevent writes headers and body apart; without TCP_NODELAY, Nagle and delayed
+    ACKs stall each keep-alive response by about 40 ms."""
+
+    def __init__(self, sock, address, server, rfile=None):  # type: ignore[no-untyped-def]
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(sock, address, server, rfile)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = config.load()
+    engine = engines.create(settings.database_url)
+    server = WSGIServer((settings.bind_host, settings.port), create_app(settings, engine),
+                        handler_class=NoDelayHandler, log=None)
+
+    def stop() -> None:
+        log.info("stopping: finishing requests for up to %ss", SHUTDOWN_GRACE_SECONDS)
+        server.stop(timeout=SHUTDOWN_GRACE_SECONDS)
+
+    gevent.signal_handler(signal.SIGTERM, stop)
+    gevent.signal_handler(signal.SIGINT, stop)
+    log.info("listening on http://%s:%s", settings.bind_host, settings.port)
+    server.serve_forever()
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The matcher: one serial order book per market (core in book.py, I/O in workers/)."""

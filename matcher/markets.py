@@ -1,0 +1,43 @@
+"""Markets: a base traded against a quote, with tick size, lot size, minimum notional, fees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Connection, select
+
+from db.schema import markets
+
+FEE_BPS_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Market:
+    symbol: str              # BASE-QUOTE
+    base: str
+    quote: str
+    tick_size: Decimal       # prices are whole multiples of this (in quote)
+    lot_size: Decimal        # quantities are whole multiples of this (in base)
+    min_notional: Decimal    # price x quantity at least this (in quote)
+    maker_fee_bps: int
+    taker_fee_bps: int
+    status: str              # open or halted
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+def load_markets(conn: Connection) -> list[Market]:
+    return [_market(row) for row in conn.execute(select(markets).order_by(markets.c.symbol))]
+
+
+def load_market(conn: Connection, symbol: str) -> Market | None:
+    row = conn.execute(select(markets).where(markets.c.symbol == symbol)).first()
+    return None if row is None else _market(row)
+
+
+def _market(row) -> Market:
+    return Market(row.symbol, row.base, row.quote, row.tick_size, row.lot_size,
+                  row.min_notional, row.maker_fee_bps, row.taker_fee_bps, row.status)

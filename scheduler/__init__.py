@@ -1,0 +1,1 @@
+"""Periodic jobs under one leader (APScheduler plus a PostgreSQL advisory lock)."""

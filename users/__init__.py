@@ -1,0 +1,1 @@
+"""People who hold accounts: sign-up and password hashing."""

@@ -1,0 +1,1 @@
+"""Dramatiq actors run by the matcher and worker processes."""
