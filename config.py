@@ -81,7 +81,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if embedded_redis:
         from embedded import EmbeddedRedis
 
-        redis_url = EmbeddedRedis(var_dir).url()
+        redis_url = EmbeddedRedis(var_dir).url(_integer(env, "EMBEDDED_REDIS_DATABASE", 0, 0, 15))
     bind_host = env.get("BIND_HOST") or "127.0.0.1"
     port = _integer(env, "PORT", 8000, 1, 65535)
     site_port = _integer(env, "SITE_PORT", 8080, 1, 65535)

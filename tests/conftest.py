@@ -14,6 +14,7 @@ import pytest
 
 TEST_DATABASE = "exchange_test"
 os.environ["EMBEDDED_DATABASE"] = TEST_DATABASE
+os.environ["EMBEDDED_REDIS_DATABASE"] = "1"  # apart from a running `make run`
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("DATABASE_ADMIN_URL", None)
 os.environ.pop("REDIS_URL", None)

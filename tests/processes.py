@@ -1,0 +1,80 @@
+"""Start the Procfile's processes against the test database, as honcho would."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import config
+
+STOP_TIMEOUT_SECONDS = 20
+START_TIMEOUT_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def procfile() -> dict[str, str]:
+    lines = (config.PROJECT_DIR / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+class Process:
+    def __init__(self, name: str, log_dir: Path, **env: str) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            shlex.split(procfile()[name]), cwd=config.PROJECT_DIR,
+            env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} never printed {text!r}:\n{self.output()}")
+            time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal the process (not its group, as an operator's kill would) and wait."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(STOP_TIMEOUT_SECONDS)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self._log.close()
+
+
+def get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for_http(url: str, process: Process) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        try:
+            get(url, timeout=1)
+            return
+        except OSError:
+            if process.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{process.name} never answered {url}:\n{process.output()}")
+            time.sleep(0.1)
