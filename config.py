@@ -9,6 +9,7 @@ fails at start, never later.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -37,6 +38,10 @@ class Settings:
     site_origin: str           # the website's origin, the only one CORS lets in
     api_public_url: str        # where browsers reach the API
     demo_mode: bool
+    secret_key: bytes          # signs session tokens, encrypts API key secrets
+    rate_limit_per_ip: str     # e.g. "1200/minute", for every request from one address
+    rate_limit_per_user: str   # for every request of one user or key
+    receive_window_ms: int     # how far a signed request's timestamp may be from now
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -61,6 +66,49 @@ def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+SECRET_KEY_BYTES_MIN = 32
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse
+
+    value = env.get(name) or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{name} must read like \"1200/minute\", got {value!r}") from None
+    return value
+
+
+def _secret_key(env: Mapping[str, str], var_dir: Path, embedded: bool) -> bytes:
+    """``SECRET_KEY`` (hex, 32 bytes or more); with the embedded database, one is made
+    once under ``var/`` so that a newcomer needs no setup."""
+    raw = env.get("SECRET_KEY") or ""
+    path = var_dir / "secret_key"
+    if not raw and embedded:
+        if not path.exists():
+            # Written aside, then linked into place: processes starting together
+            # all end up reading the one key that won.
+            var_dir.mkdir(parents=True, exist_ok=True)
+            draft = var_dir / f"secret_key.{os.getpid()}"
+            draft.write_text(secrets.token_hex(SECRET_KEY_BYTES_MIN))
+            draft.chmod(0o600)
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            draft.unlink()
+        raw = path.read_text().strip()
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        raise ConfigError("SECRET_KEY must be hexadecimal") from None
+    if len(key) < SECRET_KEY_BYTES_MIN:
+        raise ConfigError(f"SECRET_KEY must hold at least {SECRET_KEY_BYTES_MIN} bytes "
+                          f"({2 * SECRET_KEY_BYTES_MIN} hex digits)")
+    return key
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -99,4 +147,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         site_origin=env.get("SITE_ORIGIN") or f"http://{bind_host}:{site_port}",
         api_public_url=env.get("API_PUBLIC_URL") or f"http://{bind_host}:{port}",
         demo_mode=_boolean(env, "DEMO_MODE", default=embedded_postgres),
+        secret_key=_secret_key(env, var_dir, embedded_postgres),
+        rate_limit_per_ip=_rate(env, "RATE_LIMIT_PER_IP", "1200/minute"),
+        rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", "2400/minute"),
+        receive_window_ms=_integer(env, "RECEIVE_WINDOW_MS", 5000, 100, 60_000),
     )

@@ -1,4 +1,4 @@
-"""The Bottle application: one JSON error format, request ids, CORS for the website."""
+"""The Bottle application: declared routes, one JSON error format, request ids, CORS."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ import uuid
 from typing import Any, Callable
 
 import bottle
+import redis
 from sqlalchemy import Engine
 
+from api import openapi, routes_access, routes_account, routes_public
+from api.auth import Authenticator
 from api.errors import ApiError, translate
+from api.ratelimit import RateLimiter
+from api.routing import Api
 from config import Settings
 
 log = logging.getLogger("api")
+CORS_MAX_AGE_SECONDS = 600
+CORS_HEADERS = "Authorization, Content-Type, X-API-Key, X-API-Timestamp, X-API-Signature, " \
+               "Idempotency-Key"
 
 
 class JsonApi:
@@ -29,7 +37,11 @@ class JsonApi:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             request_id = uuid.uuid4().hex
             bottle.response.set_header("X-Request-Id", request_id)
-            self._cors_headers()
+            if bottle.request.headers.get("Origin") == self.allowed_origin:
+                bottle.response.set_header("Access-Control-Allow-Origin", self.allowed_origin)
+                bottle.response.set_header("Access-Control-Expose-Headers",
+                                           "X-Request-Id, Retry-After")
+                bottle.response.set_header("Vary", "Origin")
             try:
                 result = callback(*args, **kwargs)
             except bottle.HTTPResponse:
@@ -41,11 +53,6 @@ class JsonApi:
                 return json.dumps(result, separators=(",", ":"))
             return result
         return wrapper
-
-    def _cors_headers(self) -> None:
-        if bottle.request.headers.get("Origin") == self.allowed_origin:
-            bottle.response.set_header("Access-Control-Allow-Origin", self.allowed_origin)
-            bottle.response.set_header("Vary", "Origin")
 
     @staticmethod
     def _error(error: Exception, request_id: str) -> str:
@@ -66,19 +73,39 @@ def error_response(error: ApiError) -> str:
                                  "field": error.field}})
 
 
-def create_app(settings: Settings, engine: Engine) -> bottle.Bottle:
-    from api import routes_public
-
+def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     app = bottle.Bottle(autojson=False, catchall=True)
     app.install(JsonApi(settings))
+    redis_client = redis.Redis.from_url(settings.redis_url)
+    api = Api(app, settings, Authenticator(settings, engine, redis_client),
+              RateLimiter(settings.redis_url))
+    routes_public.register(api, engine)
+    routes_access.register(api, engine, settings)
+    routes_account.register(api, engine, settings)
+
+    spec = openapi.document(api)
+    docs = openapi.docs_page(api)
+    app.route("/v1/openapi.json", "GET", lambda: spec)
+    app.route("/v1/docs", "GET", lambda: docs)
+
+    @app.route("/<path:path>", "OPTIONS")
+    def preflight(path: str) -> str:
+        # Only the website's origin gets the CORS headers (set by JsonApi); others get none.
+        bottle.response.status = 204
+        if bottle.request.headers.get("Origin") == settings.site_origin:
+            bottle.response.set_header("Access-Control-Allow-Methods",
+                                       "GET, POST, DELETE, OPTIONS")
+            bottle.response.set_header("Access-Control-Allow-Headers", CORS_HEADERS)
+            bottle.response.set_header("Access-Control-Max-Age", str(CORS_MAX_AGE_SECONDS))
+        return ""
+
     for status, code, message in (
         (404, "not_found", "no such path; see /v1/openapi.json"),
         (405, "method_not_allowed", "this path does not take that method"),
         (500, "internal_error", "internal error"),
     ):
         app.error(status)(_static_error(status, code, message))
-    routes_public.register(app, engine)
-    return app
+    return app, api
 
 
 def _static_error(status: int, code: str, message: str) -> Callable[[Any], str]:

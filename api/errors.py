@@ -13,6 +13,10 @@ from currencies.errors import InvalidAddress, TemporaryNodeError
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, UnknownCurrency,
 )
+from users.errors import (
+    AccessError, AccountFrozen, EmailTaken, InvalidCredentials, InvalidInput, InvalidSecondFactor,
+    NotFound, SecondFactorRequired, SessionInvalid,
+)
 
 
 class ApiError(Exception):
@@ -33,6 +37,14 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (IdempotencyConflict, 409, "idempotency_conflict"),
     (InvalidAddress, 400, "invalid_address"),
     (TemporaryNodeError, 503, "currency_unavailable"),
+    (InvalidInput, 400, "invalid_request"),
+    (EmailTaken, 409, "email_taken"),
+    (InvalidCredentials, 401, "invalid_credentials"),
+    (SecondFactorRequired, 401, "totp_required"),
+    (InvalidSecondFactor, 401, "invalid_totp"),
+    (SessionInvalid, 401, "invalid_session"),
+    (NotFound, 404, "not_found"),
+    (AccountFrozen, 403, "account_frozen"),
 )
 
 
@@ -43,6 +55,6 @@ def translate(error: Exception) -> ApiError | None:
     for error_type, status, code in ERROR_TABLE:
         if isinstance(error, error_type):
             field = getattr(error, "field", None)
-            message = error.message if isinstance(error, LedgerError) else str(error)
+            message = error.message if isinstance(error, (LedgerError, AccessError)) else str(error)
             return ApiError(status, code, message, field)
     return None

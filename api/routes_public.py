@@ -1,35 +1,49 @@
-"""Public routes: health and what is traded."""
+"""Public routes: health, and what is traded."""
 
 from __future__ import annotations
 
-import bottle
 from sqlalchemy import Engine, select, text
 
+from api.routing import Api, Call
+from api.schemas import CURRENCY_CODE, obj
 from db.schema import currencies
 from ledger.amounts import format_amount
 from matcher.markets import load_markets
 
+CURRENCY = obj(code=CURRENCY_CODE, name={"type": "string"}, scale={"type": "integer"},
+               confirmations={"type": "integer"})
+MARKET = obj(symbol={"type": "string"}, base=CURRENCY_CODE, quote=CURRENCY_CODE,
+             tick_size={"type": "string"}, lot_size={"type": "string"},
+             min_notional={"type": "string"}, maker_fee_bps={"type": "integer"},
+             taker_fee_bps={"type": "integer"}, status={"enum": ["open", "halted"]})
 
-def register(app: bottle.Bottle, engine: Engine) -> None:
-    @app.get("/healthz")
-    def healthz() -> dict:
+
+def register(api: Api, engine: Engine) -> None:
+    @api.route("GET", "/healthz", summary="the process is alive", tag="health",
+               responses={200: ("alive", obj(status={"const": "ok"}))})
+    def healthz(call: Call) -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz")
-    def readyz() -> dict:
+    @api.route("GET", "/readyz", summary="the process can reach its database", tag="health",
+               responses={200: ("ready", obj(status={"const": "ready"}))})
+    def readyz(call: Call) -> dict:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"status": "ready"}
 
-    @app.get("/v1/currencies")
-    def list_currencies() -> dict:
+    @api.route("GET", "/v1/currencies", summary="currencies: scale and confirmations",
+               tag="market data", responses={200: ("the currencies", obj(
+                   items={"type": "array", "items": CURRENCY}))})
+    def list_currencies(call: Call) -> dict:
         with engine.connect() as conn:
             rows = conn.execute(select(currencies).order_by(currencies.c.code)).all()
         return {"items": [{"code": r.code, "name": r.name, "scale": r.scale,
                            "confirmations": r.confirmations} for r in rows]}
 
-    @app.get("/v1/markets")
-    def list_markets() -> dict:
+    @api.route("GET", "/v1/markets", summary="markets: tick size, lot size, minimum notional, "
+               "fees", tag="market data", responses={200: ("the markets", obj(
+                   items={"type": "array", "items": MARKET}))})
+    def list_markets(call: Call) -> dict:
         with engine.connect() as conn:
             found = load_markets(conn)
             scales = dict(conn.execute(select(currencies.c.code, currencies.c.scale)).all())

@@ -42,7 +42,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = config.load()
     engine = engines.create(settings.database_url)
-    server = WSGIServer((settings.bind_host, settings.port), create_app(settings, engine),
+    app, _ = create_app(settings, engine)
+    server = WSGIServer((settings.bind_host, settings.port), app,
                         handler_class=NoDelayHandler, log=None)
 
     def stop() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, MetaData, Numeric,
-    SmallInteger, Table, Text,
+    SmallInteger, Table, Text, Uuid,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, CIDR
 
 metadata = MetaData()
 
@@ -39,6 +40,38 @@ users = Table(
     Column("email", Text, nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True)),
+    Column("totp_secret_encrypted", LargeBinary),
+    Column("totp_enabled_at", DateTime(timezone=True)),
+    Column("totp_last_step", BigInteger),
+    Column("frozen_at", DateTime(timezone=True)),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+totp_recovery_codes = Table(
+    "totp_recovery_codes", metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id"), primary_key=True),
+    Column("code_hash", LargeBinary, primary_key=True),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Text, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("ip_allowlist", ARRAY(CIDR), nullable=False),
+    Column("secret_encrypted", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
 )
 
 accounts = Table(

@@ -1,0 +1,97 @@
+"""Who is calling: a website session (Bearer token) or a signed API key.
+
+Signature: hex(HMAC-SHA256(secret, timestamp + METHOD + path_with_query + body)),
+timestamp in unix milliseconds within the receive window; each signature is
+accepted once (kept in Redis for twice the window), so a captured request
+cannot be replayed even inside the window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+import bottle
+import redis
+from sqlalchemy import Engine
+
+from api.errors import ApiError
+from config import Settings
+from users import api_keys, sessions
+
+ALL_SCOPES = frozenset(api_keys.SCOPES)
+SIGNATURE_HEX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    scopes: frozenset[str]
+    session_id: object = None          # a website session's id (uuid), else None
+    api_key_id: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return self.api_key_id or f"user:{self.user_id}"
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, engine: Engine, redis_client: redis.Redis) -> None:
+        self.settings, self.engine, self.redis = settings, engine, redis_client
+
+    def principal(self, request: bottle.BaseRequest, body: bytes) -> Principal | None:
+        header = request.headers.get("Authorization", "")
+        if header:
+            if not header.startswith("Bearer "):
+                raise ApiError(401, "invalid_session", "send Authorization: Bearer <token>")
+            return self._session(header[len("Bearer "):])
+        if request.headers.get("X-API-Key") is not None:
+            return self._signed(request, body)
+        return None
+
+    def _session(self, token: str) -> Principal:
+        session_id = sessions.session_id_of(self.settings.secret_key, token)
+        with self.engine.connect() as conn:
+            user_id = sessions.user_of(conn, session_id)
+        return Principal(user_id, ALL_SCOPES, session_id=session_id)
+
+    def _signed(self, request: bottle.BaseRequest, body: bytes) -> Principal:
+        key_id = request.headers.get("X-API-Key", "")
+        timestamp = request.headers.get("X-API-Timestamp", "")
+        signature = request.headers.get("X-API-Signature", "")
+        if not timestamp or not signature:
+            raise ApiError(401, "missing_signature",
+                           "a request with X-API-Key also needs X-API-Timestamp and "
+                           "X-API-Signature")
+        if not timestamp.isdigit() or len(timestamp) > 16:
+            raise ApiError(401, "invalid_timestamp", "X-API-Timestamp is unix time in ms")
+        drift_ms = abs(int(time.time() * 1000) - int(timestamp))
+        if drift_ms > self.settings.receive_window_ms:
+            raise ApiError(401, "timestamp_out_of_window",
+                           f"X-API-Timestamp is {drift_ms} ms from the server's clock; the "
+                           f"window is {self.settings.receive_window_ms} ms")
+        if len(key_id) > 40 or len(signature) != SIGNATURE_HEX_LENGTH:
+            raise ApiError(401, "invalid_signature", "the signature does not match")
+        with self.engine.connect() as conn:
+            found = api_keys.for_signature(conn, self.settings.secret_key, key_id)
+        if found is None:
+            raise ApiError(401, "invalid_api_key", "no API key has this id")
+        key, secret = found
+        path = request.environ.get("PATH_INFO", "")
+        query = request.environ.get("QUERY_STRING", "")
+        message = (timestamp + request.method + path + ("?" + query if query else "")).encode()
+        expected = hmac.new(secret, message + body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise ApiError(401, "invalid_signature",
+                           "the signature does not match: sign timestamp + METHOD + path with "
+                           "query + body with the key's secret (HMAC-SHA256, hex)")
+        if key.revoked_at is not None:
+            raise ApiError(401, "api_key_revoked", "this API key was revoked")
+        if not key.allows_ip(request.environ.get("REMOTE_ADDR", "")):
+            raise ApiError(403, "ip_not_allowed", "this API key is not allowed from your address")
+        window_seconds = 2 * self.settings.receive_window_ms // 1000 + 1
+        if not self.redis.set(f"signature:{expected}", 1, nx=True, ex=window_seconds):
+            raise ApiError(401, "replayed_request", "this signed request was already received")
+        return Principal(key.user_id, frozenset(key.scopes), api_key_id=key.id)

@@ -1,0 +1,89 @@
+"""The OpenAPI 3.1 document and a readable docs page, built from the declared routes."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from api.routing import Api, Operation
+from api.schemas import ERROR
+
+# Every operation may answer these; each has the one error body.
+COMMON_ERRORS = {400: "invalid input", 413: "body too large", 429: "rate limited"}
+AUTH_ERRORS = {401: "not authenticated", 403: "not allowed"}
+
+
+def document(api: Api) -> dict:
+    paths: dict[str, dict] = {}
+    for operation in api.operations:
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Exchange API", "version": "1",
+                 "description": "Amounts, prices and quantities are decimal strings. Errors "
+                                "are {\"error\": {\"code\", \"message\", \"field\"}}."},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR},
+            "securitySchemes": {
+                "session": {"type": "http", "scheme": "bearer",
+                            "description": "a token from POST /v1/sessions"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                           "description": "with X-API-Timestamp (unix ms) and X-API-Signature: "
+                                          "hex HMAC-SHA256(secret, timestamp + METHOD + "
+                                          "path_with_query + body)"},
+            },
+        },
+    }
+
+
+def _operation(operation: Operation) -> dict:
+    responses: dict[str, dict] = {}
+    for status, (description, schema) in operation.responses.items():
+        if schema is None and status >= 400:
+            schema = {"$ref": "#/components/schemas/Error"}
+        responses[str(status)] = {"description": description} if schema is None else {
+            "description": description, "content": {"application/json": {"schema": schema}}}
+    errors = dict(COMMON_ERRORS)
+    if operation.auth is not None or operation.method != "GET":
+        errors.update(AUTH_ERRORS)
+    for status, description in errors.items():
+        responses.setdefault(str(status), {"description": description, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string",
+                                                                             "maxLength": 64}}
+                  for name in re.findall(r"\{([a-z_]+)\}", operation.path)]
+    parameters += [{"name": name, "in": "query", "required": False, "schema": schema}
+                   for name, schema in operation.query.items()]
+    entry: dict = {"summary": operation.summary, "operationId": operation.handler.__name__,
+                   "tags": [operation.tag], "responses": responses}
+    if parameters:
+        entry["parameters"] = parameters
+    if operation.body is not None:
+        entry["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": operation.body}}}
+    if operation.auth is None:
+        entry["security"] = []
+    elif operation.auth == "session":
+        entry["security"] = [{"session": []}]
+    else:
+        entry["security"] = [{"session": []}, {"apiKey": []}]
+        entry["x-scope"] = operation.auth
+    return entry
+
+
+def docs_page(api: Api) -> str:
+    rows = []
+    for op in api.operations:
+        fields = ", ".join(sorted((op.body or {}).get("properties", {})))
+        auth = {None: "public", "session": "website session"}.get(op.auth, f"scope {op.auth}")
+        rows.append(f"<tr><td><code>{op.method}</code></td><td><code>{html.escape(op.path)}"
+                    f"</code></td><td>{html.escape(op.summary)}</td><td>{auth}</td>"
+                    f"<td>{html.escape(fields)}</td></tr>")
+    return ("<!doctype html><html lang=en><meta charset=utf-8><title>Exchange API</title>"
+            "<style>body{font-family:system-ui;margin:2rem}td,th{padding:.3rem .6rem;"
+            "border-bottom:1px solid #ddd;text-align:left}</style><h1>Exchange API</h1>"
+            "<p>The full reference is <a href=/v1/openapi.json>/v1/openapi.json</a> (OpenAPI "
+            "3.1). Amounts are decimal strings; errors are <code>{\"error\": {\"code\", "
+            "\"message\", \"field\"}}</code>.</p><table><tr><th>method</th><th>path</th>"
+            "<th>what</th><th>who</th><th>body fields</th></tr>" + "".join(rows) + "</table>")

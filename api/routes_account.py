@@ -1,0 +1,99 @@
+"""The caller's money: balances, ledger entries, and the demo faucet."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, select, text
+
+from api.errors import ApiError
+from api.routing import Api, Call
+from api.schemas import AMOUNT, CURRENCY_CODE, CURSOR, LIMIT, SIGNED_AMOUNT, TIMESTAMP, obj, page_of
+from config import Settings
+from db.schema import accounts, currencies, entries, transfers
+from ledger import AccountKind, account, format_amount, move, parse_amount, post, user_balances
+
+FAUCET_GRANTS_PER_HOUR_MAX = 10
+FAUCET_AMOUNT_MAX = Decimal("100000")
+
+BALANCE = obj(currency=CURRENCY_CODE, available=AMOUNT, held=AMOUNT, total=AMOUNT)
+ENTRY = obj(id={"type": "string"}, transfer_id={"type": "string"}, kind={"type": "string"},
+            reference={"type": "string"}, currency=CURRENCY_CODE,
+            account={"enum": ["available", "held"]}, amount=SIGNED_AMOUNT, created_at=TIMESTAMP)
+
+
+def register(api: Api, engine: Engine, settings: Settings) -> None:
+    @api.route("GET", "/v1/balances", summary="per currency: available, held and total",
+               tag="account", auth="read", responses={200: ("balances", obj(
+                   items={"type": "array", "items": BALANCE}))})
+    def balances(call: Call) -> dict:
+        with engine.connect() as conn:
+            found = user_balances(conn, call.user_id)
+        return {"items": [{"currency": b.currency,
+                           "available": format_amount(b.available, b.scale),
+                           "held": format_amount(b.held, b.scale),
+                           "total": format_amount(b.total, b.scale)} for b in found.values()]}
+
+    @api.route("GET", "/v1/ledger", summary="the caller's ledger entries, newest first",
+               tag="account", auth="read",
+               query={"limit": LIMIT, "cursor": CURSOR, "currency": CURRENCY_CODE},
+               responses={200: ("a page of entries", page_of(ENTRY))})
+    def ledger_entries(call: Call) -> dict:
+        limit = call.query["limit"]
+        query = (select(entries.c.id, entries.c.transfer_id, entries.c.amount, transfers.c.kind,
+                        transfers.c.reference, transfers.c.created_at, accounts.c.currency,
+                        accounts.c.kind.label("account_kind"), currencies.c.scale)
+                 .join(accounts, accounts.c.id == entries.c.account_id)
+                 .join(transfers, transfers.c.id == entries.c.transfer_id)
+                 .join(currencies, currencies.c.code == accounts.c.currency)
+                 .where(accounts.c.owner_user_id == call.user_id)
+                 .order_by(entries.c.id.desc()).limit(limit + 1))
+        if "cursor" in call.query:
+            query = query.where(entries.c.id < int(call.query["cursor"]))
+        if "currency" in call.query:
+            query = query.where(accounts.c.currency == call.query["currency"])
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        items = [{"id": str(r.id), "transfer_id": str(r.transfer_id), "kind": r.kind,
+                  "reference": r.reference, "currency": r.currency, "account": r.account_kind,
+                  "amount": format_amount(r.amount, r.scale),
+                  "created_at": r.created_at.isoformat()} for r in rows[:limit]]
+        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+
+    @api.route("POST", "/v1/faucet", summary="demo only: credit a simulated currency",
+               tag="account", auth="trade", body=obj(currency=CURRENCY_CODE, amount=AMOUNT),
+               responses={201: ("credited", obj(transfer_id={"type": "string"},
+                                                currency=CURRENCY_CODE, amount=AMOUNT)),
+                          404: ("no such simulated currency", None)})
+    def faucet(call: Call) -> dict:
+        if not settings.demo_mode:
+            raise ApiError(403, "faucet_disabled", "the faucet exists only in demo mode")
+        code = call.body["currency"]
+        with engine.begin() as conn:
+            currency = conn.execute(select(currencies).where(currencies.c.code == code)).first()
+            if currency is None or currency.driver != "simulated":
+                raise ApiError(404, "unknown_currency",
+                               f"{code} is not a simulated currency", "currency")
+            amount = parse_amount(call.body["amount"], currency.scale, field="amount")
+            if amount > FAUCET_AMOUNT_MAX:
+                raise ApiError(400, "invalid_amount",
+                               f"the faucet gives at most {FAUCET_AMOUNT_MAX} at a time", "amount")
+            reference = f"user:{call.user_id}"
+            # One grant at a time per user, so that the hourly bound holds under concurrency.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                         {"k": int.from_bytes(hashlib.sha256(f"faucet:{reference}".encode())
+                                              .digest()[:8], "big", signed=True)})
+            recent = conn.execute(select(func.count()).select_from(transfers).where(
+                transfers.c.kind == "faucet", transfers.c.reference == reference,
+                transfers.c.created_at > func.now() - text("interval '1 hour'"))).scalar_one()
+            if recent >= FAUCET_GRANTS_PER_HOUR_MAX:
+                raise ApiError(429, "faucet_limit",
+                               f"at most {FAUCET_GRANTS_PER_HOUR_MAX} faucet grants an hour",
+                               headers={"Retry-After": "3600"})
+            posted = post(conn, move(f"faucet:{uuid.uuid4()}", "faucet", account(conn, None, code, AccountKind.WORLD),
+                                     account(conn, call.user_id, code, AccountKind.AVAILABLE),
+                                     amount, reference))
+        return {"transfer_id": str(posted.id), "currency": code,
+                "amount": format_amount(amount, currency.scale)}
