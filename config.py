@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -38,7 +38,7 @@ class Settings:
     site_origin: str           # the website's origin, the only one CORS lets in
     api_public_url: str        # where browsers reach the API
     demo_mode: bool
-    secret_key: bytes          # signs session tokens, encrypts API key secrets
+    secret_key: bytes = field(repr=False)  # signs session tokens, encrypts API key secrets
     rate_limit_per_ip: str     # e.g. "1200/minute", for every request from one address
     rate_limit_per_user: str   # for every request of one user or key
     receive_window_ms: int     # how far a signed request's timestamp may be from now

@@ -74,7 +74,8 @@ def error_response(error: ApiError) -> str:
 
 
 def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
-    app = bottle.Bottle(autojson=False, catchall=True)
+    app = bottle.Bottle(catchall=True)
+    app.config["json.enable"] = False  # JsonApi serialises; Decimal must never slip through
     app.install(JsonApi(settings))
     redis_client = redis.Redis.from_url(settings.redis_url)
     api = Api(app, settings, Authenticator(settings, engine, redis_client),
@@ -88,8 +89,7 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     app.route("/v1/openapi.json", "GET", lambda: spec)
     app.route("/v1/docs", "GET", lambda: docs)
 
-    @app.route("/<path:path>", "OPTIONS")
-    def preflight(path: str) -> str:
+    def preflight(**path: str) -> str:
         # Only the website's origin gets the CORS headers (set by JsonApi); others get none.
         bottle.response.status = 204
         if bottle.request.headers.get("Origin") == settings.site_origin:
@@ -98,6 +98,9 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
             bottle.response.set_header("Access-Control-Allow-Headers", CORS_HEADERS)
             bottle.response.set_header("Access-Control-Max-Age", str(CORS_MAX_AGE_SECONDS))
         return ""
+
+    for rule in {route.rule for route in app.routes}:
+        app.route(rule, "OPTIONS", preflight)
 
     for status, code, message in (
         (404, "not_found", "no such path; see /v1/openapi.json"),

@@ -90,7 +90,9 @@ class Api:
             ip = request.environ.get("REMOTE_ADDR", "")
             self.limiter.hit(self.settings.rate_limit_per_ip, "ip", ip)
             raw = _body_bytes(request)
-            principal = self.authenticator.principal(request, raw)
+            # Public operations ignore credentials, so that a stale token never blocks them.
+            principal = None if operation.auth is None else \
+                self.authenticator.principal(request, raw)
             _authorize(operation, principal)
             if principal is not None:
                 self.limiter.hit(self.settings.rate_limit_per_user, "caller", principal.identity)

@@ -66,3 +66,12 @@ def admin_engine(settings):
     engine = engines.create(settings.database_admin_url, pool_size=2)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    from tests.processes import kill_leftovers, running
+
+    before = running()  # processes of wider-scoped fixtures, started before this test
+    yield
+    kill_leftovers(keep=before)

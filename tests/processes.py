@@ -28,6 +28,23 @@ def procfile() -> dict[str, str]:
     return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
+_running: list["Process"] = []
+
+
+def running() -> list["Process"]:
+    return list(_running)
+
+
+def kill_leftovers(keep: list["Process"]) -> None:
+    """Kill what a failed test left running (called after every test), but ``keep``."""
+    for process in [p for p in _running if p not in keep]:
+        _running.remove(process)
+        if process.process.poll() is None:
+            os.killpg(process.process.pid, signal.SIGKILL)
+            process.process.wait()
+        process._log.close()
+
+
 class Process:
     def __init__(self, name: str, log_dir: Path, **env: str) -> None:
         self.name = name
@@ -37,6 +54,7 @@ class Process:
             shlex.split(procfile()[name]), cwd=config.PROJECT_DIR,
             env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
+        _running.append(self)
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -57,7 +75,10 @@ class Process:
         finally:
             if self.process.poll() is None:
                 os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
             self._log.close()
+            if self in _running:
+                _running.remove(self)
 
 
 def get(url: str, timeout: float = 5) -> tuple[int, bytes]:

@@ -56,6 +56,7 @@ CREATE INDEX transfers_kind_reference ON transfers (kind, reference, created_at)
 DO $$ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
         GRANT SELECT, INSERT, UPDATE ON sessions, totp_recovery_codes, api_keys TO "{role}";
+        GRANT DELETE ON totp_recovery_codes TO "{role}";
     END IF;
 END $$;
 """)
