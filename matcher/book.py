@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
 
@@ -31,7 +32,7 @@ ZERO = Decimal(0)
 TRIGGER_ROUNDS_MAX = 1000  # cascading stop triggers per request
 
 
-@dataclass
+@dataclass(slots=True, eq=False)  # orders are equal only to themselves
 class Order:
     id: int
     user_id: int
@@ -56,8 +57,7 @@ class Order:
         return self.type in ("market", "stop_market")
 
 
-@dataclass(frozen=True)
-class Fill:
+class Fill(NamedTuple):
     maker_order_id: int
     taker_order_id: int
     maker_user_id: int
@@ -65,23 +65,24 @@ class Fill:
     taker_side: str
     price: Decimal
     quantity: Decimal
+    kind: str = "fill"       # tells events of equal fields apart (tuples compare by value)
 
 
-@dataclass(frozen=True)
-class Rested:
+class Rested(NamedTuple):
     order_id: int
+    kind: str = "rested"
 
 
-@dataclass(frozen=True)
-class Triggered:
+class Triggered(NamedTuple):
     order_id: int
+    kind: str = "triggered"
 
 
-@dataclass(frozen=True)
-class Closed:
+class Closed(NamedTuple):
     order_id: int
     status: str                        # filled, cancelled, expired, rejected
     reason: str | None = None
+    kind: str = "closed"
 
 
 Event = Fill | Rested | Triggered | Closed
@@ -118,7 +119,8 @@ class Book:
                 self.orders[order.id] = order
                 return events
         self._execute(order, now, events)
-        self._trigger_stops(now, events)
+        if self.stops:
+            self._trigger_stops(now, events)
         return events
 
     def cancel(self, order_id: int, status: str = "cancelled") -> list[Event]:
