@@ -11,7 +11,7 @@ import bottle
 import redis
 from sqlalchemy import Engine
 
-from api import openapi, routes_access, routes_account, routes_public
+from api import openapi, routes_access, routes_account, routes_public, routes_trading
 from api.auth import Authenticator
 from api.errors import ApiError, translate
 from api.ratelimit import RateLimiter
@@ -83,6 +83,9 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     routes_public.register(api, engine)
     routes_access.register(api, engine, settings)
     routes_account.register(api, engine, settings)
+    from workers.matching import wake
+
+    routes_trading.register(api, engine, lambda market: wake(market, redis_client))
 
     spec = openapi.document(api)
     docs = openapi.docs_page(api)

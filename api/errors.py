@@ -13,6 +13,9 @@ from currencies.errors import InvalidAddress, TemporaryNodeError
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, UnknownCurrency,
 )
+from matcher.errors import (
+    InvalidOrder, MarketHalted, OrderError, OrderNotFound, UnknownMarket,
+)
 from users.errors import (
     AccessError, AccountFrozen, EmailTaken, InvalidCredentials, InvalidInput, InvalidSecondFactor,
     NotFound, SecondFactorRequired, SessionInvalid,
@@ -45,6 +48,10 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (SessionInvalid, 401, "invalid_session"),
     (NotFound, 404, "not_found"),
     (AccountFrozen, 403, "account_frozen"),
+    (UnknownMarket, 404, "unknown_market"),
+    (MarketHalted, 409, "market_halted"),
+    (OrderNotFound, 404, "order_not_found"),
+    (InvalidOrder, 400, ""),   # the error's own code names the rule broken
 )
 
 
@@ -55,6 +62,10 @@ def translate(error: Exception) -> ApiError | None:
     for error_type, status, code in ERROR_TABLE:
         if isinstance(error, error_type):
             field = getattr(error, "field", None)
-            message = error.message if isinstance(error, (LedgerError, AccessError)) else str(error)
+            message = error.message if isinstance(error, (LedgerError, AccessError, OrderError)) \
+                else str(error)
+            if code == "":
+                code = error.code  # type: ignore[attr-defined]
+                status = 409 if code == "order_not_cancellable" else status
             return ApiError(status, code, message, field)
     return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, MetaData, Numeric,
+    BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, LargeBinary, MetaData, Numeric,
     SmallInteger, Table, Text, Uuid,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, CIDR
@@ -100,4 +100,79 @@ entries = Table(
     Column("transfer_id", BigInteger, ForeignKey("transfers.id"), nullable=False),
     Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
     Column("amount", Numeric(asdecimal=True), nullable=False),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("market", Text, ForeignKey("markets.symbol"), nullable=False),
+    Column("client_order_id", Text),
+    Column("side", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("time_in_force", Text, nullable=False),
+    Column("price", Numeric(asdecimal=True)),
+    Column("stop_price", Numeric(asdecimal=True)),
+    Column("quantity", Numeric(asdecimal=True)),
+    Column("quote_quantity", Numeric(asdecimal=True)),
+    Column("post_only", Boolean, nullable=False),
+    Column("expire_at", DateTime(timezone=True)),
+    Column("status", Text, nullable=False),
+    Column("reject_reason", Text),
+    Column("filled_quantity", Numeric(asdecimal=True), nullable=False),
+    Column("filled_notional", Numeric(asdecimal=True), nullable=False),
+    Column("fee_paid", Numeric(asdecimal=True), nullable=False),
+    Column("hold_currency", Text, nullable=False),
+    Column("hold_amount", Numeric(asdecimal=True), nullable=False),
+    Column("hold_remaining", Numeric(asdecimal=True), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("triggered_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+matcher_requests = Table(
+    "matcher_requests", metadata,
+    Column("sequence", BigInteger, primary_key=True),
+    Column("market", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("order_id", BigInteger, ForeignKey("orders.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("processed_at", DateTime(timezone=True)),
+)
+
+trades = Table(
+    "trades", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("market", Text, nullable=False),
+    Column("price", Numeric(asdecimal=True), nullable=False),
+    Column("quantity", Numeric(asdecimal=True), nullable=False),
+    Column("taker_side", Text, nullable=False),
+    Column("maker_order_id", BigInteger, nullable=False),
+    Column("taker_order_id", BigInteger, nullable=False),
+    Column("transfer_id", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+fills = Table(
+    "fills", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("trade_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("order_id", BigInteger, nullable=False),
+    Column("market", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("price", Numeric(asdecimal=True), nullable=False),
+    Column("quantity", Numeric(asdecimal=True), nullable=False),
+    Column("fee", Numeric(asdecimal=True), nullable=False),
+    Column("fee_currency", Text, nullable=False),
+    Column("liquidity", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+market_state = Table(
+    "market_state", metadata,
+    Column("market", Text, primary_key=True),
+    Column("last_price", Numeric(asdecimal=True)),
+    Column("last_trade_id", BigInteger),
 )

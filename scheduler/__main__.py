@@ -1,7 +1,8 @@
 """The ``scheduler`` process: periodic jobs, run by one leader while others wait.
 
-Jobs so far: reconciliation of the whole ledger. Later issues add expirations,
-stop-trigger sweeps, matcher wake-ups, chain polling and backups.
+Jobs: order expiry (every second), a sweep that wakes every matcher with pending
+work (every second: stop triggers and lost messages), and reconciliation of the
+whole ledger (every minute).
 """
 
 from __future__ import annotations
@@ -15,25 +16,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 import config
 from db import engine as engines
-from ledger import reconcile
+from scheduler import jobs
 from scheduler.leader import Leadership
 
 STANDBY_RETRY_SECONDS = 2
 RECONCILE_INTERVAL_SECONDS = 60
+EXPIRY_INTERVAL_SECONDS = 1
+SWEEP_INTERVAL_SECONDS = 1
 log = logging.getLogger("scheduler")
-
-
-def reconcile_job(engine) -> None:  # type: ignore[no-untyped-def]
-    found = reconcile(engine)
-    if found:
-        for discrepancy in found:
-            log.error("reconciliation: %s", discrepancy)
-    else:
-        log.info("reconciliation: ledger clean")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per run is noise
     settings = config.load()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -46,16 +41,23 @@ def main() -> None:
         return
     log.info("leading")
     engine = engines.create(settings.database_url, pool_size=2)
-    jobs = BackgroundScheduler(timezone="UTC")
-    jobs.add_job(reconcile_job, "interval", args=[engine], seconds=RECONCILE_INTERVAL_SECONDS,
-                 id="reconcile", max_instances=1, coalesce=True,
-                 next_run_time=datetime.now(timezone.utc))
-    jobs.start()
+    from workers.matching import wake
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    now = datetime.now(timezone.utc)
+    every = {"max_instances": 1, "coalesce": True, "next_run_time": now}
+    scheduler.add_job(jobs.reconcile_ledger, "interval", args=[engine],
+                      seconds=RECONCILE_INTERVAL_SECONDS, id="reconcile", **every)
+    scheduler.add_job(lambda: jobs.expire_due(engine, datetime.now(timezone.utc), wake),
+                      "interval", seconds=EXPIRY_INTERVAL_SECONDS, id="expire", **every)
+    scheduler.add_job(jobs.sweep, "interval", args=[engine, wake],
+                      seconds=SWEEP_INTERVAL_SECONDS, id="sweep", **every)
+    scheduler.start()
     while not stopping.wait(STANDBY_RETRY_SECONDS):
         if not leadership.still_held():
             log.error("lost the leader lock; stopping so that a standby leads")
             break
-    jobs.shutdown(wait=True)
+    scheduler.shutdown(wait=True)
     leadership.release()
     engine.dispose()
     log.info("stopped")

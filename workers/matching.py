@@ -1,20 +1,86 @@
-"""The ``matcher`` process's actor: a wake-up per market.
+"""The ``matcher`` process's actor: a wake-up per market, coalesced.
 
-The message carries no order: the matcher reads its work from the database in
-sequence order, so a duplicated, reordered or lost wake-up changes nothing. (The
-matching itself arrives with the trading issue; until then a wake-up is logged.)
+The message carries no order: the runner reads its work from the database in
+sequence order, so a duplicated, reordered or lost wake-up changes nothing (the
+scheduler's sweep wakes any market with pending work every second).
+
+A market runs in one thread of one process at a time: a wake-up that finds its
+market busy marks it dirty, and the busy thread goes round once more.
 """
 
+from __future__ import annotations
+
+import json
 import logging
+import threading
 
 import dramatiq
+import redis
 
+import config
+from db import engine as engines
+from matcher.runner import MarketRunner
 from workers import broker  # noqa: F401  (sets the broker)
 
 MATCHER_QUEUE = "matcher"
+WAKE_KEY_TTL_SECONDS = 5
 log = logging.getLogger("matcher")
+
+_settings = config.load()
+_lock = threading.Lock()
+_runners: dict[str, MarketRunner] = {}
+_busy: dict[str, threading.Lock] = {}
+_dirty: set[str] = set()
+_engine = None
+_redis = redis.Redis.from_url(_settings.redis_url)
+
+
+def wake_key(market: str) -> str:
+    return f"matcher:wake:{market}"
+
+
+def wake(market: str, redis_client: redis.Redis = _redis) -> None:
+    """Ask the market's matcher to look at its work; one pending wake-up is enough."""
+    if redis_client.set(wake_key(market), 1, nx=True, ex=WAKE_KEY_TTL_SECONDS):
+        wake_matcher.send(market)
+
+
+def _publish(market: str, trades: list[dict]) -> None:
+    message = json.dumps({"market": market, "trades": [
+        {"price": str(t["price"]), "quantity": str(t["quantity"]),
+         "taker_side": t["taker_side"]} for t in trades]})
+    _redis.publish(f"trades:{market}", message)
+
+
+def _runner(market: str) -> tuple[MarketRunner, threading.Lock]:
+    global _engine
+    with _lock:
+        if _engine is None:
+            _engine = engines.create(_settings.database_url, pool_size=4)
+        if market not in _runners:
+            _runners[market] = MarketRunner(_engine, _settings.database_url, market,
+                                            publish=_publish)
+            _busy[market] = threading.Lock()
+        return _runners[market], _busy[market]
 
 
 @dramatiq.actor(queue_name=MATCHER_QUEUE, max_retries=0)
 def wake_matcher(market: str) -> None:
-    log.info("wake-up for %s", market)
+    _redis.delete(wake_key(market))
+    runner, busy = _runner(market)
+    while True:
+        with _lock:
+            _dirty.add(market)
+        if not busy.acquire(blocking=False):
+            return  # the thread that holds it sees the dirty mark and goes round again
+        try:
+            with _lock:
+                _dirty.discard(market)
+            processed = runner.run_pending()
+            if processed:
+                log.info("%s: processed %d requests", market, processed)
+        finally:
+            busy.release()
+        with _lock:
+            if market not in _dirty:
+                return

@@ -1,0 +1,148 @@
+"""Orders, cancels and fills."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, select
+
+from api.routing import Api, Call
+from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
+from db.schema import currencies, fills, orders
+from ledger import format_amount
+from matcher import orders as entry
+from matcher.errors import InvalidOrder, OrderNotFound
+
+MARKET = {"type": "string", "maxLength": 24, "pattern": "^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$"}
+STATUS = {"enum": ["accepted", "open", "partially_filled", "filled", "cancelled", "expired",
+                   "rejected", "untriggered"]}
+NULLABLE_AMOUNT = {"type": ["string", "null"]}
+ORDER = obj(
+    id={"type": "string"}, market=MARKET, client_order_id={"type": ["string", "null"]},
+    side={"enum": ["buy", "sell"]},
+    type={"enum": ["market", "limit", "stop_market", "stop_limit"]},
+    time_in_force={"enum": ["gtc", "ioc", "fok", "gtd"]}, price=NULLABLE_AMOUNT,
+    stop_price=NULLABLE_AMOUNT, quantity=NULLABLE_AMOUNT, quote_quantity=NULLABLE_AMOUNT,
+    post_only={"type": "boolean"}, expire_at={"type": ["string", "null"]}, status=STATUS,
+    reject_reason={"type": ["string", "null"]}, filled_quantity=AMOUNT, filled_notional=AMOUNT,
+    fee_paid=AMOUNT, held=AMOUNT, held_currency={"type": "string"}, created_at=TIMESTAMP,
+    updated_at=TIMESTAMP)
+NEW_ORDER = obj(
+    ["market", "side", "type"], market=MARKET, side={"enum": ["buy", "sell"]},
+    type={"enum": ["market", "limit", "stop_market", "stop_limit"]},
+    quantity=AMOUNT, quote_quantity=AMOUNT, price=AMOUNT, stop_price=AMOUNT,
+    time_in_force={"enum": ["gtc", "ioc", "fok", "gtd"]},
+    expire_at={"type": "string", "maxLength": 40}, post_only={"type": "boolean"},
+    client_order_id={"type": "string", "maxLength": 64})
+FILL = obj(id={"type": "string"}, trade_id={"type": "string"}, order_id={"type": "string"},
+           market=MARKET, side={"enum": ["buy", "sell"]}, price=AMOUNT, quantity=AMOUNT,
+           fee=AMOUNT, fee_currency={"type": "string"}, liquidity={"enum": ["maker", "taker"]},
+           created_at=TIMESTAMP)
+
+
+def _order_id(call: Call) -> int:
+    raw = call.path["order_id"]
+    if not raw.isdigit() or len(raw) > 19:
+        raise OrderNotFound("no order of yours has this id", field="id")
+    return int(raw)
+
+
+def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped-def]
+    scales: dict[str, int] = {}
+
+    def scales_of(conn) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        if not scales:  # a currency's scale never changes
+            scales.update(conn.execute(select(currencies.c.code, currencies.c.scale)).all())
+        return scales
+
+    @api.route("POST", "/v1/orders", summary="place an order: the funds it may need are held",
+               tag="trading", auth="trade", body=NEW_ORDER,
+               responses={202: ("accepted; the matcher fills it in sequence", ORDER),
+                          404: ("no such market", None), 409: ("market halted", None),
+                          422: ("insufficient funds", None)})
+    def place_order(call: Call) -> dict:
+        with engine.begin() as conn:
+            order, created = entry.place(conn, call.user_id, call.body,
+                                         datetime.now(timezone.utc))
+        if created:
+            wake(order["market"])
+        return order
+
+    @api.route("GET", "/v1/orders", summary="the caller's orders, newest first", tag="trading",
+               auth="read", query={"status": STATUS, "market": MARKET, "limit": LIMIT,
+                                   "cursor": CURSOR},
+               responses={200: ("a page of orders", page_of(ORDER))})
+    def list_orders(call: Call) -> dict:
+        limit = call.query["limit"]
+        query = select(orders).where(orders.c.user_id == call.user_id) \
+            .order_by(orders.c.id.desc()).limit(limit + 1)
+        for name in ("status", "market"):
+            if name in call.query:
+                query = query.where(orders.c[name] == call.query[name])
+        if "cursor" in call.query:
+            query = query.where(orders.c.id < int(call.query["cursor"]))
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+            items = [entry.view(r, scales_of(conn)) for r in rows[:limit]]
+        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+
+    @api.route("GET", "/v1/orders/{order_id}", summary="one of the caller's orders",
+               tag="trading", auth="read",
+               responses={200: ("the order", ORDER), 404: ("no such order", None)})
+    def get_order(call: Call) -> dict:
+        with engine.connect() as conn:
+            row = conn.execute(select(orders).where(orders.c.id == _order_id(call),
+                                                    orders.c.user_id == call.user_id)).first()
+            if row is None:
+                raise OrderNotFound("no order of yours has this id", field="id")
+            return entry.view(row, scales_of(conn))
+
+    @api.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",
+               tag="trading", auth="trade",
+               responses={202: ("the cancel is queued", ORDER), 404: ("no such order", None),
+                          409: ("the order is no longer open", None)})
+    def cancel_order(call: Call) -> dict:
+        with engine.begin() as conn:
+            order = entry.request_cancel(conn, call.user_id, _order_id(call))
+        wake(order["market"])
+        return order
+
+    @api.route("DELETE", "/v1/orders", summary="cancel all the caller's orders in a market",
+               tag="trading", auth="trade", query={"market": MARKET},
+               responses={202: ("the cancels are queued", obj(cancelling={"type": "integer"}))})
+    def cancel_all(call: Call) -> dict:
+        if "market" not in call.query:
+            raise InvalidOrder("name the market: DELETE /v1/orders?market=BTC-USDT",
+                               field="market")
+        with engine.begin() as conn:
+            count = entry.request_cancel_all(conn, call.user_id, call.query["market"])
+        if count:
+            wake(call.query["market"])
+        return {"cancelling": count}
+
+    @api.route("GET", "/v1/fills", summary="the caller's fills, with fee and liquidity",
+               tag="trading", auth="read",
+               query={"market": MARKET, "limit": LIMIT, "cursor": CURSOR},
+               responses={200: ("a page of fills", page_of(FILL))})
+    def list_fills(call: Call) -> dict:
+        limit = call.query["limit"]
+        query = select(fills).where(fills.c.user_id == call.user_id) \
+            .order_by(fills.c.id.desc()).limit(limit + 1)
+        if "market" in call.query:
+            query = query.where(fills.c.market == call.query["market"])
+        if "cursor" in call.query:
+            query = query.where(fills.c.id < int(call.query["cursor"]))
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+            known = scales_of(conn)
+        items = []
+        for r in rows[:limit]:
+            base, quote = r.market.split("-")
+            items.append({"id": str(r.id), "trade_id": str(r.trade_id),
+                          "order_id": str(r.order_id), "market": r.market, "side": r.side,
+                          "price": format_amount(r.price, known[quote]),
+                          "quantity": format_amount(r.quantity, known[base]),
+                          "fee": format_amount(r.fee, known[r.fee_currency]),
+                          "fee_currency": r.fee_currency, "liquidity": r.liquidity,
+                          "created_at": r.created_at.isoformat()})
+        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}

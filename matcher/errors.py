@@ -1,0 +1,59 @@
+"""Errors of order entry and matching.
+
+    OrderError
+    ├── InvalidOrder          (bad input: ``code`` names the rule, ``field`` the field)
+    ├── UnknownMarket
+    ├── MarketHalted
+    ├── OrderNotFound         (no such order of the caller's)
+    ├── MatcherFenced         (another matcher processed the same work: roll back)
+    └── HoldExceeded          (a bug: a fill would spend more than its order holds)
+"""
+
+from __future__ import annotations
+
+
+class OrderError(Exception):
+    """Raised for any refusal of an order or a cancel; ``code`` is stable."""
+
+    code = "invalid_order"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+
+class InvalidOrder(OrderError):
+    """Raised when an order breaks a rule of its market or of the API (see ``code``)."""
+
+
+class UnknownMarket(OrderError):
+    """Raised when the market does not exist."""
+
+    code = "unknown_market"
+
+
+class MarketHalted(OrderError):
+    """Raised when the market is halted and takes no orders."""
+
+    code = "market_halted"
+
+
+class OrderNotFound(OrderError):
+    """Raised when the order does not exist or is someone else's."""
+
+    code = "order_not_found"
+
+
+class MatcherFenced(OrderError):
+    """Raised when another matcher already processed this work (two leaders at once)."""
+
+    code = "matcher_fenced"
+
+
+class HoldExceeded(OrderError):
+    """Raised when a fill would spend more than its order holds (never by design)."""
+
+    code = "hold_exceeded"

@@ -1,0 +1,282 @@
+"""One market's matcher around the pure core: leadership, work from the database, batches.
+
+* Leadership: a PostgreSQL advisory lock per market, held by a session of its own.
+  A second matcher for the market finds the lock taken and does nothing; when the
+  leader dies its session ends, the lock is freed, and the next wake-up or sweep
+  makes the standby lead.
+* Work comes from ``matcher_requests`` in sequence order (the queue message only
+  wakes us). Each batch is one transaction: trades, fills, settlement transfers,
+  order states, the requests marked processed. Marking checks that the requests
+  were still pending, so even two leaders at once could not apply work twice.
+* The in-memory book is rebuilt from the database at start and after any error,
+  so it never runs ahead of what was committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import psycopg2
+from sqlalchemy import Connection, Engine, select, text, update
+
+from db.schema import currencies, fills, market_state, matcher_requests, orders, trades
+from ledger import AccountKind, account, post_many
+from matcher.book import Book, MarketRules, Order
+from matcher.errors import MatcherFenced
+from matcher.markets import Market, load_market
+from matcher.settlement import OrderState, Settlement, settle
+
+BATCH_REQUESTS_MAX = 500
+RESTING_STATUSES = ("open", "partially_filled", "untriggered")
+log = logging.getLogger("matcher")
+Publish = Callable[[str, list[dict[str, Any]]], None]
+
+
+def lock_key(market: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"matcher:{market}".encode()).digest()[:8], "big",
+                          signed=True)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class MarketRunner:
+    def __init__(self, engine: Engine, database_url: str, market: str,
+                 clock: Callable[[], datetime] = utc_now, publish: Publish | None = None,
+                 batch_requests: int = BATCH_REQUESTS_MAX) -> None:
+        self.engine, self.database_url, self.symbol = engine, database_url, market
+        self.clock, self.publish, self.batch_requests = clock, publish, batch_requests
+        self._leadership: psycopg2.extensions.connection | None = None
+        self.book: Book | None = None
+        self.states: dict[int, OrderState] = {}
+        self._pending: dict[int, Order] = {}   # new orders of the current batch
+
+    # Leadership ----------------------------------------------------------------
+
+    def lead(self) -> bool:
+        """True while this runner holds the market's lock (taking it if free)."""
+        try:
+            if self._leadership is not None and not self._leadership.closed:
+                with self._leadership.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                return True
+        except psycopg2.Error:
+            self.resign()
+        connection = psycopg2.connect(self.database_url)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(self.symbol),))
+            if cursor.fetchone()[0]:
+                self._leadership = connection
+                self.book = None  # whatever we knew may be stale: rebuild
+                return True
+        connection.close()
+        return False
+
+    def resign(self) -> None:
+        if self._leadership is not None and not self._leadership.closed:
+            self._leadership.close()
+        self._leadership = None
+        self.book = None
+
+    # Work ----------------------------------------------------------------------
+
+    def run_pending(self) -> int:
+        """Process every pending request of the market; returns how many."""
+        if not self.lead():
+            return 0
+        done = 0
+        while True:
+            try:
+                processed = self._one_batch()
+            except Exception:
+                self.book = None  # rebuilt from what was committed
+                raise
+            done += processed
+            if processed < self.batch_requests:
+                return done
+
+    def _one_batch(self) -> int:
+        with self.engine.begin() as conn:
+            market = load_market(conn, self.symbol)
+            if market is None:
+                return 0
+            if self.book is None:
+                self._rebuild(conn, market)
+            assert self.book is not None
+            requests = conn.execute(
+                select(matcher_requests.c.sequence, matcher_requests.c.kind,
+                       matcher_requests.c.order_id)
+                .where(matcher_requests.c.market == self.symbol,
+                       matcher_requests.c.processed_at.is_(None))
+                .order_by(matcher_requests.c.sequence).limit(self.batch_requests)
+                .with_for_update()).all()
+            if not requests:
+                return 0
+            self._load_new_orders(conn, [r.order_id for r in requests if r.kind == "order"])
+            now = self.clock()
+            scale = self._quote_scale(conn, market)
+            accounts = _AccountCache(conn)
+            settlement = Settlement()
+            for request in requests:
+                events = self._apply(request, now)
+                settle(events, self.states, market, scale, accounts.get,
+                       f"{self.symbol}:{request.sequence}", now, settlement)
+            self._write(conn, market, requests, settlement)
+        self._forget_closed(settlement)
+        if self.publish is not None and settlement.trades:
+            self.publish(self.symbol, settlement.trades)
+        return len(requests)
+
+    def _apply(self, request: Any, now: datetime) -> list:
+        assert self.book is not None
+        if request.kind == "order":
+            order = self._pending.pop(request.order_id, None)
+            return [] if order is None else self.book.submit(order, now)
+        return self.book.cancel(request.order_id,
+                                "expired" if request.kind == "expire" else "cancelled")
+
+    # Loading -------------------------------------------------------------------
+
+    def _rebuild(self, conn: Connection, market: Market) -> None:
+        rules = MarketRules(taker_fee_bps=market.taker_fee_bps,
+                            quote_scale=self._quote_scale(conn, market),
+                            lot_size=market.lot_size)
+        self.book = Book(rules)
+        self.book.last_price = conn.execute(select(market_state.c.last_price).where(
+            market_state.c.market == self.symbol)).scalar()
+        self.states = {}
+        # Only orders whose own request was processed: a stop still waiting for its
+        # request would otherwise enter the book twice.
+        processed = select(matcher_requests.c.sequence).where(
+            matcher_requests.c.sequence == orders.c.sequence,
+            matcher_requests.c.processed_at.is_not(None)).exists()
+        rows = conn.execute(select(orders).where(
+            orders.c.market == self.symbol, orders.c.status.in_(RESTING_STATUSES), processed)
+            .order_by(orders.c.sequence)).all()
+        for row in rows:
+            self.states[row.id] = _state(row)
+            self.book.restore(_core_order(row))
+        log.info("%s: book rebuilt with %d orders", self.symbol, len(rows))
+
+    def _load_new_orders(self, conn: Connection, order_ids: list[int]) -> None:
+        self._pending = {}
+        if not order_ids:
+            return
+        for row in conn.execute(select(orders).where(orders.c.id.in_(order_ids))):
+            if row.status in ("accepted", "untriggered"):
+                self.states[row.id] = _state(row)
+                self._pending[row.id] = _core_order(row)
+
+    @staticmethod
+    def _quote_scale(conn: Connection, market: Market) -> int:
+        return conn.execute(select(currencies.c.scale)
+                            .where(currencies.c.code == market.quote)).scalar_one()
+
+    # Writing -------------------------------------------------------------------
+
+    def _write(self, conn: Connection, market: Market, requests: list,
+               settlement: Settlement) -> None:
+        marked = conn.execute(
+            update(matcher_requests)
+            .where(matcher_requests.c.sequence.in_([r.sequence for r in requests]),
+                   matcher_requests.c.processed_at.is_(None))
+            .values(processed_at=text("now()"))).rowcount
+        if marked != len(requests):
+            raise MatcherFenced(f"{self.symbol}: another matcher processed this batch")
+        posted = {p.key: p.id for p in post_many(conn, settlement.transfers)}
+        if settlement.trades:
+            trade_ids = conn.execute(trades.insert().returning(
+                trades.c.id, sort_by_parameter_order=True), [
+                {k: t[k] for k in ("market", "price", "quantity", "taker_side",
+                                   "maker_order_id", "taker_order_id")}
+                | {"transfer_id": posted[t["transfer_key"]]} for t in settlement.trades
+            ]).scalars().all()
+            conn.execute(fills.insert(), [row for trade_id, t in zip(trade_ids, settlement.trades)
+                                          for row in _fill_rows(trade_id, t, market)])
+            conn.execute(text("""
+                INSERT INTO market_state (market, last_price, last_trade_id)
+                VALUES (:m, :p, :t) ON CONFLICT (market) DO UPDATE
+                SET last_price = EXCLUDED.last_price, last_trade_id = EXCLUDED.last_trade_id"""),
+                {"m": self.symbol, "p": settlement.last_price, "t": trade_ids[-1]})
+        if settlement.changed:
+            conn.execute(text("""
+                UPDATE orders o SET status = u.status, reject_reason = u.reason,
+                       filled_quantity = u.filled_quantity, filled_notional = u.filled_notional,
+                       fee_paid = u.fee_paid, hold_remaining = u.hold_remaining,
+                       triggered_at = u.triggered_at, updated_at = now()
+                  FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]),
+                              CAST(:reasons AS text[]), CAST(:filled AS numeric[]),
+                              CAST(:notional AS numeric[]), CAST(:fees AS numeric[]),
+                              CAST(:holds AS numeric[]), CAST(:triggered AS timestamptz[]))
+                       AS u(id, status, reason, filled_quantity, filled_notional, fee_paid,
+                            hold_remaining, triggered_at)
+                 WHERE o.id = u.id"""), _columns([self.states[i] for i in
+                                                   sorted(settlement.changed)]))
+
+    def _forget_closed(self, settlement: Settlement) -> None:
+        for order_id in settlement.changed:
+            state = self.states.get(order_id)
+            if state is not None and state.status in ("filled", "cancelled", "expired",
+                                                      "rejected"):
+                del self.states[order_id]
+
+
+class _AccountCache:
+    """Account lookups for one batch (each at most once per batch)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.found: dict[tuple, Any] = {}
+
+    def get(self, owner: int | None, currency: str, kind: AccountKind):  # type: ignore[no-untyped-def]
+        key = (owner, currency, kind)
+        if key not in self.found:
+            self.found[key] = account(self.conn, owner, currency, kind)
+        return self.found[key]
+
+
+def _state(row: Any) -> OrderState:
+    return OrderState(row.id, row.user_id, row.side, row.hold_currency, row.hold_remaining,
+                      row.filled_quantity, row.filled_notional, row.fee_paid, row.status,
+                      row.reject_reason, row.triggered_at)
+
+
+def _core_order(row: Any) -> Order:
+    is_market_buy = row.type in ("market", "stop_market") and row.side == "buy"
+    remaining = None if row.quantity is None else row.quantity - row.filled_quantity
+    return Order(row.id, row.user_id, row.side, row.type, row.time_in_force, remaining,
+                 row.price, row.stop_price, row.hold_remaining if is_market_buy else None,
+                 row.post_only, row.expire_at, row.sequence,
+                 triggered=row.triggered_at is not None)
+
+
+def _fill_rows(trade_id: int, trade: dict[str, Any], market: Market) -> list[dict[str, Any]]:
+    maker_side = "sell" if trade["taker_side"] == "buy" else "buy"
+    common = {"trade_id": trade_id, "market": market.symbol, "price": trade["price"],
+              "quantity": trade["quantity"], "fee_currency": market.quote}
+    return [
+        common | {"user_id": trade["maker_user_id"], "order_id": trade["maker_order_id"],
+                  "side": maker_side, "fee": trade["maker_fee"], "liquidity": "maker"},
+        common | {"user_id": trade["taker_user_id"], "order_id": trade["taker_order_id"],
+                  "side": trade["taker_side"], "fee": trade["taker_fee"], "liquidity": "taker"},
+    ]
+
+
+def _columns(states: list[OrderState]) -> dict[str, list]:
+    return {"ids": [s.id for s in states], "statuses": [s.status for s in states],
+            "reasons": [s.reject_reason for s in states],
+            "filled": [s.filled_quantity for s in states],
+            "notional": [s.filled_notional for s in states],
+            "fees": [s.fee_paid for s in states], "holds": [s.hold_remaining for s in states],
+            "triggered": [s.triggered_at for s in states]}
+
+
+def pending_markets(conn: Connection) -> list[str]:
+    return list(conn.execute(text("SELECT DISTINCT market FROM matcher_requests "
+                                  "WHERE processed_at IS NULL")).scalars())
+

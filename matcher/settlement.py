@@ -1,0 +1,127 @@
+"""From the core's events to money: trade settlements, fees, holds released, order states.
+
+Pure apart from the ``Accounts`` lookup it is given: the runner writes what this
+returns in one transaction. Every transfer's key is derived from the request's
+sequence number, so a batch that is replayed after a crash posts nothing twice.
+
+A trade of ``quantity`` at ``price`` (notional = price x quantity), with fees in
+the quote currency, rounded up to its scale:
+
+    buyer held quote      -(notional + buyer fee)
+    seller available quote +(notional - seller fee)
+    exchange fees quote    +(buyer fee + seller fee)
+    seller held base      -quantity
+    buyer available base   +quantity
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable
+
+from ledger import Account, AccountKind, Entry, Transfer, move
+from ledger.amounts import MONEY
+from matcher.book import Closed, Event, Fill, Rested, Triggered, fee
+from matcher.errors import HoldExceeded
+from matcher.markets import Market
+
+Accounts = Callable[[int | None, str, AccountKind], Account]
+
+
+@dataclass
+class OrderState:
+    """What settlement tracks of one order; written back to its row after each batch."""
+
+    id: int
+    user_id: int
+    side: str
+    hold_currency: str
+    hold_remaining: Decimal
+    filled_quantity: Decimal
+    filled_notional: Decimal
+    fee_paid: Decimal
+    status: str
+    reject_reason: str | None = None
+    triggered_at: datetime | None = None
+
+
+@dataclass
+class Settlement:
+    transfers: list[Transfer] = field(default_factory=list)
+    trades: list[dict[str, Any]] = field(default_factory=list)     # one per Fill, in order
+    changed: set[int] = field(default_factory=set)                 # order ids to write back
+    last_price: Decimal | None = None
+
+
+def settle(events: list[Event], states: dict[int, OrderState], market: Market,
+           quote_scale: int, accounts: Accounts, key: str, now: datetime,
+           into: Settlement) -> None:
+    """Add what ``events`` (of the request named ``key``) mean to ``into``."""
+    for index, event in enumerate(events):
+        if isinstance(event, Fill):
+            _fill(event, states, market, quote_scale, accounts, f"{key}:{index}", into)
+        elif isinstance(event, Rested):
+            state = states[event.order_id]
+            state.status = "partially_filled" if state.filled_quantity else "open"
+            into.changed.add(state.id)
+        elif isinstance(event, Triggered):
+            state = states[event.order_id]
+            state.triggered_at = now
+            state.status = "accepted"
+            into.changed.add(state.id)
+        elif isinstance(event, Closed):
+            _close(event, states[event.order_id], accounts, into)
+
+
+def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scale: int,
+          accounts: Accounts, key: str, into: Settlement) -> None:
+    maker, taker = states[event.maker_order_id], states[event.taker_order_id]
+    buyer, seller = (taker, maker) if event.taker_side == "buy" else (maker, taker)
+    notional = MONEY.multiply(event.price, event.quantity)
+    maker_fee = fee(notional, market.maker_fee_bps, quote_scale)
+    taker_fee = fee(notional, market.taker_fee_bps, quote_scale)
+    buyer_fee, seller_fee = (taker_fee, maker_fee) if buyer is taker else (maker_fee, taker_fee)
+    base, quote = market.base, market.quote
+    legs = [
+        (accounts(buyer.user_id, quote, AccountKind.HELD), (notional + buyer_fee).copy_negate()),
+        (accounts(seller.user_id, quote, AccountKind.AVAILABLE), notional - seller_fee),
+        (accounts(None, quote, AccountKind.FEES), buyer_fee + seller_fee),
+        (accounts(seller.user_id, base, AccountKind.HELD), event.quantity.copy_negate()),
+        (accounts(buyer.user_id, base, AccountKind.AVAILABLE), event.quantity),
+    ]
+    into.transfers.append(Transfer(f"trade:{key}", "trade", tuple(
+        Entry(account, amount) for account, amount in legs if amount != 0),
+        f"{market.symbol}:{maker.id}:{taker.id}"))
+    buyer.hold_remaining -= notional + buyer_fee
+    seller.hold_remaining -= event.quantity
+    for state in (buyer, seller):
+        if state.hold_remaining < 0:  # the ledger would refuse it too; say which order
+            raise HoldExceeded(f"order {state.id} would spend more than it holds")
+    for state, paid in ((buyer, buyer_fee), (seller, seller_fee)):
+        state.filled_quantity += event.quantity
+        state.filled_notional += notional
+        state.fee_paid += paid
+        state.status = "partially_filled"
+        into.changed.add(state.id)
+    into.trades.append({"market": market.symbol, "price": event.price,
+                        "quantity": event.quantity, "taker_side": event.taker_side,
+                        "maker_order_id": maker.id, "taker_order_id": taker.id,
+                        "maker_user_id": maker.user_id, "taker_user_id": taker.user_id,
+                        "maker_fee": maker_fee, "taker_fee": taker_fee,
+                        "transfer_key": f"trade:{key}"})
+    into.last_price = event.price
+
+
+def _close(event: Closed, state: OrderState, accounts: Accounts, into: Settlement) -> None:
+    state.status = event.status
+    state.reject_reason = event.reason
+    if state.hold_remaining > 0:
+        into.transfers.append(move(
+            f"release:order:{state.id}", "order_release",
+            accounts(state.user_id, state.hold_currency, AccountKind.HELD),
+            accounts(state.user_id, state.hold_currency, AccountKind.AVAILABLE),
+            state.hold_remaining, f"order:{state.id}"))
+        state.hold_remaining = Decimal(0)
+    into.changed.add(state.id)

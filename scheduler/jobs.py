@@ -1,0 +1,51 @@
+"""The scheduler's periodic jobs (each bounded, each safe to run twice)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import Engine, text
+
+from ledger import reconcile
+from matcher.orders import ACTIVE_STATUSES
+from matcher.runner import pending_markets
+
+EXPIRIES_PER_RUN_MAX = 1000
+log = logging.getLogger("scheduler")
+Wake = Callable[[str], None]
+
+
+def expire_due(engine: Engine, now: datetime, wake: Wake) -> int:
+    """Queue an expiry for every active order whose time has come; the matcher applies it
+    in sequence. Returns how many were queued (an order gets at most one)."""
+    with engine.begin() as conn:
+        markets = conn.execute(text(f"""
+            INSERT INTO matcher_requests (sequence, market, kind, order_id)
+            SELECT nextval('matcher_sequence'), market, 'expire', id
+              FROM (SELECT market, id FROM orders
+                     WHERE status IN {ACTIVE_STATUSES} AND expire_at <= :now
+                     ORDER BY expire_at LIMIT :limit) due
+            ON CONFLICT DO NOTHING
+            RETURNING market"""), {"now": now, "limit": EXPIRIES_PER_RUN_MAX}).scalars().all()
+    for market in set(markets):
+        wake(market)
+    return len(markets)
+
+
+def sweep(engine: Engine, wake: Wake) -> list[str]:
+    """Wake every market with pending work, so that a lost message is only a delay."""
+    with engine.connect() as conn:
+        markets = pending_markets(conn)
+    for market in markets:
+        wake(market)
+    return markets
+
+
+def reconcile_ledger(engine: Engine) -> None:
+    found = reconcile(engine)
+    for discrepancy in found:
+        log.error("reconciliation: %s", discrepancy)
+    if not found:
+        log.info("reconciliation: ledger clean")
