@@ -50,8 +50,9 @@ def _order_id(call: Call) -> int:
 def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped-def]
     scales: dict[str, int] = {}
 
-    def scales_of(conn) -> dict[str, int]:  # type: ignore[no-untyped-def]
-        if not scales:  # a currency's scale never changes
+    def scales_of(conn, markets) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        """Currency scales, cached: a scale never changes, but currencies are added."""
+        if any(code not in scales for market in markets for code in market.split("-")):
             scales.update(conn.execute(select(currencies.c.code, currencies.c.scale)).all())
         return scales
 
@@ -83,7 +84,8 @@ def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped
             query = query.where(orders.c.id < int(call.query["cursor"]))
         with engine.connect() as conn:
             rows = conn.execute(query).all()
-            items = [entry.view(r, scales_of(conn)) for r in rows[:limit]]
+            known = scales_of(conn, {r.market for r in rows})
+            items = [entry.view(r, known) for r in rows[:limit]]
         return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
 
     @api.route("GET", "/v1/orders/{order_id}", summary="one of the caller's orders",
@@ -95,7 +97,7 @@ def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped
                                                     orders.c.user_id == call.user_id)).first()
             if row is None:
                 raise OrderNotFound("no order of yours has this id", field="id")
-            return entry.view(row, scales_of(conn))
+            return entry.view(row, scales_of(conn, [row.market]))
 
     @api.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",
                tag="trading", auth="trade",
@@ -134,7 +136,7 @@ def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped
             query = query.where(fills.c.id < int(call.query["cursor"]))
         with engine.connect() as conn:
             rows = conn.execute(query).all()
-            known = scales_of(conn)
+            known = scales_of(conn, {r.market for r in rows})
         items = []
         for r in rows[:limit]:
             base, quote = r.market.split("-")

@@ -26,7 +26,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
 
 from sortedcontainers import SortedDict
 
-from ledger.amounts import MONEY
+from ledger.amounts import MONEY, round_up
 
 ZERO = Decimal(0)
 TRIGGER_ROUNDS_MAX = 1000  # cascading stop triggers per request
@@ -215,9 +215,9 @@ class Book:
         return quantity
 
     def cost(self, price: Decimal, quantity: Decimal) -> Decimal:
-        """What a taker buy pays for ``quantity`` at ``price``: notional plus fee, rounded up."""
-        notional = MONEY.multiply(price, quantity)
-        return notional + fee(notional, self.rules.taker_fee_bps, self.rules.quote_scale)
+        """What a taker buy pays for ``quantity`` at ``price``: the notional rounded up to the
+        quote's scale, plus the fee on the exact notional, rounded up."""
+        return buyer_cost(price, quantity, self.rules.taker_fee_bps, self.rules.quote_scale)
 
     def _trade(self, taker: Order, maker: Order, price: Decimal, quantity: Decimal,
                events: list[Event]) -> None:
@@ -337,3 +337,9 @@ def fee(notional: Decimal, bps: int, scale: int) -> Decimal:
     with localcontext() as context:
         context.prec = 100
         return (notional * bps / 10_000).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_UP)
+
+
+def buyer_cost(price: Decimal, quantity: Decimal, fee_bps: int, scale: int) -> Decimal:
+    """What a buyer pays for ``quantity`` at ``price`` with a fee of ``fee_bps``."""
+    notional = MONEY.multiply(price, quantity)
+    return round_up(notional, scale) + fee(notional, fee_bps, scale)

@@ -28,7 +28,7 @@ from ledger import (
     AccountKind, InsufficientFunds, account, balance, format_amount, move, parse_amount, post,
 )
 from ledger.amounts import MONEY, round_up
-from matcher.book import fee
+from matcher.book import buyer_cost, fee
 from matcher.errors import InvalidOrder, MarketHalted, OrderNotFound, UnknownMarket
 from matcher.markets import Market, load_market
 
@@ -184,7 +184,8 @@ def _hold(conn: Connection, user_id: int, market: Market, scales: dict[str, int]
             MONEY.multiply(values["stop_price"], values["quantity"]),
             1 + Decimal(STOP_MARKET_PROTECTION_BPS) / 10_000), quote_scale)
     else:
-        notional = MONEY.multiply(values["price"], values["quantity"])
+        return market.quote, buyer_cost(values["price"], values["quantity"], fee_bps,
+                                        quote_scale)
     return market.quote, notional + fee(notional, fee_bps, quote_scale)
 
 

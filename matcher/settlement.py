@@ -4,13 +4,16 @@ Pure apart from the ``Accounts`` lookup it is given: the runner writes what this
 returns in one transaction. Every transfer's key is derived from the request's
 sequence number, so a batch that is replayed after a crash posts nothing twice.
 
-A trade of ``quantity`` at ``price`` (notional = price x quantity), with fees in
-the quote currency, rounded up to its scale:
+A trade of ``quantity`` at ``price``. The exact notional (price x quantity) can
+have more decimals than the quote currency: the buyer pays it rounded up, the
+seller receives it rounded down, and the difference (at most one unit) goes to
+the fee account with the fees, which are charged on the exact notional and
+rounded up. Nothing is dropped:
 
-    buyer held quote      -(notional + buyer fee)
-    seller available quote +(notional - seller fee)
-    exchange fees quote    +(buyer fee + seller fee)
-    seller held base      -quantity
+    buyer held quote       -(notional rounded up + buyer fee)
+    seller available quote +(notional rounded down - seller fee)
+    exchange fees quote    +(buyer fee + seller fee + rounding remainder)
+    seller held base       -quantity
     buyer available base   +quantity
 """
 
@@ -22,7 +25,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ledger import Account, AccountKind, Entry, Transfer, move
-from ledger.amounts import MONEY
+from ledger.amounts import MONEY, round_down, round_up
 from matcher.book import Closed, Event, Fill, Rested, Triggered, fee
 from matcher.errors import HoldExceeded
 from matcher.markets import Market
@@ -80,21 +83,22 @@ def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scal
     maker, taker = states[event.maker_order_id], states[event.taker_order_id]
     buyer, seller = (taker, maker) if event.taker_side == "buy" else (maker, taker)
     notional = MONEY.multiply(event.price, event.quantity)
+    paid, received = round_up(notional, quote_scale), round_down(notional, quote_scale)
     maker_fee = fee(notional, market.maker_fee_bps, quote_scale)
     taker_fee = fee(notional, market.taker_fee_bps, quote_scale)
     buyer_fee, seller_fee = (taker_fee, maker_fee) if buyer is taker else (maker_fee, taker_fee)
     base, quote = market.base, market.quote
     legs = [
-        (accounts(buyer.user_id, quote, AccountKind.HELD), (notional + buyer_fee).copy_negate()),
-        (accounts(seller.user_id, quote, AccountKind.AVAILABLE), notional - seller_fee),
-        (accounts(None, quote, AccountKind.FEES), buyer_fee + seller_fee),
+        (accounts(buyer.user_id, quote, AccountKind.HELD), (paid + buyer_fee).copy_negate()),
+        (accounts(seller.user_id, quote, AccountKind.AVAILABLE), received - seller_fee),
+        (accounts(None, quote, AccountKind.FEES), buyer_fee + seller_fee + paid - received),
         (accounts(seller.user_id, base, AccountKind.HELD), event.quantity.copy_negate()),
         (accounts(buyer.user_id, base, AccountKind.AVAILABLE), event.quantity),
     ]
     into.transfers.append(Transfer(f"trade:{key}", "trade", tuple(
         Entry(account, amount) for account, amount in legs if amount != 0),
         f"{market.symbol}:{maker.id}:{taker.id}"))
-    buyer.hold_remaining -= notional + buyer_fee
+    buyer.hold_remaining -= paid + buyer_fee
     seller.hold_remaining -= event.quantity
     for state in (buyer, seller):
         if state.hold_remaining < 0:  # the ledger would refuse it too; say which order

@@ -66,6 +66,15 @@ class Process:
                 raise AssertionError(f"{self.name} never printed {text!r}:\n{self.output()}")
             time.sleep(0.1)
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash of the machine's process would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._log.close()
+        if self in _running:
+            _running.remove(self)
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the process (not its group, as an operator's kill would) and wait."""
         if self.process.poll() is None:

@@ -35,19 +35,33 @@ def test_site_serves_the_page_and_where_the_api_is(settings, log_dir):
     assert site.stop() == 0
 
 
-@pytest.mark.parametrize("name, queue, actor, argument", [
-    ("worker", "default", "ping", "hello-worker"),
-    ("matcher", "matcher", "wake_matcher", "BTC-USDT"),
-])
-def test_dramatiq_processes_consume_their_queue_and_stop_cleanly(settings, log_dir, name,
-                                                                 queue, actor, argument):
-    process = Process(name, log_dir)
-    process.wait_for_output("ready for action")
-    module = __import__(f"workers.{'tasks' if name == 'worker' else 'matching'}",
-                        fromlist=[actor])
-    getattr(module, actor).send(argument)
-    process.wait_for_output(argument)
-    assert process.stop() == 0
+def test_the_worker_consumes_its_queue_and_stops_cleanly(settings, log_dir):
+    from workers.tasks import ping
+
+    worker = Process("worker", log_dir)
+    worker.wait_for_output("ready for action")
+    ping.send("hello-worker")
+    worker.wait_for_output("hello-worker")
+    assert worker.stop() == 0
+
+
+def test_the_matcher_wakes_up_matches_and_stops_cleanly(settings, engine, admin_engine,
+                                                        log_dir):
+    from tests.trading import create_market, funded_user, order_row, place
+    from workers.matching import wake
+
+    market = create_market(admin_engine)
+    seller = funded_user(engine, market, base="1")
+    buyer = funded_user(engine, market, quote="100")
+    sell = place(engine, seller, market, side="sell", type="limit", quantity="1", price="10.00")
+    buy = place(engine, buyer, market, side="buy", type="limit", quantity="1", price="10.00")
+    matcher = Process("matcher", log_dir)
+    matcher.wait_for_output("ready for action")
+    wake(market)
+    matcher.wait_for_output(f"{market}: processed 2 requests")
+    assert order_row(engine, sell["id"]).status == order_row(engine, buy["id"]).status == \
+        "filled"
+    assert matcher.stop() == 0
 
 
 def test_one_scheduler_leads_another_stands_by_and_takes_over(settings, log_dir):
