@@ -122,6 +122,7 @@ orders = Table(
     Column("filled_quantity", Numeric(asdecimal=True), nullable=False),
     Column("filled_notional", Numeric(asdecimal=True), nullable=False),
     Column("fee_paid", Numeric(asdecimal=True), nullable=False),
+    Column("fee_accrued", Numeric(asdecimal=True), nullable=False),
     Column("hold_currency", Text, nullable=False),
     Column("hold_amount", Numeric(asdecimal=True), nullable=False),
     Column("hold_remaining", Numeric(asdecimal=True), nullable=False),

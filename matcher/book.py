@@ -329,6 +329,13 @@ class Book:
                 for key, queue in levels.items()]
 
 
+def exact_fee(notional: Decimal, bps: int) -> Decimal:
+    """A fee at ``bps`` on ``notional``, unrounded."""
+    with localcontext() as context:
+        context.prec = 100
+        return notional * bps / 10_000
+
+
 def fee(notional: Decimal, bps: int, scale: int) -> Decimal:
     """A fee on ``notional`` at ``bps``, rounded up to the quote's scale: in the exchange's
     favour, by less than one unit, and never lost (it is booked to the fee account)."""

@@ -207,14 +207,16 @@ class MarketRunner:
             conn.execute(text("""
                 UPDATE orders o SET status = u.status, reject_reason = u.reason,
                        filled_quantity = u.filled_quantity, filled_notional = u.filled_notional,
-                       fee_paid = u.fee_paid, hold_remaining = u.hold_remaining,
+                       fee_paid = u.fee_paid, fee_accrued = u.fee_accrued,
+                       hold_remaining = u.hold_remaining,
                        triggered_at = u.triggered_at, updated_at = now()
                   FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]),
                               CAST(:reasons AS text[]), CAST(:filled AS numeric[]),
                               CAST(:notional AS numeric[]), CAST(:fees AS numeric[]),
-                              CAST(:holds AS numeric[]), CAST(:triggered AS timestamptz[]))
+                              CAST(:accrued AS numeric[]), CAST(:holds AS numeric[]),
+                              CAST(:triggered AS timestamptz[]))
                        AS u(id, status, reason, filled_quantity, filled_notional, fee_paid,
-                            hold_remaining, triggered_at)
+                            fee_accrued, hold_remaining, triggered_at)
                  WHERE o.id = u.id"""), _columns([self.states[i] for i in
                                                    sorted(settlement.changed)]))
 
@@ -242,8 +244,8 @@ class _AccountCache:
 
 def _state(row: Any) -> OrderState:
     return OrderState(row.id, row.user_id, row.side, row.hold_currency, row.hold_remaining,
-                      row.filled_quantity, row.filled_notional, row.fee_paid, row.status,
-                      row.reject_reason, row.triggered_at)
+                      row.filled_quantity, row.filled_notional, row.fee_paid, row.fee_accrued,
+                      row.status, row.reject_reason, row.triggered_at)
 
 
 def _core_order(row: Any) -> Order:
@@ -272,7 +274,8 @@ def _columns(states: list[OrderState]) -> dict[str, list]:
             "reasons": [s.reject_reason for s in states],
             "filled": [s.filled_quantity for s in states],
             "notional": [s.filled_notional for s in states],
-            "fees": [s.fee_paid for s in states], "holds": [s.hold_remaining for s in states],
+            "fees": [s.fee_paid for s in states], "accrued": [s.fee_accrued for s in states],
+            "holds": [s.hold_remaining for s in states],
             "triggered": [s.triggered_at for s in states]}
 
 

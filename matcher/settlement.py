@@ -4,15 +4,23 @@ Pure apart from the ``Accounts`` lookup it is given: the runner writes what this
 returns in one transaction. Every transfer's key is derived from the request's
 sequence number, so a batch that is replayed after a crash posts nothing twice.
 
-A trade of ``quantity`` at ``price``. The exact notional (price x quantity) can
-have more decimals than the quote currency: the buyer pays it rounded up, the
-seller receives it rounded down, and the difference (at most one unit) goes to
-the fee account with the fees, which are charged on the exact notional and
-rounded up. Nothing is dropped:
+A trade of ``quantity`` at ``price``. The exact notional (price x quantity) and
+the exact fees can have more decimals than the quote currency, so rounding is
+explicit and in the exchange's favour, with every remainder booked:
 
-    buyer held quote       -(notional rounded up + buyer fee)
-    seller available quote +(notional rounded down - seller fee)
-    exchange fees quote    +(buyer fee + seller fee + rounding remainder)
+* the buyer pays its order's cumulative notional rounded up, and its cumulative
+  exact fee rounded up, less what it paid before: however many fills an order
+  has, it pays at most one unit more than exact for each, never more than it
+  holds;
+* the seller receives each fill's notional rounded down, less its order's
+  cumulative exact fee rounded up and not yet charged (never more than this
+  fill's proceeds: the rest waits for its next fill);
+* the difference between what the buyer pays and the seller receives, at least
+  zero, goes to the fee account with both fees.
+
+    buyer held quote       -(buyer pays + buyer fee)
+    seller available quote +(seller receives - seller fee)
+    exchange fees quote    +(buyer fee + seller fee + buyer pays - seller receives)
     seller held base       -quantity
     buyer available base   +quantity
 """
@@ -26,7 +34,7 @@ from typing import Any, Callable
 
 from ledger import Account, AccountKind, Entry, Transfer, move
 from ledger.amounts import MONEY, round_down, round_up
-from matcher.book import Closed, Event, Fill, Rested, Triggered, fee
+from matcher.book import Closed, Event, Fill, Rested, Triggered, exact_fee
 from matcher.errors import HoldExceeded
 from matcher.markets import Market
 
@@ -45,6 +53,7 @@ class OrderState:
     filled_quantity: Decimal
     filled_notional: Decimal
     fee_paid: Decimal
+    fee_accrued: Decimal               # exact, unrounded: fee_paid catches up with it
     status: str
     reject_reason: str | None = None
     triggered_at: datetime | None = None
@@ -83,10 +92,16 @@ def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scal
     maker, taker = states[event.maker_order_id], states[event.taker_order_id]
     buyer, seller = (taker, maker) if event.taker_side == "buy" else (maker, taker)
     notional = MONEY.multiply(event.price, event.quantity)
-    paid, received = round_up(notional, quote_scale), round_down(notional, quote_scale)
-    maker_fee = fee(notional, market.maker_fee_bps, quote_scale)
-    taker_fee = fee(notional, market.taker_fee_bps, quote_scale)
-    buyer_fee, seller_fee = (taker_fee, maker_fee) if buyer is taker else (maker_fee, taker_fee)
+    paid = round_up(buyer.filled_notional + notional, quote_scale) - \
+        round_up(buyer.filled_notional, quote_scale)
+    received = round_down(notional, quote_scale)
+    buyer_bps, seller_bps = (market.taker_fee_bps, market.maker_fee_bps) if buyer is taker \
+        else (market.maker_fee_bps, market.taker_fee_bps)
+    buyer.fee_accrued += exact_fee(notional, buyer_bps)
+    seller.fee_accrued += exact_fee(notional, seller_bps)
+    buyer_fee = round_up(buyer.fee_accrued, quote_scale) - buyer.fee_paid
+    seller_fee = min(round_up(seller.fee_accrued, quote_scale) - seller.fee_paid, received)
+    maker_fee, taker_fee = (seller_fee, buyer_fee) if buyer is taker else (buyer_fee, seller_fee)
     base, quote = market.base, market.quote
     legs = [
         (accounts(buyer.user_id, quote, AccountKind.HELD), (paid + buyer_fee).copy_negate()),
@@ -103,10 +118,10 @@ def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scal
     for state in (buyer, seller):
         if state.hold_remaining < 0:  # the ledger would refuse it too; say which order
             raise HoldExceeded(f"order {state.id} would spend more than it holds")
-    for state, paid in ((buyer, buyer_fee), (seller, seller_fee)):
+    for state, charged in ((buyer, buyer_fee), (seller, seller_fee)):
         state.filled_quantity += event.quantity
         state.filled_notional += notional
-        state.fee_paid += paid
+        state.fee_paid += charged
         state.status = "partially_filled"
         into.changed.add(state.id)
     into.trades.append({"market": market.symbol, "price": event.price,

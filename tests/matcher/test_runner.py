@@ -216,3 +216,29 @@ def test_a_client_order_id_retry_returns_the_same_order(engine, market):
     assert again["id"] == first["id"]
     _, quote = market.split("-")
     assert balances(engine, user)[quote] == (D("89.98"), D("10.02"))  # 10.00 + 20 bps
+
+
+def test_many_small_fills_round_once_per_order_and_book_every_remainder(engine, settings,
+                                                                       admin_engine):
+    market = create_market(admin_engine, maker_fee_bps=10, taker_fee_bps=20, lot="0.001",
+                           min_notional="0.01")
+    base, quote = market.split("-")
+    buyer = funded_user(engine, market, quote="100")
+    buy = place(engine, buyer, market, side="buy", type="limit", quantity="0.9",
+                price="10.01")
+    assert buy["held"] == "9.03"  # 9.009 -> 9.01, fee 0.018018 -> 0.02
+    sellers = [funded_user(engine, market, base="1") for _ in range(9)]
+    for seller in sellers:
+        place(engine, seller, market, side="sell", type="limit", quantity="0.1", price="10.01")
+    runner(engine, settings, market).run_pending()
+    # Nine fills of 1.001 each. The buyer (maker, 10 bps) pays the order's notional 9.009
+    # rounded up once (9.01) and its fee 0.009009 rounded up once (0.01).
+    assert balances(engine, buyer)[quote] == (D("90.98"), D("0"))
+    assert balances(engine, buyer)[base] == (D("0.9"), D("0"))
+    # Each seller (taker, 20 bps) receives 1.001 rounded down (1.00) less 0.002002 rounded
+    # up (0.01): 0.99.
+    assert {balances(engine, s)[quote] for s in sellers} == {(D("0.99"), D("0"))}
+    # The fee account: 0.01 (buyer) + 9 x 0.01 (sellers) + 9.01 - 9 x 1.00 (remainder).
+    assert fee_balance(engine, quote) == D("0.11")
+    assert order_row(engine, buy["id"]).status == "filled"
+    assert_consistent(engine)

