@@ -23,20 +23,30 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
-from db.schema import currencies, market_state, matcher_requests, orders, users
+from db.schema import currencies, matcher_requests, orders, users
 from ledger import (
     AccountKind, InsufficientFunds, account, balance, format_amount, move, parse_amount, post,
 )
 from ledger.amounts import MONEY, round_up
 from matcher.book import buyer_cost, fee
 from matcher.errors import InvalidOrder, MarketHalted, OrderNotFound, UnknownMarket
-from matcher.markets import Market, load_market
+from matcher.markets import Market
 
 ORDERS_OPEN_PER_USER_MAX = 200
 EXPIRY_AHEAD_MAX = timedelta(days=366)
 STOP_MARKET_PROTECTION_BPS = 500
 ACTIVE_STATUSES = ("accepted", "open", "partially_filled", "untriggered")
 _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# The market, its currencies' scales and its last price in one round trip.
+_MARKET_FOR_ENTRY = text("""
+    SELECT m.symbol, m.base, m.quote, m.tick_size, m.lot_size, m.min_notional,
+           m.maker_fee_bps, m.taker_fee_bps, m.status,
+           b.scale AS base_scale, q.scale AS quote_scale, s.last_price
+      FROM markets m
+      JOIN currencies b ON b.code = m.base
+      JOIN currencies q ON q.code = m.quote
+      LEFT JOIN market_state s ON s.market = m.symbol
+     WHERE m.symbol = :symbol""")
 
 
 def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
@@ -50,16 +60,15 @@ def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
         earlier = _by_client_id(conn, user_id, client_order_id)
         if earlier is not None:
             return earlier, False
-    market = load_market(conn, request["market"])
-    if market is None:
+    found = conn.execute(_MARKET_FOR_ENTRY, {"symbol": request["market"]}).first()
+    if found is None:
         raise UnknownMarket(f"no market {request['market']!r}; see GET /v1/markets",
                             field="market")
+    market = Market(*found[:9])
     if not market.is_open:
         raise MarketHalted(f"{market.symbol} is halted and takes no orders", field="market")
-    scales = dict(conn.execute(select(currencies.c.code, currencies.c.scale).where(
-        currencies.c.code.in_([market.base, market.quote]))).all())
-    last_price = conn.execute(select(market_state.c.last_price)
-                              .where(market_state.c.market == market.symbol)).scalar()
+    scales = {market.base: found.base_scale, market.quote: found.quote_scale}
+    last_price = found.last_price
     values = _validated(request, market, scales, last_price, now)
     # Serialise a user's entries so that the open-order bound holds under concurrency.
     conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
@@ -69,13 +78,12 @@ def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
         raise InvalidOrder(f"at most {ORDERS_OPEN_PER_USER_MAX} open orders; cancel some first",
                            code="too_many_open_orders")
     hold_currency, hold = _hold(conn, user_id, market, scales, values)
-    sequence = conn.execute(text("SELECT nextval('matcher_sequence')")).scalar_one()
     status = "untriggered" if values["type"].startswith("stop_") else "accepted"
     row = conn.execute(orders.insert().values(
         user_id=user_id, market=market.symbol, client_order_id=client_order_id,
         status=status, hold_currency=hold_currency, hold_amount=hold, hold_remaining=hold,
-        sequence=sequence, **values).returning(*orders.c)).one()
-    conn.execute(matcher_requests.insert().values(sequence=sequence, market=market.symbol,
+        sequence=func.nextval("matcher_sequence"), **values).returning(*orders.c)).one()
+    conn.execute(matcher_requests.insert().values(sequence=row.sequence, market=market.symbol,
                                                   kind="order", order_id=row.id))
     post(conn, move(f"hold:order:{row.id}", "order_hold",
                     account(conn, user_id, hold_currency, AccountKind.AVAILABLE),

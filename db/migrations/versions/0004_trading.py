@@ -51,6 +51,7 @@ CREATE TABLE orders (
 );
 CREATE INDEX orders_by_user ON orders (user_id, id DESC);
 CREATE INDEX orders_active ON orders (market, sequence) WHERE status IN {ACTIVE};
+CREATE INDEX orders_active_by_user ON orders (user_id) WHERE status IN {ACTIVE};
 CREATE INDEX orders_expiring ON orders (expire_at) WHERE status IN {ACTIVE};
 
 CREATE TABLE matcher_requests (
