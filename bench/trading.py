@@ -170,9 +170,10 @@ def main(argv: list[str]) -> None:
                                   env={**os.environ, **limits, "PORT": str(port)},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for port in ports]
+    matcher_log = (settings.var_dir / "log" / "bench-matcher.log").open("wb")
     processes.append(subprocess.Popen(
         [dramatiq, "workers.matching", "--processes", "1", "--threads", "2", "--queues",
-         "matcher"], cwd=config.PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+         "matcher"], cwd=config.PROJECT_DIR, stdout=matcher_log, stderr=subprocess.STDOUT))
     processes.append(subprocess.Popen([python, "-m", "scheduler"], cwd=config.PROJECT_DIR,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     base_urls = [f"http://127.0.0.1:{port}" for port in ports]

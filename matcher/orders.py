@@ -70,8 +70,11 @@ def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
     scales = {market.base: found.base_scale, market.quote: found.quote_scale}
     last_price = found.last_price
     values = _validated(request, market, scales, last_price, now)
-    # Serialise a user's entries so that the open-order bound holds under concurrency.
-    conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
+    # Serialise a user's entries so that the open-order bound holds under concurrency. NO KEY
+    # UPDATE: the matcher's inserts of fills take KEY SHARE on the same row; FOR UPDATE
+    # would block them, and deadlock with the account locks a batch holds.
+    conn.execute(select(users.c.id).where(users.c.id == user_id)
+                 .with_for_update(key_share=True))
     open_count = conn.execute(select(func.count()).select_from(orders).where(
         orders.c.user_id == user_id, orders.c.status.in_(ACTIVE_STATUSES))).scalar_one()
     if open_count >= ORDERS_OPEN_PER_USER_MAX:

@@ -78,7 +78,8 @@ def create(conn: Connection, secret_key: bytes, user_id: int, scopes: object, la
     """A new key and its secret (to show once)."""
     checked_scopes, checked_label, networks = _checked(scopes, label, allowlist)
     # Serialise creations per user so that the bound below holds under concurrency.
-    conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
+    conn.execute(select(users.c.id).where(users.c.id == user_id)
+                 .with_for_update(key_share=True))
     active = conn.execute(select(func.count()).select_from(api_keys).where(
         api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))).scalar_one()
     if active >= KEYS_PER_USER_MAX:

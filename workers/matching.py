@@ -16,6 +16,7 @@ import threading
 
 import dramatiq
 import redis
+from sqlalchemy.exc import OperationalError
 
 import config
 from db import engine as engines
@@ -24,6 +25,8 @@ from workers import broker  # noqa: F401  (sets the broker)
 
 MATCHER_QUEUE = "matcher"
 WAKE_KEY_TTL_SECONDS = 5
+TRANSIENT_RETRIES_MAX = 5
+TRANSIENT_PGCODES = ("40P01", "40001")  # deadlock detected, serialization failure
 log = logging.getLogger("matcher")
 
 _settings = config.load()
@@ -64,6 +67,21 @@ def _runner(market: str) -> tuple[MarketRunner, threading.Lock]:
         return _runners[market], _busy[market]
 
 
+def _run_with_retries(runner: MarketRunner) -> int:
+    """Run the market's pending work; a deadlock or a serialization failure rolled the
+    batch back whole (and the book is rebuilt), so running again is safe."""
+    for attempt in range(1, TRANSIENT_RETRIES_MAX + 1):
+        try:
+            return runner.run_pending()
+        except OperationalError as error:
+            if attempt == TRANSIENT_RETRIES_MAX or \
+                    getattr(error.orig, "pgcode", None) not in TRANSIENT_PGCODES:
+                raise
+            log.warning("%s: transient database error, retrying: %s", runner.symbol,
+                        error.orig)
+    return 0
+
+
 @dramatiq.actor(queue_name=MATCHER_QUEUE, max_retries=0)
 def wake_matcher(market: str) -> None:
     _redis.delete(wake_key(market))
@@ -76,7 +94,7 @@ def wake_matcher(market: str) -> None:
         try:
             with _lock:
                 _dirty.discard(market)
-            processed = runner.run_pending()
+            processed = _run_with_retries(runner)
             if processed:
                 log.info("%s: processed %d requests", market, processed)
         finally:
