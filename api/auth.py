@@ -23,6 +23,10 @@ from users import api_keys, sessions
 
 ALL_SCOPES = frozenset(api_keys.SCOPES)
 SIGNATURE_HEX_LENGTH = 64
+# A key is read from the database at most this often per process; a revocation takes
+# effect at once in the process that revoked it and within this time in the others.
+API_KEY_CACHE_SECONDS = 2.0
+API_KEY_CACHE_SIZE_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,24 @@ class Principal:
 class Authenticator:
     def __init__(self, settings: Settings, engine: Engine, redis_client: redis.Redis) -> None:
         self.settings, self.engine, self.redis = settings, engine, redis_client
+        self._keys: dict[str, tuple[float, tuple | None]] = {}
+        # Lookups need no transaction: no BEGIN, and nothing to roll back.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def forget_key(self, key_id: str) -> None:
+        self._keys.pop(key_id, None)
+
+    def _key(self, key_id: str) -> tuple | None:
+        now = time.monotonic()
+        cached = self._keys.get(key_id)
+        if cached is not None and now - cached[0] < API_KEY_CACHE_SECONDS:
+            return cached[1]
+        with self._reader.connect() as conn:
+            found = api_keys.for_signature(conn, self.settings.secret_key, key_id)
+        if len(self._keys) >= API_KEY_CACHE_SIZE_MAX:
+            self._keys.clear()
+        self._keys[key_id] = (now, found)
+        return found
 
     def principal(self, request: bottle.BaseRequest, body: bytes) -> Principal | None:
         header = request.headers.get("Authorization", "")
@@ -53,7 +75,7 @@ class Authenticator:
 
     def _session(self, token: str) -> Principal:
         session_id = sessions.session_id_of(self.settings.secret_key, token)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             user_id = sessions.user_of(conn, session_id)
         return Principal(user_id, ALL_SCOPES, session_id=session_id)
 
@@ -74,8 +96,7 @@ class Authenticator:
                            f"window is {self.settings.receive_window_ms} ms")
         if len(key_id) > 40 or len(signature) != SIGNATURE_HEX_LENGTH:
             raise ApiError(401, "invalid_signature", "the signature does not match")
-        with self.engine.connect() as conn:
-            found = api_keys.for_signature(conn, self.settings.secret_key, key_id)
+        found = self._key(key_id)
         if found is None:
             raise ApiError(401, "invalid_api_key", "no API key has this id")
         key, secret = found

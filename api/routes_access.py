@@ -133,3 +133,4 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
     def revoke_api_key(call: Call) -> None:
         with engine.begin() as conn:
             api_keys.revoke(conn, call.user_id, call.path["key_id"])
+        api.authenticator.forget_key(call.path["key_id"])

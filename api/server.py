@@ -40,6 +40,9 @@ class NoDelayHandler(WebSocketHandler):
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # A line per request costs more than the request's own work here; errors (5xx, with
+    # their request id) are still logged by the API.
+    logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     settings = config.load()
     engine = engines.create(settings.database_url)
     app, _ = create_app(settings, engine)

@@ -4,6 +4,11 @@ The message carries no order: the runner reads its work from the database in
 sequence order, so a duplicated, reordered or lost wake-up changes nothing (the
 scheduler's sweep wakes any market with pending work every second).
 
+Coalescing: ``wake`` sends a message only if the market's wake key is absent, and
+sets it for ``WAKE_KEY_TTL_MS``; so under load a market gets a few messages a
+second, not one per order. The runner goes round again until the key has
+expired, so work whose wake-up was held back is never left waiting.
+
 A market runs in one thread of one process at a time: a wake-up that finds its
 market busy marks it dirty, and the busy thread goes round once more.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 import dramatiq
 import redis
@@ -24,7 +30,8 @@ from matcher.runner import MarketRunner
 from workers import broker  # noqa: F401  (sets the broker)
 
 MATCHER_QUEUE = "matcher"
-WAKE_KEY_TTL_SECONDS = 5
+WAKE_KEY_TTL_MS = 50
+ROUNDS_PER_WAKE_MAX = 10_000
 TRANSIENT_RETRIES_MAX = 5
 TRANSIENT_PGCODES = ("40P01", "40001")  # deadlock detected, serialization failure
 log = logging.getLogger("matcher")
@@ -44,7 +51,7 @@ def wake_key(market: str) -> str:
 
 def wake(market: str, redis_client: redis.Redis = _redis) -> None:
     """Ask the market's matcher to look at its work; one pending wake-up is enough."""
-    if redis_client.set(wake_key(market), 1, nx=True, ex=WAKE_KEY_TTL_SECONDS):
+    if redis_client.set(wake_key(market), 1, nx=True, px=WAKE_KEY_TTL_MS):
         wake_matcher.send(market)
 
 
@@ -82,9 +89,20 @@ def _run_with_retries(runner: MarketRunner) -> int:
     return 0
 
 
+def _run_until_quiet(runner: MarketRunner) -> int:
+    """Run, and run again while a held-back wake-up may still be pending (the key lives)."""
+    processed = 0
+    for _ in range(ROUNDS_PER_WAKE_MAX):
+        processed += _run_with_retries(runner)
+        remaining_ms = _redis.pttl(wake_key(runner.symbol))
+        if remaining_ms <= 0:  # -2: gone, -1: no expiry (never set so)
+            return processed
+        time.sleep(remaining_ms / 1000)
+    return processed
+
+
 @dramatiq.actor(queue_name=MATCHER_QUEUE, max_retries=0)
 def wake_matcher(market: str) -> None:
-    _redis.delete(wake_key(market))
     runner, busy = _runner(market)
     while True:
         with _lock:
@@ -94,7 +112,7 @@ def wake_matcher(market: str) -> None:
         try:
             with _lock:
                 _dirty.discard(market)
-            processed = _run_with_retries(runner)
+            processed = _run_until_quiet(runner)
             if processed:
                 log.info("%s: processed %d requests", market, processed)
         finally:
