@@ -14,7 +14,7 @@ from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, UnknownCurrency,
 )
 from matcher.errors import (
-    InvalidOrder, MarketHalted, OrderError, OrderNotFound, UnknownMarket,
+    InvalidOrder, MarketHalted, OrderError, OrderNotCancellable, OrderNotFound, UnknownMarket,
 )
 from users.errors import (
     AccessError, AccountFrozen, EmailTaken, InvalidCredentials, InvalidInput, InvalidSecondFactor,
@@ -51,6 +51,7 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (UnknownMarket, 404, "unknown_market"),
     (MarketHalted, 409, "market_halted"),
     (OrderNotFound, 404, "order_not_found"),
+    (OrderNotCancellable, 409, "order_not_cancellable"),
     (InvalidOrder, 400, ""),   # the error's own code names the rule broken
 )
 
@@ -66,6 +67,5 @@ def translate(error: Exception) -> ApiError | None:
                 else str(error)
             if code == "":
                 code = error.code  # type: ignore[attr-defined]
-                status = 409 if code == "order_not_cancellable" else status
             return ApiError(status, code, message, field)
     return None

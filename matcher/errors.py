@@ -5,6 +5,7 @@
     ├── UnknownMarket
     ├── MarketHalted
     ├── OrderNotFound         (no such order of the caller's)
+    ├── OrderNotCancellable   (the order is closed already)
     ├── MatcherFenced         (another matcher processed the same work: roll back)
     └── HoldExceeded          (a bug: a fill would spend more than its order holds)
 """
@@ -45,6 +46,12 @@ class OrderNotFound(OrderError):
     """Raised when the order does not exist or is someone else's."""
 
     code = "order_not_found"
+
+
+class OrderNotCancellable(OrderError):
+    """Raised when a cancel names an order that is already filled, cancelled or expired."""
+
+    code = "order_not_cancellable"
 
 
 class MatcherFenced(OrderError):

@@ -29,7 +29,9 @@ from ledger import (
 )
 from ledger.amounts import MONEY, round_up
 from matcher.book import buyer_cost, fee
-from matcher.errors import InvalidOrder, MarketHalted, OrderNotFound, UnknownMarket
+from matcher.errors import (
+    InvalidOrder, MarketHalted, OrderNotCancellable, OrderNotFound, UnknownMarket,
+)
 from matcher.markets import Market
 
 ORDERS_OPEN_PER_USER_MAX = 200
@@ -208,8 +210,7 @@ def request_cancel(conn: Connection, user_id: int, order_id: int, kind: str = "c
     if row is None:
         raise OrderNotFound("no order of yours has this id", field="id")
     if row.status not in ACTIVE_STATUSES:
-        raise InvalidOrder(f"the order is {row.status} already", field="id",
-                           code="order_not_cancellable")
+        raise OrderNotCancellable(f"the order is {row.status} already", field="id")
     conn.execute(text("INSERT INTO matcher_requests (sequence, market, kind, order_id) "
                       "VALUES (nextval('matcher_sequence'), :m, :k, :o) "
                       "ON CONFLICT DO NOTHING"), {"m": row.market, "k": kind, "o": row.id})

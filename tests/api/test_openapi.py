@@ -10,9 +10,8 @@ from openapi_spec_validator import validate
 
 import config
 from api.app import create_app
-from tests.api.client import Client, error_of
+from tests.api.client import error_of
 from tests.api.conftest import signed_up
-from tests.processes import Process
 
 
 def served_routes(settings, engine):
