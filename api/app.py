@@ -11,7 +11,9 @@ import bottle
 import redis
 from sqlalchemy import Engine
 
-from api import openapi, routes_access, routes_account, routes_public, routes_trading
+from api import (
+    openapi, routes_access, routes_account, routes_market_data, routes_public, routes_trading,
+)
 from api.auth import Authenticator
 from api.errors import ApiError, translate
 from api.ratelimit import RateLimiter
@@ -81,6 +83,7 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     api = Api(app, settings, Authenticator(settings, engine, redis_client),
               RateLimiter(settings.redis_url))
     routes_public.register(api, engine)
+    routes_market_data.register(api, engine)
     routes_access.register(api, engine, settings)
     routes_account.register(api, engine, settings)
     from workers.matching import wake

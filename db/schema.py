@@ -176,4 +176,19 @@ market_state = Table(
     Column("market", Text, primary_key=True),
     Column("last_price", Numeric(asdecimal=True)),
     Column("last_trade_id", BigInteger),
+    Column("book_sequence", BigInteger, nullable=False),
+)
+
+candles = Table(
+    "candles", metadata,
+    Column("market", Text, primary_key=True),
+    Column("interval", Text, primary_key=True),
+    Column("start", DateTime(timezone=True), primary_key=True),
+    Column("open", Numeric(asdecimal=True), nullable=False),
+    Column("high", Numeric(asdecimal=True), nullable=False),
+    Column("low", Numeric(asdecimal=True), nullable=False),
+    Column("close", Numeric(asdecimal=True), nullable=False),
+    Column("volume", Numeric(asdecimal=True), nullable=False),
+    Column("quote_volume", Numeric(asdecimal=True), nullable=False),
+    Column("trades", Integer, nullable=False),
 )

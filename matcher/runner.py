@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, select, text, update
 
 from db.schema import currencies, fills, market_state, matcher_requests, orders, trades
 from ledger import AccountKind, account, post_many
+from matcher import candles
 from matcher.book import Book, MarketRules, Order
 from matcher.errors import MatcherFenced
 from matcher.markets import Market, load_market
@@ -33,6 +34,25 @@ BATCH_REQUESTS_MAX = 500
 RESTING_STATUSES = ("open", "partially_filled", "untriggered")
 log = logging.getLogger("matcher")
 Publish = Callable[[str, list[dict[str, Any]]], None]
+
+
+# The book's sequence moves with every batch; the last price only with trades.
+_UPSERT_STATE = text("""
+    INSERT INTO market_state (market, last_price, last_trade_id, book_sequence)
+    VALUES (:m, :p, :t, :s) ON CONFLICT (market) DO UPDATE
+    SET last_price = coalesce(EXCLUDED.last_price, market_state.last_price),
+        last_trade_id = coalesce(EXCLUDED.last_trade_id, market_state.last_trade_id),
+        book_sequence = EXCLUDED.book_sequence""")
+_UPSERT_CANDLE = text("""
+    INSERT INTO candles (market, interval, start, open, high, low, close, volume,
+                         quote_volume, trades)
+    VALUES (:market, :interval, :start, :open, :high, :low, :close, :volume, :quote_volume,
+            :trades)
+    ON CONFLICT (market, interval, start) DO UPDATE
+    SET high = greatest(candles.high, EXCLUDED.high), low = least(candles.low, EXCLUDED.low),
+        close = EXCLUDED.close, volume = candles.volume + EXCLUDED.volume,
+        quote_volume = candles.quote_volume + EXCLUDED.quote_volume,
+        trades = candles.trades + EXCLUDED.trades""")
 
 
 def lock_key(market: str) -> int:
@@ -126,7 +146,7 @@ class MarketRunner:
                 events = self._apply(request, now)
                 settle(events, self.states, market, scale, accounts.get,
                        f"{self.symbol}:{request.sequence}", now, settlement)
-            self._write(conn, market, requests, settlement)
+            self._write(conn, market, requests, settlement, now)
         self._forget_closed(settlement)
         if self.publish is not None and settlement.trades:
             self.publish(self.symbol, settlement.trades)
@@ -180,7 +200,7 @@ class MarketRunner:
     # Writing -------------------------------------------------------------------
 
     def _write(self, conn: Connection, market: Market, requests: list,
-               settlement: Settlement) -> None:
+               settlement: Settlement, now: datetime) -> None:
         marked = conn.execute(
             update(matcher_requests)
             .where(matcher_requests.c.sequence.in_([r.sequence for r in requests]),
@@ -189,20 +209,23 @@ class MarketRunner:
         if marked != len(requests):
             raise MatcherFenced(f"{self.symbol}: another matcher processed this batch")
         posted = {p.key: p.id for p in post_many(conn, settlement.transfers)}
+        trade_ids: list[int] = []
         if settlement.trades:
             trade_ids = conn.execute(trades.insert().returning(
                 trades.c.id, sort_by_parameter_order=True), [
                 {k: t[k] for k in ("market", "price", "quantity", "taker_side",
                                    "maker_order_id", "taker_order_id")}
-                | {"transfer_id": posted[t["transfer_key"]]} for t in settlement.trades
+                | {"transfer_id": posted[t["transfer_key"]], "created_at": now}
+                for t in settlement.trades
             ]).scalars().all()
-            conn.execute(fills.insert(), [row for trade_id, t in zip(trade_ids, settlement.trades)
+            conn.execute(fills.insert(), [row | {"created_at": now}
+                                          for trade_id, t in zip(trade_ids, settlement.trades)
                                           for row in _fill_rows(trade_id, t, market)])
-            conn.execute(text("""
-                INSERT INTO market_state (market, last_price, last_trade_id)
-                VALUES (:m, :p, :t) ON CONFLICT (market) DO UPDATE
-                SET last_price = EXCLUDED.last_price, last_trade_id = EXCLUDED.last_trade_id"""),
-                {"m": self.symbol, "p": settlement.last_price, "t": trade_ids[-1]})
+            conn.execute(_UPSERT_CANDLE, candles.from_trades(self.symbol, settlement.trades, now))
+        conn.execute(_UPSERT_STATE, {
+            "m": self.symbol, "p": settlement.last_price,
+            "t": trade_ids[-1] if trade_ids else None,
+            "s": max(r.sequence for r in requests)})
         if settlement.changed:
             conn.execute(text("""
                 UPDATE orders o SET status = u.status, reject_reason = u.reason,

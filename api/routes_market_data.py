@@ -1,0 +1,164 @@
+"""Public market data: the aggregated book, trades, candles and 24-hour tickers.
+
+Everything is read from what the matcher committed, so any ``web`` process serves
+the same answer: the book from the resting orders (with the sequence of the last
+request the matcher applied), candles from the table the matcher keeps per batch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import Connection, Engine, select, text
+
+from api.errors import ApiError
+from api.routing import Api, Call
+from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
+from db.schema import candles, currencies, market_state, markets, trades
+from ledger import format_amount
+from matcher.candles import INTERVALS, bucket, filled
+
+DEPTH = {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
+CANDLES_MAX = 1000
+LEVEL = {"type": "array", "items": AMOUNT, "minItems": 2, "maxItems": 2}  # [price, quantity]
+BOOK = obj(market={"type": "string"}, sequence={"type": "integer"},
+           bids={"type": "array", "items": LEVEL}, asks={"type": "array", "items": LEVEL})
+TRADE = obj(id={"type": "string"}, price=AMOUNT, quantity=AMOUNT,
+            taker_side={"enum": ["buy", "sell"]}, created_at=TIMESTAMP)
+CANDLE = obj(start=TIMESTAMP, open=AMOUNT, high=AMOUNT, low=AMOUNT, close=AMOUNT,
+             volume=AMOUNT, quote_volume=AMOUNT, trades={"type": "integer"})
+NULLABLE = {"type": ["string", "null"]}
+TICKER = obj(market={"type": "string"}, open=NULLABLE, high=NULLABLE, low=NULLABLE,
+             last=NULLABLE, volume=AMOUNT, quote_volume=AMOUNT, change=NULLABLE,
+             change_percent=NULLABLE, trades={"type": "integer"})
+_LEVELS = text("""
+    SELECT price, sum(quantity - filled_quantity) AS quantity FROM orders
+     WHERE market = :m AND side = :side AND status IN ('open', 'partially_filled')
+     GROUP BY price ORDER BY price * :direction LIMIT :depth""")
+
+
+def _scales(conn: Connection, symbol: str) -> tuple[int, int]:
+    row = conn.execute(select(markets.c.base, markets.c.quote).where(
+        markets.c.symbol == symbol)).first()
+    if row is None:
+        raise ApiError(404, "unknown_market", f"no market {symbol!r}; see GET /v1/markets",
+                       "market")
+    known = dict(conn.execute(select(currencies.c.code, currencies.c.scale).where(
+        currencies.c.code.in_([row.base, row.quote]))).all())
+    return known[row.base], known[row.quote]
+
+
+def ticker(conn: Connection, symbol: str, now: datetime) -> dict:
+    """24 hours of 1-minute candles: open, high, low, volume; the last price; the change."""
+    base_scale, quote_scale = _scales(conn, symbol)
+    since = bucket(now - timedelta(hours=24), "1m")
+    rows = conn.execute(select(candles).where(
+        candles.c.market == symbol, candles.c.interval == "1m", candles.c.start > since)
+        .order_by(candles.c.start)).all()
+    last = conn.execute(select(market_state.c.last_price).where(
+        market_state.c.market == symbol)).scalar()
+
+    def price(value: Decimal | None) -> str | None:
+        return None if value is None else format_amount(value, quote_scale)
+
+    opening = rows[0].open if rows else None
+    change = None if opening is None or last is None else last - opening
+    return {
+        "market": symbol, "open": price(opening),
+        "high": price(max((r.high for r in rows), default=None)),
+        "low": price(min((r.low for r in rows), default=None)), "last": price(last),
+        "volume": format_amount(sum((r.volume for r in rows), Decimal(0)), base_scale),
+        "quote_volume": format_amount(sum((r.quote_volume for r in rows), Decimal(0))
+                                      .quantize(Decimal(1).scaleb(-quote_scale)), quote_scale),
+        "change": price(change),
+        "change_percent": None if change is None else
+        f"{(change * 100 / opening).quantize(Decimal('0.01')):f}",
+        "trades": sum(r.trades for r in rows),
+    }
+
+
+def register(api: Api, engine: Engine) -> None:
+    @api.route("GET", "/v1/markets/{market}/book", summary="the aggregated order book",
+               tag="market data", query={"depth": DEPTH},
+               responses={200: ("levels, best first, with the book's sequence", BOOK),
+                          404: ("no such market", None)})
+    def book(call: Call) -> dict:
+        symbol = call.path["market"]
+        snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
+        with snapshot.connect() as conn:
+            base_scale, quote_scale = _scales(conn, symbol)
+            sequence = conn.execute(select(market_state.c.book_sequence).where(
+                market_state.c.market == symbol)).scalar() or 0
+            sides = {side: conn.execute(_LEVELS, {"m": symbol, "side": side,
+                                                  "direction": direction,
+                                                  "depth": call.query["depth"]}).all()
+                     for side, direction in (("buy", -1), ("sell", 1))}
+        return {"market": symbol, "sequence": sequence, **{
+            name: [[format_amount(p, quote_scale), format_amount(q, base_scale)]
+                   for p, q in sides[side]] for name, side in (("bids", "buy"), ("asks", "sell"))}}
+
+    @api.route("GET", "/v1/markets/{market}/trades", summary="public trades, newest first",
+               tag="market data", query={"limit": LIMIT, "cursor": CURSOR},
+               responses={200: ("a page of trades", page_of(TRADE)),
+                          404: ("no such market", None)})
+    def market_trades(call: Call) -> dict:
+        symbol, limit = call.path["market"], call.query["limit"]
+        query = select(trades).where(trades.c.market == symbol) \
+            .order_by(trades.c.id.desc()).limit(limit + 1)
+        if "cursor" in call.query:
+            query = query.where(trades.c.id < int(call.query["cursor"]))
+        with engine.connect() as conn:
+            base_scale, quote_scale = _scales(conn, symbol)
+            rows = conn.execute(query).all()
+        items = [{"id": str(r.id), "price": format_amount(r.price, quote_scale),
+                  "quantity": format_amount(r.quantity, base_scale), "taker_side": r.taker_side,
+                  "created_at": r.created_at.isoformat()} for r in rows[:limit]]
+        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+
+    @api.route("GET", "/v1/markets/{market}/candles", summary="OHLCV candles, oldest first",
+               tag="market data",
+               query={"interval": {"enum": list(INTERVALS), "default": "1m"},
+                      "limit": {"type": "integer", "minimum": 1, "maximum": CANDLES_MAX,
+                                "default": 100}},
+               responses={200: ("the last `limit` intervals up to now, empty ones included",
+                                obj(market={"type": "string"}, interval={"type": "string"},
+                                    items={"type": "array", "items": CANDLE})),
+                          404: ("no such market", None)})
+    def market_candles(call: Call) -> dict:
+        symbol, interval = call.path["market"], call.query["interval"]
+        end = bucket(datetime.now(timezone.utc), interval) + INTERVALS[interval]
+        start = end - INTERVALS[interval] * call.query["limit"]
+        with engine.connect() as conn:
+            base_scale, quote_scale = _scales(conn, symbol)
+            rows = conn.execute(select(candles).where(
+                candles.c.market == symbol, candles.c.interval == interval,
+                candles.c.start >= start, candles.c.start < end)).all()
+            previous = conn.execute(select(candles.c.close).where(
+                candles.c.market == symbol, candles.c.interval == interval,
+                candles.c.start < start).order_by(candles.c.start.desc()).limit(1)).scalar()
+        quote_unit = Decimal(1).scaleb(-quote_scale)
+        return {"market": symbol, "interval": interval, "items": [{
+            "start": c["start"].isoformat(),
+            **{k: format_amount(c[k], quote_scale) for k in ("open", "high", "low", "close")},
+            "volume": format_amount(c["volume"], base_scale),
+            "quote_volume": format_amount(c["quote_volume"].quantize(quote_unit), quote_scale),
+            "trades": c["trades"]} for c in filled(rows, interval, start, end, previous)]}
+
+    @api.route("GET", "/v1/markets/{market}/ticker", summary="24-hour statistics",
+               tag="market data", responses={200: ("the ticker", TICKER),
+                                             404: ("no such market", None)})
+    def market_ticker(call: Call) -> dict:
+        with engine.connect() as conn:
+            return ticker(conn, call.path["market"], datetime.now(timezone.utc))
+
+    @api.route("GET", "/v1/tickers", summary="24-hour statistics of every market",
+               tag="market data",
+               responses={200: ("the tickers", obj(items={"type": "array", "items": TICKER}))})
+    def all_tickers(call: Call) -> dict:
+        now = datetime.now(timezone.utc)
+        with engine.connect() as conn:
+            symbols = conn.execute(select(markets.c.symbol).order_by(markets.c.symbol)
+                                   ).scalars().all()
+            return {"items": [ticker(conn, symbol, now) for symbol in symbols]}
+
