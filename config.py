@@ -42,6 +42,7 @@ class Settings:
     rate_limit_per_ip: str     # e.g. "1200/minute", for every request from one address
     rate_limit_per_user: str   # for every request of one user or key
     receive_window_ms: int     # how far a signed request's timestamp may be from now
+    ws_client_queue_max: int   # messages waiting for one WebSocket before it is dropped
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -151,4 +152,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_ip=_rate(env, "RATE_LIMIT_PER_IP", "1200/minute"),
         rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", "2400/minute"),
         receive_window_ms=_integer(env, "RECEIVE_WINDOW_MS", 5000, 100, 60_000),
+        ws_client_queue_max=_integer(env, "WS_CLIENT_QUEUE_MAX", 1000, 1, 100_000),
     )

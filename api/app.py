@@ -18,6 +18,7 @@ from api.auth import Authenticator
 from api.errors import ApiError, translate
 from api.ratelimit import RateLimiter
 from api.routing import Api
+from api.ws import Hub
 from config import Settings
 
 log = logging.getLogger("api")
@@ -89,6 +90,19 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     from workers.matching import wake
 
     routes_trading.register(api, engine, lambda market: wake(market, redis_client))
+
+    hub = Hub(settings, engine, api.authenticator)
+
+    @app.route("/v1/ws", "GET")
+    def websocket() -> str:
+        socket = bottle.request.environ.get("wsgi.websocket")
+        api.limiter.hit(settings.rate_limit_per_ip, "ip",
+                        bottle.request.environ.get("REMOTE_ADDR", ""))
+        if socket is None:
+            raise ApiError(400, "websocket_required",
+                           "connect with a WebSocket client (Upgrade: websocket)")
+        hub.serve(socket, bottle.request.environ)
+        return ""
 
     spec = openapi.document(api)
     docs = openapi.docs_page(api)

@@ -80,9 +80,18 @@ class Authenticator:
         return Principal(user_id, ALL_SCOPES, session_id=session_id)
 
     def _signed(self, request: bottle.BaseRequest, body: bytes) -> Principal:
-        key_id = request.headers.get("X-API-Key", "")
-        timestamp = request.headers.get("X-API-Timestamp", "")
-        signature = request.headers.get("X-API-Signature", "")
+        path = request.environ.get("PATH_INFO", "")
+        query = request.environ.get("QUERY_STRING", "")
+        return self.verify_signature(
+            request.headers.get("X-API-Key", ""), request.headers.get("X-API-Timestamp", ""),
+            request.headers.get("X-API-Signature", ""), request.method,
+            path + ("?" + query if query else ""), body, request.environ.get("REMOTE_ADDR", ""))
+
+    def session(self, token: str) -> Principal:
+        return self._session(token)
+
+    def verify_signature(self, key_id: str, timestamp: str, signature: str, method: str,
+                         path_with_query: str, body: bytes, address: str) -> Principal:
         if not timestamp or not signature:
             raise ApiError(401, "missing_signature",
                            "a request with X-API-Key also needs X-API-Timestamp and "
@@ -100,9 +109,7 @@ class Authenticator:
         if found is None:
             raise ApiError(401, "invalid_api_key", "no API key has this id")
         key, secret = found
-        path = request.environ.get("PATH_INFO", "")
-        query = request.environ.get("QUERY_STRING", "")
-        message = (timestamp + request.method + path + ("?" + query if query else "")).encode()
+        message = (timestamp + method + path_with_query).encode()
         expected = hmac.new(secret, message + body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
             raise ApiError(401, "invalid_signature",
@@ -110,7 +117,7 @@ class Authenticator:
                            "query + body with the key's secret (HMAC-SHA256, hex)")
         if key.revoked_at is not None:
             raise ApiError(401, "api_key_revoked", "this API key was revoked")
-        if not key.allows_ip(request.environ.get("REMOTE_ADDR", "")):
+        if not key.allows_ip(address):
             raise ApiError(403, "ip_not_allowed", "this API key is not allowed from your address")
         window_seconds = 2 * self.settings.receive_window_ms // 1000 + 1
         if not self.redis.set(f"signature:{expected}", 1, nx=True, ex=window_seconds):

@@ -17,6 +17,16 @@ def document(api: Api) -> dict:
     paths: dict[str, dict] = {}
     for operation in api.operations:
         paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation)
+    paths["/v1/ws"] = {"get": {
+        "summary": "the WebSocket feed: see the description of api/ws.py in the README",
+        "operationId": "websocket", "tags": ["market data"], "security": [],
+        "responses": {
+            "101": {"description": "switching to the WebSocket protocol"},
+            "400": {"description": "not a WebSocket request", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "429": {"description": "rate limited", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        }}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Exchange API", "version": "1",

@@ -38,6 +38,11 @@ _LEVELS = text("""
      GROUP BY price ORDER BY price * :direction LIMIT :depth""")
 
 
+def check_market(engine: Engine, symbol: str) -> None:
+    with engine.connect() as conn:
+        _scales(conn, symbol)
+
+
 def _scales(conn: Connection, symbol: str) -> tuple[int, int]:
     row = conn.execute(select(markets.c.base, markets.c.quote).where(
         markets.c.symbol == symbol)).first()

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, select, text, update
 
 from db.schema import currencies, fills, market_state, matcher_requests, orders, trades
 from ledger import AccountKind, account, post_many
-from matcher import candles
+from matcher import candles, feed
 from matcher.book import Book, MarketRules, Order
 from matcher.errors import MatcherFenced
 from matcher.markets import Market, load_market
@@ -33,7 +33,7 @@ from matcher.settlement import OrderState, Settlement, settle
 BATCH_REQUESTS_MAX = 500
 RESTING_STATUSES = ("open", "partially_filled", "untriggered")
 log = logging.getLogger("matcher")
-Publish = Callable[[str, list[dict[str, Any]]], None]
+Publish = Callable[[str, dict[str, Any]], None]   # (market, what the batch changed)
 
 
 # The book's sequence moves with every batch; the last price only with trades.
@@ -74,6 +74,8 @@ class MarketRunner:
         self.book: Book | None = None
         self.states: dict[int, OrderState] = {}
         self._pending: dict[int, Order] = {}   # new orders of the current batch
+        self._published: dict[str, list] = {}  # the book's top levels as last published
+        self._published_sequence = 0
 
     # Leadership ----------------------------------------------------------------
 
@@ -147,10 +149,37 @@ class MarketRunner:
                 settle(events, self.states, market, scale, accounts.get,
                        f"{self.symbol}:{request.sequence}", now, settlement)
             self._write(conn, market, requests, settlement, now)
+        if self.publish is not None:
+            self.publish(self.symbol, self._changes(settlement, requests[-1].sequence, now))
         self._forget_closed(settlement)
-        if self.publish is not None and settlement.trades:
-            self.publish(self.symbol, settlement.trades)
         return len(requests)
+
+    def _changes(self, settlement: Settlement, sequence: int, now: datetime) -> dict[str, Any]:
+        """What subscribers need of a committed batch: book changes, trades, order states."""
+        assert self.book is not None
+        top = self._top_levels()
+        book = {"sequence": sequence, "prev_sequence": self._published_sequence,
+                "changes": feed.changes(self._published, top),
+                "checksum": feed.checksum(*self._checksum_levels(top))}
+        self._published, self._published_sequence = top, sequence
+        orders = [{"user_id": state.user_id, "id": str(state.id), "status": state.status,
+                   "filled_quantity": feed.plain(state.filled_quantity),
+                   "held": feed.plain(state.hold_remaining)}
+                  for state in (self.states[i] for i in sorted(settlement.changed))]
+        return {"book": book, "orders": orders, "time": now.isoformat(), "trades": [
+            {"price": feed.plain(t["price"]), "quantity": feed.plain(t["quantity"]),
+             "taker_side": t["taker_side"], "maker_user_id": t["maker_user_id"],
+             "taker_user_id": t["taker_user_id"], "maker_order_id": str(t["maker_order_id"]),
+             "taker_order_id": str(t["taker_order_id"])} for t in settlement.trades]}
+
+    def _top_levels(self) -> dict[str, list]:
+        assert self.book is not None
+        return {side: feed.depth(self.book.depth(side)) for side in ("buy", "sell")}
+
+    @staticmethod
+    def _checksum_levels(top: dict[str, list]) -> tuple[list, list]:
+        return ([(feed.plain(p), feed.plain(q)) for p, q in top["buy"]],
+                [(feed.plain(p), feed.plain(q)) for p, q in top["sell"]])
 
     def _apply(self, request: Any, now: datetime) -> list:
         assert self.book is not None
@@ -181,6 +210,9 @@ class MarketRunner:
         for row in rows:
             self.states[row.id] = _state(row)
             self.book.restore(_core_order(row))
+        self._published = self._top_levels()
+        self._published_sequence = conn.execute(select(market_state.c.book_sequence).where(
+            market_state.c.market == self.symbol)).scalar() or 0
         log.info("%s: book rebuilt with %d orders", self.symbol, len(rows))
 
     def _load_new_orders(self, conn: Connection, order_ids: list[int]) -> None:

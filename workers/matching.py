@@ -55,11 +55,25 @@ def wake(market: str, redis_client: redis.Redis = _redis) -> None:
         wake_matcher.send(market)
 
 
-def _publish(market: str, trades: list[dict]) -> None:
-    message = json.dumps({"market": market, "trades": [
-        {"price": str(t["price"]), "quantity": str(t["quantity"]),
-         "taker_side": t["taker_side"]} for t in trades]})
-    _redis.publish(f"trades:{market}", message)
+def _publish(market: str, changes: dict) -> None:
+    """After commit: the market's channel for every web process, and each user's."""
+    by_user: dict[int, dict] = {}
+    for order in changes["orders"]:
+        by_user.setdefault(order.pop("user_id"), {"orders": [], "fills": []})["orders"].append(
+            order)
+    for trade in changes["trades"]:
+        for side in ("maker", "taker"):
+            by_user.setdefault(trade[f"{side}_user_id"], {"orders": [], "fills": []})[
+                "fills"].append({"order_id": trade[f"{side}_order_id"], "price": trade["price"],
+                                 "quantity": trade["quantity"], "liquidity": side})
+    public = {"market": market, "time": changes["time"], "book": changes["book"],
+              "trades": [{k: t[k] for k in ("price", "quantity", "taker_side")}
+                         for t in changes["trades"]]}
+    pipeline = _redis.pipeline(transaction=False)
+    pipeline.publish(f"market:{market}", json.dumps(public))
+    for user_id, events in by_user.items():
+        pipeline.publish(f"user:{user_id}", json.dumps({"market": market, **events}))
+    pipeline.execute()
 
 
 def _runner(market: str) -> tuple[MarketRunner, threading.Lock]:

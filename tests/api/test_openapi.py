@@ -30,6 +30,7 @@ def test_every_route_is_documented_and_every_documented_route_exists(api_url, se
     documented = {(method.upper(), path) for path, operations in document["paths"].items()
                   for method in operations}
     assert documented == served_routes(settings, engine)
+    assert ("GET", "/v1/ws") in documented
     assert ("POST", "/v1/api-keys") in documented and ("GET", "/v1/balances") in documented
 
 
