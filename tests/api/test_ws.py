@@ -218,3 +218,46 @@ def test_ticker_and_candle_channels_follow_trades_within_a_second(api_url, engin
     assert (candle["open"], candle["close"], candle["volume"], candle["trades"]) == (
         "100", "100", "0.5", 1)
     socket.close()
+
+
+def test_a_book_built_from_snapshot_and_changes_equals_the_rest_book_after_thousands_of_orders(
+        api_url, engine, admin_engine, settings, tmp_path):
+    import random
+
+    import requests
+
+    from tests.matcher.test_faults import place_random, traders
+    market = create_market(admin_engine)
+    second_web, second_url = start_web(tmp_path)
+    sockets = [connect(url) for url in (api_url, second_url)]
+    books = []
+    for socket in sockets:
+        send(socket, op="subscribe", channels=[f"book:{market}"])
+        snapshot = receive(socket, "snapshot")
+        books.append({"bids": snapshot["bids"], "asks": snapshot["asks"],
+                      "sequence": snapshot["sequence"]})
+    rng = random.Random(12)
+    users = traders(engine, market)
+    run = runner(engine, settings, market)
+    run.publish = _publish
+    for _ in range(20):
+        place_random(engine, market, users, rng, 100)
+        run.run_pending()
+    final = requests.get(f"{api_url}/v1/markets/{market}/book?depth=100", timeout=10).json()
+    for index, socket in enumerate(sockets):
+        while books[index]["sequence"] < final["sequence"]:
+            change = receive(socket, "book")
+            assert change["prev_sequence"] == books[index]["sequence"]  # no gap, no repeat
+            books[index] = apply(books[index], change)
+            assert checksum(books[index]["bids"], books[index]["asks"]) == change["checksum"]
+        socket.close()
+
+    def plain(levels):
+        from decimal import Decimal
+        return [(f"{Decimal(p).normalize():f}", f"{Decimal(q).normalize():f}")
+                for p, q in levels]
+
+    assert len(final["bids"]) + len(final["asks"]) > 20
+    for book in books:
+        assert book["bids"] == plain(final["bids"]) and book["asks"] == plain(final["asks"])
+    assert second_web.stop() == 0
