@@ -92,7 +92,8 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
                 raise ApiError(429, "faucet_limit",
                                f"at most {FAUCET_GRANTS_PER_HOUR_MAX} faucet grants an hour",
                                headers={"Retry-After": "3600"})
-            posted = post(conn, move(f"faucet:{uuid.uuid4()}", "faucet", account(conn, None, code, AccountKind.WORLD),
+            posted = post(conn, move(f"faucet:{uuid.uuid4()}", "faucet",
+                                     account(conn, None, code, AccountKind.WORLD),
                                      account(conn, call.user_id, code, AccountKind.AVAILABLE),
                                      amount, reference))
         return {"transfer_id": str(posted.id), "currency": code,

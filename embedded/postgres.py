@@ -99,4 +99,5 @@ class EmbeddedPostgres:
             capture_output=True, text=True, **self._as_user(),
         )
         if result.returncode != 0:
-            raise RuntimeError(f"{program} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+            raise RuntimeError(f"{program} failed ({result.returncode}):\n"
+                               f"{result.stdout}\n{result.stderr}")

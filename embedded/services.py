@@ -46,7 +46,8 @@ def ensure_database(settings: Settings, database: str | None = None) -> None:
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (settings.database_app_role,))
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                           (settings.database_app_role,))
             if cursor.fetchone() is None:
                 cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(
                     sql.Identifier(settings.database_app_role)))

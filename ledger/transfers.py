@@ -148,7 +148,8 @@ def _translated(error: DBAPIError) -> LedgerError | DBAPIError:
     diag = getattr(error.orig, "diag", None)
     message = getattr(diag, "message_primary", None) or str(error.orig)
     if code == "23514" and getattr(diag, "constraint_name", None) == "accounts_balance_nonnegative":
-        return InsufficientFunds("insufficient funds: the transfer would take an account below zero")
+        return InsufficientFunds(
+            "insufficient funds: the transfer would take an account below zero")
     if code == "EX002":
         return UnbalancedTransfer(message)
     if code in ("EX001", "EX003", "EX004", "EX005"):

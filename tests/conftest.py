@@ -30,7 +30,8 @@ from ledger.accounts import forget_cached_accounts  # noqa: E402
 def recreate_database(settings: config.Settings, name: str) -> str:
     """Drop and create database ``name``, migrated; returns its owner's URL."""
     admin_url = settings.database_admin_url.replace(f"/{TEST_DATABASE}?", f"/{name}?")
-    maintenance = psycopg2.connect(settings.database_admin_url.replace(f"/{TEST_DATABASE}?", "/postgres?"))
+    maintenance = psycopg2.connect(
+        settings.database_admin_url.replace(f"/{TEST_DATABASE}?", "/postgres?"))
     maintenance.autocommit = True
     with maintenance.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

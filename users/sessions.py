@@ -49,5 +49,6 @@ def user_of(conn: Connection, session_id: uuid.UUID) -> int:
 
 
 def revoke(conn: Connection, session_id: uuid.UUID) -> None:
-    conn.execute(update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+    conn.execute(update(sessions)
+                 .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
                  .values(revoked_at=datetime.now(timezone.utc)))

@@ -26,7 +26,8 @@ def normalized_email(email: object) -> str:
 
 
 def check_new_password(password: object) -> str:
-    if not isinstance(password, str) or not PASSWORD_LENGTH_MIN <= len(password) <= PASSWORD_LENGTH_MAX:
+    if not isinstance(password, str) or \
+            not PASSWORD_LENGTH_MIN <= len(password) <= PASSWORD_LENGTH_MAX:
         raise InvalidInput(f"password must have {PASSWORD_LENGTH_MIN} to {PASSWORD_LENGTH_MAX} "
                            "characters", field="password")
     return password

@@ -11,12 +11,14 @@ USERS = 4
 SCALE = 8
 WORLD = USERS  # index of the world account in the model
 
-amounts = st.integers(min_value=1, max_value=5 * 10**9).map(lambda units: Decimal(units).scaleb(-SCALE))
+amounts = st.integers(min_value=1, max_value=5 * 10**9).map(
+    lambda units: Decimal(units).scaleb(-SCALE))
 steps = st.lists(st.tuples(st.integers(0, USERS), st.integers(0, USERS), amounts)
                  .filter(lambda step: step[0] != step[1]), min_size=1, max_size=25)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps)
 def test_random_transfers_keep_balances_equal_to_a_model(engine, admin_engine, steps):
     currency = create_currency(admin_engine, scale=SCALE)

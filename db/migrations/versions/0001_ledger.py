@@ -174,7 +174,8 @@ BEGIN
      WHERE n.amount <> round(n.amount, c.scale)
      LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'amount % has more decimals than % allows (%)', bad.amount, bad.code, bad.scale
+        RAISE EXCEPTION 'amount % has more decimals than % allows (%)',
+            bad.amount, bad.code, bad.scale
             USING ERRCODE = 'EX003';
     END IF;
 
