@@ -17,48 +17,27 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from decimal import Decimal
-from urllib.parse import urlparse
 
 os.environ.setdefault("EMBEDDED_DATABASE", "exchange_bench_api")
 
-import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
 import config  # noqa: E402
+from bench.common import recreate, wait_until_up  # noqa: E402
 from db import engine as engines  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
-from embedded.services import ensure_database, up  # noqa: E402
+from embedded.services import up  # noqa: E402
 from tests.factories import create_currency  # noqa: E402
 from tests.processes import free_port  # noqa: E402
 
 WRK_THREADS = 1  # the load generator shares the machine's two cores with the server
 
 
-def recreate(settings: config.Settings) -> None:
-    name = urlparse(settings.database_admin_url).path.lstrip("/")
-    maintenance = psycopg2.connect(settings.database_admin_url.replace(f"/{name}?", "/postgres?"))
-    maintenance.autocommit = True
-    with maintenance.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    maintenance.close()
-    ensure_database(settings)
-    upgrade()
-
-
 def start(command: list[str], url: str, env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=config.PROJECT_DIR,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url, timeout=1)
-            return process
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    wait_until_up(url)
+    return process
 
 
 def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> dict[str, float]:

@@ -20,19 +20,16 @@ import statistics
 import sys
 import time
 from decimal import Decimal
-from urllib.parse import urlparse
 
-import psycopg2
 
 os.environ.setdefault("EMBEDDED_DATABASE", "exchange_bench")
 
 import config  # noqa: E402
+from bench.common import recreate  # noqa: E402
 from db import engine as engines  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
 from db.schema import currencies, users  # noqa: E402
-from embedded.services import ensure_database, up  # noqa: E402
+from embedded.services import up  # noqa: E402
 from ledger import AccountKind, account, balance, move, post, post_many  # noqa: E402
-from ledger.accounts import forget_cached_accounts  # noqa: E402
 
 USERS = 1000
 CLIENTS = 8
@@ -40,18 +37,6 @@ BATCH = 1000
 LOAD_BATCH = 5000            # transfers per statement while filling the ledger
 READS = 3000
 CURRENCY = "BNCH"
-
-
-def recreate(settings: config.Settings) -> None:
-    name = urlparse(settings.database_admin_url).path.lstrip("/")
-    maintenance = psycopg2.connect(settings.database_admin_url.replace(f"/{name}?", "/postgres?"))
-    maintenance.autocommit = True
-    with maintenance.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    maintenance.close()
-    ensure_database(settings)
-    upgrade()
-    forget_cached_accounts()
 
 
 def setup(settings: config.Settings) -> list[int]:

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
-from urllib.parse import urlparse
 
 os.environ.setdefault("EMBEDDED_DATABASE", "exchange_bench_trade")
 
@@ -33,12 +32,11 @@ import requests  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 import config  # noqa: E402
+from bench.common import recreate, wait_until_up  # noqa: E402
 from db import engine as engines  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
 from db.schema import markets  # noqa: E402
 from embedded.postgres import EmbeddedPostgres  # noqa: E402
-from embedded.services import ensure_database, up  # noqa: E402
-from ledger.accounts import forget_cached_accounts  # noqa: E402
+from embedded.services import up  # noqa: E402
 from tests.api.client import signature_headers  # noqa: E402
 from tests.factories import create_currency, deposit  # noqa: E402
 from tests.processes import free_port  # noqa: E402
@@ -46,18 +44,6 @@ from users import api_keys, signup  # noqa: E402
 
 CLIENT_PROCESSES = 2
 PGBENCH_SECONDS = 10
-
-
-def recreate(settings: config.Settings) -> None:
-    name = urlparse(settings.database_admin_url).path.lstrip("/")
-    maintenance = psycopg2.connect(settings.database_admin_url.replace(f"/{name}?", "/postgres?"))
-    maintenance.autocommit = True
-    with maintenance.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    maintenance.close()
-    ensure_database(settings)
-    upgrade()
-    forget_cached_accounts()
 
 
 def setup(settings: config.Settings, clients: int) -> tuple[list[str], list]:
@@ -179,14 +165,7 @@ def main(argv: list[str]) -> None:
     base_urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         for url in base_urls:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(url + "/healthz", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.1)
+            wait_until_up(url + "/healthz")
         symbols, keys = setup(settings, options.clients)
         started = time.time()
         deadline = started + options.seconds

@@ -22,10 +22,9 @@ import time
 
 os.environ.setdefault("EMBEDDED_DATABASE", "exchange_bench_ws")
 
-import requests  # noqa: E402
 
 import config  # noqa: E402
-from bench.trading import recreate  # noqa: E402
+from bench.common import recreate, wait_until_up  # noqa: E402
 from db import engine as engines  # noqa: E402
 from embedded.services import up  # noqa: E402
 from tests.processes import free_port  # noqa: E402
@@ -114,14 +113,7 @@ def main(argv: list[str]) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
         for port in ports:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.1)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz")
         urls = [f"ws://127.0.0.1:{port}/v1/ws" for port in ports]
         connect_seconds = max(10, options.subscribers // 100)
         deadline = time.time() + connect_seconds + options.seconds
