@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, func, select, text
 
 from api.errors import ApiError
+from api.pagination import newest_first, page
 from api.routing import Api, Call
 from api.schemas import AMOUNT, CURRENCY_CODE, CURSOR, LIMIT, SIGNED_AMOUNT, TIMESTAMP, obj, page_of
 from config import Settings
@@ -41,26 +42,22 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
                query={"limit": LIMIT, "cursor": CURSOR, "currency": CURRENCY_CODE},
                responses={200: ("a page of entries", page_of(ENTRY))})
     def ledger_entries(call: Call) -> dict:
-        limit = call.query["limit"]
         query = (select(entries.c.id, entries.c.transfer_id, entries.c.amount, transfers.c.kind,
                         transfers.c.reference, transfers.c.created_at, accounts.c.currency,
                         accounts.c.kind.label("account_kind"), currencies.c.scale)
                  .join(accounts, accounts.c.id == entries.c.account_id)
                  .join(transfers, transfers.c.id == entries.c.transfer_id)
                  .join(currencies, currencies.c.code == accounts.c.currency)
-                 .where(accounts.c.owner_user_id == call.user_id)
-                 .order_by(entries.c.id.desc()).limit(limit + 1))
-        if "cursor" in call.query:
-            query = query.where(entries.c.id < int(call.query["cursor"]))
+                 .where(accounts.c.owner_user_id == call.user_id))
+        query = newest_first(query, entries.c.id, call)
         if "currency" in call.query:
             query = query.where(accounts.c.currency == call.query["currency"])
         with engine.connect() as conn:
             rows = conn.execute(query).all()
-        items = [{"id": str(r.id), "transfer_id": str(r.transfer_id), "kind": r.kind,
-                  "reference": r.reference, "currency": r.currency, "account": r.account_kind,
-                  "amount": format_amount(r.amount, r.scale),
-                  "created_at": r.created_at.isoformat()} for r in rows[:limit]]
-        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+        return page(rows, call, lambda r: {
+            "id": str(r.id), "transfer_id": str(r.transfer_id), "kind": r.kind,
+            "reference": r.reference, "currency": r.currency, "account": r.account_kind,
+            "amount": format_amount(r.amount, r.scale), "created_at": r.created_at.isoformat()})
 
     @api.route("POST", "/v1/faucet", summary="demo only: credit a simulated currency",
                tag="account", auth="trade", body=obj(currency=CURRENCY_CODE, amount=AMOUNT),

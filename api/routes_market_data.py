@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, Engine, select, text
 
 from api.errors import ApiError
+from api.pagination import newest_first, page
 from api.routing import Api, Call
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db.schema import candles, currencies, market_state, markets, trades
@@ -108,18 +109,15 @@ def register(api: Api, engine: Engine) -> None:
                responses={200: ("a page of trades", page_of(TRADE)),
                           404: ("no such market", None)})
     def market_trades(call: Call) -> dict:
-        symbol, limit = call.path["market"], call.query["limit"]
-        query = select(trades).where(trades.c.market == symbol) \
-            .order_by(trades.c.id.desc()).limit(limit + 1)
-        if "cursor" in call.query:
-            query = query.where(trades.c.id < int(call.query["cursor"]))
+        symbol = call.path["market"]
+        query = newest_first(select(trades).where(trades.c.market == symbol), trades.c.id, call)
         with engine.connect() as conn:
             base_scale, quote_scale = _scales(conn, symbol)
             rows = conn.execute(query).all()
-        items = [{"id": str(r.id), "price": format_amount(r.price, quote_scale),
-                  "quantity": format_amount(r.quantity, base_scale), "taker_side": r.taker_side,
-                  "created_at": r.created_at.isoformat()} for r in rows[:limit]]
-        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+        return page(rows, call, lambda r: {
+            "id": str(r.id), "price": format_amount(r.price, quote_scale),
+            "quantity": format_amount(r.quantity, base_scale), "taker_side": r.taker_side,
+            "created_at": r.created_at.isoformat()})
 
     @api.route("GET", "/v1/markets/{market}/candles", summary="OHLCV candles, oldest first",
                tag="market data",

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, select
 
+from api.pagination import newest_first, page
 from api.routing import Api, Call
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db.schema import currencies, fills, orders
@@ -74,19 +75,15 @@ def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped
                                    "cursor": CURSOR},
                responses={200: ("a page of orders", page_of(ORDER))})
     def list_orders(call: Call) -> dict:
-        limit = call.query["limit"]
-        query = select(orders).where(orders.c.user_id == call.user_id) \
-            .order_by(orders.c.id.desc()).limit(limit + 1)
+        query = newest_first(select(orders).where(orders.c.user_id == call.user_id),
+                             orders.c.id, call)
         for name in ("status", "market"):
             if name in call.query:
                 query = query.where(orders.c[name] == call.query[name])
-        if "cursor" in call.query:
-            query = query.where(orders.c.id < int(call.query["cursor"]))
         with engine.connect() as conn:
             rows = conn.execute(query).all()
             known = scales_of(conn, {r.market for r in rows})
-            items = [entry.view(r, known) for r in rows[:limit]]
-        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+        return page(rows, call, lambda r: entry.view(r, known))
 
     @api.route("GET", "/v1/orders/{order_id}", summary="one of the caller's orders",
                tag="trading", auth="read",
@@ -127,24 +124,21 @@ def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped
                query={"market": MARKET, "limit": LIMIT, "cursor": CURSOR},
                responses={200: ("a page of fills", page_of(FILL))})
     def list_fills(call: Call) -> dict:
-        limit = call.query["limit"]
-        query = select(fills).where(fills.c.user_id == call.user_id) \
-            .order_by(fills.c.id.desc()).limit(limit + 1)
+        query = newest_first(select(fills).where(fills.c.user_id == call.user_id),
+                             fills.c.id, call)
         if "market" in call.query:
             query = query.where(fills.c.market == call.query["market"])
-        if "cursor" in call.query:
-            query = query.where(fills.c.id < int(call.query["cursor"]))
         with engine.connect() as conn:
             rows = conn.execute(query).all()
             known = scales_of(conn, {r.market for r in rows})
-        items = []
-        for r in rows[:limit]:
+
+        def view(r) -> dict:  # type: ignore[no-untyped-def]
             base, quote = r.market.split("-")
-            items.append({"id": str(r.id), "trade_id": str(r.trade_id),
-                          "order_id": str(r.order_id), "market": r.market, "side": r.side,
-                          "price": format_amount(r.price, known[quote]),
-                          "quantity": format_amount(r.quantity, known[base]),
-                          "fee": format_amount(r.fee, known[r.fee_currency]),
-                          "fee_currency": r.fee_currency, "liquidity": r.liquidity,
-                          "created_at": r.created_at.isoformat()})
-        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+            return {"id": str(r.id), "trade_id": str(r.trade_id), "order_id": str(r.order_id),
+                    "market": r.market, "side": r.side,
+                    "price": format_amount(r.price, known[quote]),
+                    "quantity": format_amount(r.quantity, known[base]),
+                    "fee": format_amount(r.fee, known[r.fee_currency]),
+                    "fee_currency": r.fee_currency, "liquidity": r.liquidity,
+                    "created_at": r.created_at.isoformat()}
+        return page(rows, call, view)
