@@ -43,6 +43,7 @@ class Settings:
     rate_limit_per_user: str   # for every request of one user or key
     receive_window_ms: int     # how far a signed request's timestamp may be from now
     ws_client_queue_max: int   # messages waiting for one WebSocket before it is dropped
+    ws_heartbeat_seconds: int  # a heartbeat on a quiet WebSocket this often
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -153,4 +154,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", "2400/minute"),
         receive_window_ms=_integer(env, "RECEIVE_WINDOW_MS", 5000, 100, 60_000),
         ws_client_queue_max=_integer(env, "WS_CLIENT_QUEUE_MAX", 1000, 1, 100_000),
+        ws_heartbeat_seconds=_integer(env, "WS_HEARTBEAT_SECONDS", 15, 1, 300),
     )

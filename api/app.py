@@ -89,7 +89,15 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     routes_account.register(api, engine, settings)
     from workers.matching import wake
 
-    routes_trading.register(api, engine, lambda market: wake(market, redis_client))
+    def order_accepted(user_id: int, order: dict) -> None:
+        """The caller's private channel hears of a new order before the matcher does."""
+        redis_client.publish(f"user:{user_id}", json.dumps({
+            "market": order["market"], "fills": [], "orders": [
+                {"id": order["id"], "status": order["status"], "filled_quantity": "0",
+                 "held": order["held"]}]}))
+
+    routes_trading.register(api, engine, lambda market: wake(market, redis_client),
+                            order_accepted)
 
     hub = Hub(settings, engine, api.authenticator)
 

@@ -48,7 +48,7 @@ def _order_id(call: Call) -> int:
     return int(raw)
 
 
-def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped-def]
+def register(api: Api, engine: Engine, wake, accepted) -> None:  # type: ignore[no-untyped-def]
     scales: dict[str, int] = {}
 
     def scales_of(conn, markets) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -67,6 +67,7 @@ def register(api: Api, engine: Engine, wake) -> None:  # type: ignore[no-untyped
             order, created = entry.place(conn, call.user_id, call.body,
                                          datetime.now(timezone.utc))
         if created:
+            accepted(call.user_id, order)
             wake(order["market"])
         return order
 

@@ -16,7 +16,7 @@ caller's own ``orders``, ``fills`` and ``balances``.
 
 Bounds: subscriptions per socket, messages queued per socket (a client that does
 not keep up is told ``slow_consumer`` and disconnected), message size; a
-heartbeat every ``HEARTBEAT_SECONDS``; sockets from a browser must come from the
+heartbeat every ``WS_HEARTBEAT_SECONDS``; sockets from a browser must come from the
 website's origin.
 """
 
@@ -42,7 +42,6 @@ from ledger import format_amount, user_balances
 from matcher import feed
 from matcher.candles import INTERVALS, bucket
 
-HEARTBEAT_SECONDS = 15
 SUBSCRIPTIONS_PER_SOCKET_MAX = 50
 MESSAGE_BYTES_MAX = 4096
 RESUME_BUFFER_MAX = 1000          # book messages kept per market for resuming
@@ -219,7 +218,7 @@ class Hub:
                     socket.close()
                     return
                 try:
-                    message = client.queue.get(timeout=HEARTBEAT_SECONDS)
+                    message = client.queue.get(timeout=self.settings.ws_heartbeat_seconds)
                 except gevent.queue.Empty:
                     message = {"type": "heartbeat"}
                 socket.send(json.dumps(message))

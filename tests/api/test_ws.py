@@ -261,3 +261,34 @@ def test_a_book_built_from_snapshot_and_changes_equals_the_rest_book_after_thous
     for book in books:
         assert book["bids"] == plain(final["bids"]) and book["asks"] == plain(final["asks"])
     assert second_web.stop() == 0
+
+
+def test_a_quiet_socket_gets_heartbeats(settings, tmp_path):
+    web, base_url = start_web(tmp_path, WS_HEARTBEAT_SECONDS="1")
+    try:
+        socket = connect(base_url)
+        started = time.monotonic()
+        assert json.loads(socket.recv()) == {"type": "heartbeat"}
+        assert json.loads(socket.recv()) == {"type": "heartbeat"}
+        assert time.monotonic() - started < 5
+        socket.close()
+    finally:
+        assert web.stop() == 0
+
+
+def test_an_order_placed_through_the_api_is_announced_on_the_private_channel(
+        api_url, admin_engine, alice):
+    market = create_market(admin_engine)
+    _, quote = market.split("-")
+    assert alice.post("/v1/faucet", {"currency": quote, "amount": "100"}).status_code == 201
+    socket = connect(api_url)
+    send(socket, op="auth", token=alice.token)
+    receive(socket, "authenticated")
+    send(socket, op="subscribe", channels=["orders"])
+    receive(socket, "subscribed")
+    placed = alice.post("/v1/orders", {"market": market, "side": "buy", "type": "limit",
+                                       "quantity": "1", "price": "10.00"}).json()
+    announced = receive(socket, "orders")
+    assert announced["orders"] == [{"id": placed["id"], "status": "accepted",
+                                    "filled_quantity": "0", "held": "10.02"}]
+    socket.close()
