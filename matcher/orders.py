@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, select, text
 
-from db.schema import currencies, matcher_requests, orders, users
+from db.schema import currencies, orders
 from ledger import (
     AccountKind, InsufficientFunds, account, balance, format_amount, move, parse_amount, post,
 )
@@ -49,6 +49,26 @@ _MARKET_FOR_ENTRY = text("""
       JOIN currencies q ON q.code = m.quote
       LEFT JOIN market_state s ON s.market = m.symbol
      WHERE m.symbol = :symbol""")
+_BY_CLIENT_ORDER_ID = text("SELECT * FROM orders WHERE user_id = :u AND client_order_id = :c")
+# Lock the user's row and count their active orders in one round trip.
+_LOCK_USER_COUNT_ACTIVE = text(f"""
+    SELECT (SELECT count(*) FROM orders
+             WHERE user_id = :u AND status IN {ACTIVE_STATUSES})
+      FROM users WHERE id = :u FOR NO KEY UPDATE""")
+# The order and its request to the matcher, with one sequence number, in one statement.
+_INSERT_ORDER_AND_REQUEST = text("""
+    WITH new_order AS (
+        INSERT INTO orders (user_id, market, client_order_id, side, type, time_in_force,
+                            price, stop_price, quantity, quote_quantity, post_only, expire_at,
+                            status, hold_currency, hold_amount, hold_remaining, sequence)
+        VALUES (:user_id, :market, :client_order_id, :side, :type, :time_in_force, :price,
+                :stop_price, :quantity, :quote_quantity, :post_only, :expire_at, :status,
+                :hold_currency, :hold, :hold, nextval('matcher_sequence'))
+        RETURNING *),
+    request AS (
+        INSERT INTO matcher_requests (sequence, market, kind, order_id)
+        SELECT sequence, market, 'order', id FROM new_order)
+    SELECT * FROM new_order""")
 
 
 def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
@@ -75,21 +95,15 @@ def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
     # Serialise a user's entries so that the open-order bound holds under concurrency. NO KEY
     # UPDATE: the matcher's inserts of fills take KEY SHARE on the same row; FOR UPDATE
     # would block them, and deadlock with the account locks a batch holds.
-    conn.execute(select(users.c.id).where(users.c.id == user_id)
-                 .with_for_update(key_share=True))
-    open_count = conn.execute(select(func.count()).select_from(orders).where(
-        orders.c.user_id == user_id, orders.c.status.in_(ACTIVE_STATUSES))).scalar_one()
+    open_count = conn.execute(_LOCK_USER_COUNT_ACTIVE, {"u": user_id}).scalar_one()
     if open_count >= ORDERS_OPEN_PER_USER_MAX:
         raise InvalidOrder(f"at most {ORDERS_OPEN_PER_USER_MAX} open orders; cancel some first",
                            code="too_many_open_orders")
     hold_currency, hold = _hold(conn, user_id, market, scales, values)
     status = "untriggered" if values["type"].startswith("stop_") else "accepted"
-    row = conn.execute(orders.insert().values(
-        user_id=user_id, market=market.symbol, client_order_id=client_order_id,
-        status=status, hold_currency=hold_currency, hold_amount=hold, hold_remaining=hold,
-        sequence=func.nextval("matcher_sequence"), **values).returning(*orders.c)).one()
-    conn.execute(matcher_requests.insert().values(sequence=row.sequence, market=market.symbol,
-                                                  kind="order", order_id=row.id))
+    row = conn.execute(_INSERT_ORDER_AND_REQUEST, {
+        "user_id": user_id, "market": market.symbol, "client_order_id": client_order_id,
+        "status": status, "hold_currency": hold_currency, "hold": hold, **values}).one()
     post(conn, move(f"hold:order:{row.id}", "order_hold",
                     account(conn, user_id, hold_currency, AccountKind.AVAILABLE),
                     account(conn, user_id, hold_currency, AccountKind.HELD), hold,
@@ -227,8 +241,7 @@ def request_cancel_all(conn: Connection, user_id: int, market: str) -> int:
 
 
 def _by_client_id(conn: Connection, user_id: int, client_order_id: str) -> dict | None:
-    row = conn.execute(select(orders).where(orders.c.user_id == user_id,
-                                            orders.c.client_order_id == client_order_id)).first()
+    row = conn.execute(_BY_CLIENT_ORDER_ID, {"u": user_id, "c": client_order_id}).first()
     return None if row is None else view(row, _scales(conn, row.market))
 
 
