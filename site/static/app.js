@@ -89,9 +89,14 @@ async function showBook() {
 
 async function showAccount() {
   if (!state.token) return;
-  const { items: balances } = await api("GET", "/v1/balances");
-  document.querySelector("#balances tbody").replaceChildren(...balances.map((b) =>
-    row(b.currency, b.available, b.held, button(`Get ${b.currency}`, () => faucet(b.currency)))));
+  const [{ items: balances }, { items: currencies }] = await Promise.all([
+    api("GET", "/v1/balances"), api("GET", "/v1/currencies")]);
+  const held = Object.fromEntries(balances.map((b) => [b.currency, b]));
+  // Every currency, so that a new user can take coins from the faucet at once.
+  document.querySelector("#balances tbody").replaceChildren(...currencies.map((c) => {
+    const b = held[c.code] || { available: "0", held: "0" };
+    return row(c.code, b.available, b.held, button(`Get ${c.code}`, () => faucet(c.code)));
+  }));
   const { items: orders } = await api("GET", "/v1/orders?limit=20");
   document.querySelector("#orders tbody").replaceChildren(...orders.map((o) => {
     const open = ["accepted", "open", "partially_filled", "untriggered"].includes(o.status);
@@ -102,9 +107,12 @@ async function showAccount() {
   }));
 }
 
+// What one faucet press gives of the demo currencies (others: 1).
+const FAUCET_AMOUNTS = { BTC: "1", ETH: "10", USDT: "10000" };
+
 async function faucet(currency) {
   try {
-    await api("POST", "/v1/faucet", { currency, amount: "1" });
+    await api("POST", "/v1/faucet", { currency, amount: FAUCET_AMOUNTS[currency] || "1" });
     await showAccount();
   } catch (error) {
     showError("order", error);
