@@ -108,7 +108,7 @@ class Authenticator:
         found = self._key(key_id)
         if found is None:
             raise ApiError(401, "invalid_api_key", "no API key has this id")
-        key, secret = found
+        key, secret, frozen = found
         message = (timestamp + method + path_with_query).encode()
         expected = hmac.new(secret, message + body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
@@ -117,6 +117,8 @@ class Authenticator:
                            "query + body with the key's secret (HMAC-SHA256, hex)")
         if key.revoked_at is not None:
             raise ApiError(401, "api_key_revoked", "this API key was revoked")
+        if frozen:
+            raise ApiError(403, "account_frozen", "this account is frozen; contact support")
         if not key.allows_ip(address):
             raise ApiError(403, "ip_not_allowed", "this API key is not allowed from your address")
         window_seconds = 2 * self.settings.receive_window_ms // 1000 + 1

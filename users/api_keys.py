@@ -110,13 +110,16 @@ def revoke(conn: Connection, user_id: int, key_id: str) -> None:
         raise NotFound("no active API key of yours has this id", field="id")
 
 
-def for_signature(conn: Connection, secret_key: bytes, key_id: str) -> tuple[ApiKey, bytes] | None:
-    """The key and its secret, to check a request's signature; None if unknown."""
-    row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+def for_signature(conn: Connection, secret_key: bytes, key_id: str
+                  ) -> tuple[ApiKey, bytes, bool] | None:
+    """The key, its secret (to check a signature) and whether its owner is frozen."""
+    row = conn.execute(select(api_keys, users.c.frozen_at)
+                       .join(users, users.c.id == api_keys.c.user_id)
+                       .where(api_keys.c.id == key_id)).first()
     if row is None:
         return None
     secret = crypto.decrypt(secret_key, _PURPOSE, row.secret_encrypted, key_id)
-    return _key(row), secret
+    return _key(row), secret, row.frozen_at is not None
 
 
 def _key(row) -> ApiKey:  # type: ignore[no-untyped-def]

@@ -1,0 +1,1 @@
+"""Operators' command-line tool (``python -m admin``): markets, currencies, users, ledger."""

@@ -1,0 +1,139 @@
+"""``python -m admin COMMAND``: what operators do, as the owner role (DATABASE_ADMIN_URL).
+
+    currency-add CODE --name N --scale S [--confirmations C] [--driver simulated]
+    market-add BASE-QUOTE --tick T --lot L --min-notional M --maker-bps B --taker-bps B
+    market-halt BASE-QUOTE | market-resume BASE-QUOTE
+    user-freeze EMAIL | user-unfreeze EMAIL
+    ledger EMAIL [--currency C] [--limit N]     the user's entries, newest first
+    reconcile                                   exit status 1 if anything differs
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import Engine, func, insert, select, update
+
+import config
+from db import engine as engines
+from db.schema import accounts, currencies, entries, markets, transfers, users
+from ledger import format_amount, reconcile
+
+LEDGER_LINES_MAX = 1000
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite, non-negative decimal")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m admin", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = root.add_subparsers(dest="command", required=True)
+    currency = commands.add_parser("currency-add")
+    currency.add_argument("code")
+    currency.add_argument("--name", required=True)
+    currency.add_argument("--scale", type=int, required=True)
+    currency.add_argument("--confirmations", type=int, default=1)
+    currency.add_argument("--driver", default="simulated")
+    market = commands.add_parser("market-add")
+    market.add_argument("symbol")
+    for option in ("--tick", "--lot", "--min-notional"):
+        market.add_argument(option, type=_decimal, required=True)
+    market.add_argument("--maker-bps", type=int, required=True)
+    market.add_argument("--taker-bps", type=int, required=True)
+    for name in ("market-halt", "market-resume"):
+        commands.add_parser(name).add_argument("symbol")
+    for name in ("user-freeze", "user-unfreeze"):
+        commands.add_parser(name).add_argument("email")
+    ledger = commands.add_parser("ledger")
+    ledger.add_argument("email")
+    ledger.add_argument("--currency")
+    ledger.add_argument("--limit", type=int, default=50)
+    commands.add_parser("reconcile")
+    return root
+
+
+def run(engine: Engine, options: argparse.Namespace) -> int:
+    command = options.command
+    if command == "currency-add":
+        with engine.begin() as conn:
+            conn.execute(insert(currencies).values(
+                code=options.code, name=options.name, scale=options.scale,
+                confirmations=options.confirmations, driver=options.driver))
+        print(f"currency {options.code} added")
+    elif command == "market-add":
+        base, _, quote = options.symbol.partition("-")
+        with engine.begin() as conn:
+            conn.execute(insert(markets).values(
+                symbol=options.symbol, base=base, quote=quote, tick_size=options.tick,
+                lot_size=options.lot, min_notional=options.min_notional,
+                maker_fee_bps=options.maker_bps, taker_fee_bps=options.taker_bps))
+        print(f"market {options.symbol} added")
+    elif command in ("market-halt", "market-resume"):
+        status = "halted" if command == "market-halt" else "open"
+        with engine.begin() as conn:
+            changed = conn.execute(update(markets).where(markets.c.symbol == options.symbol)
+                                   .values(status=status)).rowcount
+        if changed != 1:
+            print(f"no market {options.symbol}", file=sys.stderr)
+            return 2
+        print(f"market {options.symbol} {status}")
+    elif command in ("user-freeze", "user-unfreeze"):
+        with engine.begin() as conn:
+            changed = conn.execute(update(users).where(users.c.email == options.email.lower())
+                                   .values(frozen_at=func.now() if command == "user-freeze"
+                                           else None)).rowcount
+        if changed != 1:
+            print(f"no user {options.email}", file=sys.stderr)
+            return 2
+        print(f"user {options.email} {'frozen' if command == 'user-freeze' else 'unfrozen'}")
+    elif command == "ledger":
+        return _ledger(engine, options)
+    elif command == "reconcile":
+        found = reconcile(engine)
+        for discrepancy in found:
+            print(discrepancy)
+        print("ledger clean" if not found else f"{len(found)} discrepancies")
+        return 1 if found else 0
+    return 0
+
+
+def _ledger(engine: Engine, options: argparse.Namespace) -> int:
+    query = (select(entries.c.id, transfers.c.created_at, transfers.c.kind,
+                    transfers.c.reference, accounts.c.currency, accounts.c.kind.label("account"),
+                    entries.c.amount, currencies.c.scale)
+             .join(accounts, accounts.c.id == entries.c.account_id)
+             .join(currencies, currencies.c.code == accounts.c.currency)
+             .join(transfers, transfers.c.id == entries.c.transfer_id)
+             .join(users, users.c.id == accounts.c.owner_user_id)
+             .where(users.c.email == options.email.lower())
+             .order_by(entries.c.id.desc()).limit(min(options.limit, LEDGER_LINES_MAX)))
+    if options.currency:
+        query = query.where(accounts.c.currency == options.currency)
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            print(f"{row.id}\t{row.created_at.isoformat()}\t{row.kind}\t{row.reference}\t"
+                  f"{row.currency}\t{row.account}\t{format_amount(row.amount, row.scale)}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    options = parser().parse_args(argv)
+    engine = engines.create(config.load().database_admin_url, pooled=False)
+    try:
+        return run(engine, options)
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
