@@ -6,6 +6,7 @@
     user-freeze EMAIL | user-unfreeze EMAIL
     ledger EMAIL [--currency C] [--limit N]     the user's entries, newest first
     reconcile                                   exit status 1 if anything differs
+    liabilities-publish CURRENCY                a proof-of-liabilities snapshot and root
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, func, insert, select, update
 import config
 from db import engine as engines
 from db.schema import accounts, currencies, entries, markets, transfers, users
-from ledger import format_amount, reconcile
+from ledger import format_amount, liability_snapshots, reconcile
 
 LEDGER_LINES_MAX = 1000
 
@@ -59,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     ledger.add_argument("--currency")
     ledger.add_argument("--limit", type=int, default=50)
     commands.add_parser("reconcile")
+    commands.add_parser("liabilities-publish").add_argument("currency")
     return root
 
 
@@ -98,6 +100,12 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
         print(f"user {options.email} {'frozen' if command == 'user-freeze' else 'unfrozen'}")
     elif command == "ledger":
         return _ledger(engine, options)
+    elif command == "liabilities-publish":
+        published = liability_snapshots.publish(engine, options.currency,
+                                                config.load().secret_key)
+        print(f"snapshot {published['snapshot_id']}: {options.currency} root "
+              f"{published['root_hash']} total {published['total']} over "
+              f"{published['users']} users")
     elif command == "reconcile":
         found = reconcile(engine)
         for discrepancy in found:

@@ -14,7 +14,10 @@ from api.routing import Api, Call
 from api.schemas import AMOUNT, CURRENCY_CODE, CURSOR, LIMIT, SIGNED_AMOUNT, TIMESTAMP, obj, page_of
 from config import Settings
 from db.schema import accounts, currencies, entries, transfers
-from ledger import AccountKind, account, format_amount, move, parse_amount, post, user_balances
+from ledger import (
+    AccountKind, account, format_amount, liability_snapshots, move, parse_amount, post,
+    user_balances,
+)
 
 FAUCET_GRANTS_PER_HOUR_MAX = 10
 FAUCET_AMOUNT_MAX = Decimal("100000")
@@ -95,3 +98,44 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
                                      amount, reference))
         return {"transfer_id": str(posted.id), "currency": code,
                 "amount": format_amount(amount, currency.scale)}
+
+    snapshot = obj(snapshot_id={"type": "integer"}, currency=CURRENCY_CODE,
+                   root_hash={"type": "string"}, total=AMOUNT, users={"type": "integer"},
+                   created_at=TIMESTAMP)
+    step = obj(side={"enum": ["left", "right"]}, hash={"type": "string"},
+               sum={"type": "string"})
+
+    @api.route("GET", "/v1/liabilities", summary="the latest published liabilities root of a "
+               "currency (proof of liabilities)", tag="solvency",
+               query={"currency": CURRENCY_CODE},
+               responses={200: ("the Merkle sum tree's root and total", snapshot),
+                          404: ("nothing published for this currency", None)})
+    def liabilities_root(call: Call) -> dict:
+        published = liability_snapshots.latest(engine, _currency(call))
+        if published is None:
+            raise ApiError(404, "not_published", "no liabilities snapshot for this currency yet")
+        published.pop("salt")
+        return published
+
+    @api.route("GET", "/v1/me/liabilities", summary="the proof that your balance is in the "
+               "latest liabilities root (check it with tools/verify_liabilities.py)",
+               tag="solvency", auth="read", query={"currency": CURRENCY_CODE},
+               responses={200: ("your leaf and the path to the root", obj(
+                   snapshot_id={"type": "integer"}, currency=CURRENCY_CODE,
+                   root_hash={"type": "string"}, total=AMOUNT, users={"type": "integer"},
+                   created_at=TIMESTAMP, scale={"type": "integer"}, leaf_id={"type": "string"},
+                   balance=AMOUNT, path={"type": "array", "items": step})),
+                          404: ("you are not in the latest snapshot", None)})
+    def liabilities_proof(call: Call) -> dict:
+        found = liability_snapshots.user_proof(engine, _currency(call), call.user_id,
+                                               settings.secret_key)
+        if found is None:
+            raise ApiError(404, "not_in_snapshot",
+                           "no published snapshot holds a balance of yours in this currency")
+        return found
+
+
+def _currency(call: Call) -> str:
+    if "currency" not in call.query:
+        raise ApiError(400, "invalid_request", "name the currency: ?currency=BTC", "currency")
+    return call.query["currency"]

@@ -59,3 +59,36 @@ def test_the_ledger_and_reconcile_commands(settings, alice, admin_engine):
                                      "12.50"]
     clean = admin("reconcile")
     assert (clean.returncode, clean.stdout.strip().splitlines()[-1]) == (0, "ledger clean")
+
+
+def test_a_published_liabilities_proof_verifies_and_any_changed_balance_breaks_it(
+        settings, alice, bob, admin_engine, tmp_path):
+    import json
+
+    currency = create_currency(admin_engine, scale=8)
+    assert alice.post("/v1/faucet", {"currency": currency, "amount": "1.25"}).status_code == 201
+    assert bob.post("/v1/faucet", {"currency": currency, "amount": "0.5"}).status_code == 201
+    published = admin("liabilities-publish", currency)
+    assert published.returncode == 0, published.stderr
+    root = alice.get(f"/v1/liabilities?currency={currency}").json()
+    assert (root["total"], root["users"]) == ("1.75000000", 2)
+    proof = alice.get(f"/v1/me/liabilities?currency={currency}").json()
+    assert proof["balance"] == "1.25000000" and proof["root_hash"] == root["root_hash"]
+
+    def verify(document) -> subprocess.CompletedProcess:
+        path = tmp_path / "proof.json"
+        path.write_text(json.dumps(document))
+        return subprocess.run([sys.executable, str(config.PROJECT_DIR / "tools" /
+                                                    "verify_liabilities.py"), str(path)],
+                              capture_output=True, text=True, timeout=30)
+
+    holds = verify(proof)
+    assert holds.returncode == 0 and holds.stdout.startswith("OK:")
+    for tampered in ({**proof, "balance": "1.24000000"},
+                     {**proof, "path": [{**proof["path"][0], "sum": "0.40000000"}]},
+                     {**proof, "total": "1.70000000"}):
+        broken = verify(tampered)
+        assert broken.returncode == 1 and broken.stdout.startswith("FAILED:")
+    carol = Client(alice.base_url)
+    assert error_of(carol.get("/v1/liabilities?currency=NOPE")) == (
+        404, "unknown_currency", "currency")
