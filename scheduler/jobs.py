@@ -43,9 +43,26 @@ def sweep(engine: Engine, wake: Wake) -> list[str]:
     return markets
 
 
-def reconcile_ledger(engine: Engine) -> None:
+def reconcile_ledger(engine: Engine) -> list[str]:
+    """Reconcile; on any difference halt every market of the currencies concerned (all
+    markets when a difference names no single currency). Returns the markets halted."""
     found = reconcile(engine)
-    for discrepancy in found:
-        log.error("reconciliation: %s", discrepancy)
     if not found:
         log.info("reconciliation: ledger clean")
+        return []
+    for discrepancy in found:
+        log.error("reconciliation: %s", discrepancy)
+    currencies = {d.currency for d in found}
+    with engine.begin() as conn:
+        if None in currencies:
+            halted = conn.execute(text("UPDATE markets SET status = 'halted' "
+                                       "WHERE status = 'open' RETURNING symbol"))
+        else:
+            halted = conn.execute(text(
+                "UPDATE markets SET status = 'halted' WHERE status = 'open' "
+                "AND (base = ANY(:c) OR quote = ANY(:c)) RETURNING symbol"),
+                {"c": sorted(currencies)})
+        symbols = sorted(halted.scalars())
+    for symbol in symbols:
+        log.error("reconciliation: market %s halted until an operator resumes it", symbol)
+    return symbols

@@ -31,6 +31,15 @@ def procfile() -> dict[str, str]:
 _running: list["Process"] = []
 
 
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a process group, which may have ended on its own a moment ago."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
 def running() -> list["Process"]:
     return list(_running)
 
@@ -39,9 +48,7 @@ def kill_leftovers(keep: list["Process"]) -> None:
     """Kill what a failed test left running (called after every test), but ``keep``."""
     for process in [p for p in _running if p not in keep]:
         _running.remove(process)
-        if process.process.poll() is None:
-            os.killpg(process.process.pid, signal.SIGKILL)
-            process.process.wait()
+        _kill_group(process.process)
         process._log.close()
 
 
@@ -68,9 +75,7 @@ class Process:
 
     def kill(self) -> None:
         """SIGKILL the whole process group, as a crash of the machine's process would."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        _kill_group(self.process)
         self._log.close()
         if self in _running:
             _running.remove(self)
@@ -82,9 +87,7 @@ class Process:
         try:
             return self.process.wait(STOP_TIMEOUT_SECONDS)
         finally:
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            _kill_group(self.process)
             self._log.close()
             if self in _running:
                 _running.remove(self)

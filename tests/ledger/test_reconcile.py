@@ -70,3 +70,31 @@ def test_a_balance_forged_past_the_triggers_is_reported(scratch):
     assert [str(d) for d in reconcile(app)] == [
         f"account_balance_differs: account {available.id}: "
         "running balance 7 over 1 entries, entries sum to 2 over 1"]
+
+
+def test_scheduled_reconciliation_halts_the_markets_of_a_broken_currency(scratch):
+    from sqlalchemy import insert
+
+    from db.schema import markets
+    from scheduler.jobs import reconcile_ledger
+
+    admin, app = scratch
+    broken, sound, quote = (create_currency(admin) for _ in range(3))
+    with admin.begin() as conn:
+        for base in (broken, sound):
+            conn.execute(insert(markets).values(
+                symbol=f"{base}-{quote}", base=base, quote=quote, tick_size=Decimal("0.01"),
+                lot_size=Decimal("0.001"), min_notional=Decimal("1"), maker_fee_bps=10,
+                taker_fee_bps=20))
+    with app.begin() as conn:
+        user = create_user(conn)
+        deposit(conn, user, broken, Decimal("1"))
+        available = account(conn, user, broken, AccountKind.AVAILABLE)
+    assert reconcile_ledger(app) == []
+    with admin.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("UPDATE accounts SET balance = 5 WHERE id = :a"), {"a": available.id})
+    assert reconcile_ledger(app) == [f"{broken}-{quote}"]
+    with app.connect() as conn:
+        statuses = dict(conn.execute(text("SELECT symbol, status FROM markets")).all())
+    assert statuses == {f"{broken}-{quote}": "halted", f"{sound}-{quote}": "open"}
