@@ -19,6 +19,7 @@ run: $(STAMP)
 	bash bin/run-exchange
 
 test: $(STAMP)
+	$(BIN)/python -m tools.fetch_nodes >/dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 services-up: $(STAMP)

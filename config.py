@@ -44,6 +44,9 @@ class Settings:
     receive_window_ms: int     # how far a signed request's timestamp may be from now
     ws_client_queue_max: int   # messages waiting for one WebSocket before it is dropped
     ws_heartbeat_seconds: int  # a heartbeat on a quiet WebSocket this often
+    node_urls: Mapping[str, str] = field(repr=False)  # NODE_URL_<CODE>: each currency's node
+    wallet_seed: bytes | None = field(repr=False)     # derives the keys of key-holding drivers
+    address_cooling_off_seconds: int  # a new withdrawal address is usable after this long
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -84,17 +87,17 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _secret_key(env: Mapping[str, str], var_dir: Path, embedded: bool) -> bytes:
-    """``SECRET_KEY`` (hex, 32 bytes or more); with the embedded database, one is made
-    once under ``var/`` so that a newcomer needs no setup."""
-    raw = env.get("SECRET_KEY") or ""
-    path = var_dir / "secret_key"
+def _secret(env: Mapping[str, str], name: str, var_dir: Path, embedded: bool) -> bytes | None:
+    """``name`` (hex, 32 bytes or more); with the embedded database, one is made once
+    under ``var/`` so that a newcomer needs no setup. None when unset otherwise."""
+    raw = env.get(name) or ""
+    path = var_dir / name.lower()
     if not raw and embedded:
         if not path.exists():
             # Written aside, then linked into place: processes starting together
             # all end up reading the one key that won.
             var_dir.mkdir(parents=True, exist_ok=True)
-            draft = var_dir / f"secret_key.{os.getpid()}"
+            draft = var_dir / f"{name.lower()}.{os.getpid()}"
             draft.write_text(secrets.token_hex(SECRET_KEY_BYTES_MIN))
             draft.chmod(0o600)
             try:
@@ -103,12 +106,14 @@ def _secret_key(env: Mapping[str, str], var_dir: Path, embedded: bool) -> bytes:
                 pass
             draft.unlink()
         raw = path.read_text().strip()
+    if not raw:
+        return None
     try:
         key = bytes.fromhex(raw)
     except ValueError:
-        raise ConfigError("SECRET_KEY must be hexadecimal") from None
+        raise ConfigError(f"{name} must be hexadecimal") from None
     if len(key) < SECRET_KEY_BYTES_MIN:
-        raise ConfigError(f"SECRET_KEY must hold at least {SECRET_KEY_BYTES_MIN} bytes "
+        raise ConfigError(f"{name} must hold at least {SECRET_KEY_BYTES_MIN} bytes "
                           f"({2 * SECRET_KEY_BYTES_MIN} hex digits)")
     return key
 
@@ -149,10 +154,19 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         site_origin=env.get("SITE_ORIGIN") or f"http://{bind_host}:{site_port}",
         api_public_url=env.get("API_PUBLIC_URL") or f"http://{bind_host}:{port}",
         demo_mode=_boolean(env, "DEMO_MODE", default=embedded_postgres),
-        secret_key=_secret_key(env, var_dir, embedded_postgres),
+        secret_key=_secret(env, "SECRET_KEY", var_dir, embedded_postgres) or _missing("SECRET_KEY"),
         rate_limit_per_ip=_rate(env, "RATE_LIMIT_PER_IP", "1200/minute"),
         rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", "2400/minute"),
         receive_window_ms=_integer(env, "RECEIVE_WINDOW_MS", 5000, 100, 60_000),
         ws_client_queue_max=_integer(env, "WS_CLIENT_QUEUE_MAX", 1000, 1, 100_000),
         ws_heartbeat_seconds=_integer(env, "WS_HEARTBEAT_SECONDS", 15, 1, 300),
+        node_urls={name.removeprefix("NODE_URL_"): url for name, url in env.items()
+                   if name.startswith("NODE_URL_") and url},
+        wallet_seed=_secret(env, "WALLET_SEED", var_dir, embedded_postgres),
+        address_cooling_off_seconds=_integer(env, "ADDRESS_COOLING_OFF_SECONDS", 86_400, 0,
+                                             30 * 86_400),
     )
+
+
+def _missing(name: str) -> bytes:
+    raise ConfigError(f"{name} must be set (hex, {SECRET_KEY_BYTES_MIN} bytes or more)")

@@ -2,6 +2,7 @@
 
     CurrencyError
     ├── TemporaryNodeError     (retry later with backoff: the node is down or slow)
+    │   └── WalletUnderfunded  (retry once the hot wallet is refilled)
     ├── NodeError              (the node refused the call: stop and tell an operator)
     ├── InvalidAddress         (bad input: the caller must fix the address)
     └── UnknownDriver          (configuration: no driver of that name)
@@ -14,6 +15,10 @@ class CurrencyError(Exception):
 
 class TemporaryNodeError(CurrencyError):
     """Raised when a node cannot be reached or times out; the call may be retried."""
+
+
+class WalletUnderfunded(TemporaryNodeError):
+    """Raised when the sending wallet holds less than a payment needs, fee included."""
 
 
 class NodeError(CurrencyError):

@@ -15,13 +15,9 @@ from decimal import Decimal
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from currencies.base import ChainDeposit, CurrencyDriver
+from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
 from currencies.errors import NodeError, TemporaryNodeError
 from ledger.amounts import check_scale
-
-# Deposits deeper than this are final; scans stop looking at them.
-SCAN_DEPTH_MAX = 100
-
 
 def _checksum(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:6]
@@ -30,10 +26,9 @@ def _checksum(body: str) -> str:
 class SimulatedChain(CurrencyDriver):
     """One simulated currency. Addresses look like ``simbtc1<32 hex><6 hex checksum>``."""
 
-    def __init__(self, code: str, scale: int, confirmations: int, engine: Engine) -> None:
-        super().__init__(code, scale, confirmations)
-        self.engine = engine
-        self.prefix = f"sim{code.lower()}1"
+    def __init__(self, currency: CurrencySettings, engine: Engine) -> None:
+        super().__init__(currency, engine)
+        self.prefix = f"sim{self.code.lower()}1"
         self._address_pattern = re.compile(re.escape(self.prefix) + r"[0-9a-f]{32}[0-9a-f]{6}")
 
     def new_deposit_address(self, label: str) -> str:
@@ -47,16 +42,21 @@ class SimulatedChain(CurrencyDriver):
         return (isinstance(address, str) and self._address_pattern.fullmatch(address) is not None
                 and _checksum(address[:-6]) == address[-6:])
 
-    def scan_deposits(self, addresses: frozenset[str]) -> list[ChainDeposit]:
+    def tip_height(self) -> int:
+        return self._execute("SELECT height FROM simulated_chain_heights WHERE currency = :c",
+                             c=self.code)[0][0]
+
+    def scan_deposits(self, addresses: frozenset[str], from_height: int) -> list[ChainDeposit]:
         rows = self._execute("""
             SELECT t.txid, t.output_index, t.to_address, t.amount,
-                   CASE WHEN t.block_height IS NULL THEN 0 ELSE h.height - t.block_height + 1 END
+                   CASE WHEN t.block_height IS NULL THEN 0 ELSE h.height - t.block_height + 1 END,
+                   t.block_height
               FROM simulated_chain_transactions t
               JOIN simulated_chain_heights h ON h.currency = t.currency
              WHERE t.currency = :c AND NOT t.outgoing AND t.to_address = ANY(:addresses)
-               AND (t.block_height IS NULL OR t.block_height > h.height - :depth)
+               AND (t.block_height IS NULL OR t.block_height >= :from_height)
              ORDER BY t.created_at, t.txid""",
-                             c=self.code, addresses=sorted(addresses), depth=SCAN_DEPTH_MAX)
+                             c=self.code, addresses=sorted(addresses), from_height=from_height)
         return [ChainDeposit(*row) for row in rows]
 
     def send(self, address: str, amount: Decimal, withdrawal_id: str) -> str:
@@ -76,6 +76,9 @@ class SimulatedChain(CurrencyDriver):
                              "WHERE currency = :c AND outgoing AND label = :l",
                              c=self.code, l=withdrawal_id)
         return rows[0][0] if rows else None
+
+    def sent_fee(self, txid: str) -> Decimal:
+        return Decimal(0)                 # simulated payments cost nothing to send
 
     def transaction_confirmations(self, txid: str) -> int:
         rows = self._execute("""
@@ -117,6 +120,22 @@ class SimulatedChain(CurrencyDriver):
                               "WHERE currency = :c AND block_height IS NULL"),
                          {"h": height - blocks + 1, "c": self.code})
         return height
+
+    def rollback_to(self, height: int) -> None:
+        """A reorganisation: blocks above ``height`` vanish, their payments return to the
+        mempool, except ``dropped`` ones, which a conflicting payment replaced."""
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE simulated_chain_heights SET height = :h "
+                              "WHERE currency = :c"), {"h": height, "c": self.code})
+            conn.execute(text("UPDATE simulated_chain_transactions SET block_height = NULL "
+                              "WHERE currency = :c AND block_height > :h"),
+                         {"h": height, "c": self.code})
+
+    def drop(self, txid: str) -> None:
+        """A payment still in the mempool is double-spent away: it will never confirm."""
+        self._execute("DELETE FROM simulated_chain_transactions "
+                      "WHERE currency = :c AND txid = :t AND block_height IS NULL",
+                      c=self.code, t=txid)
 
     def _execute(self, statement: str, **parameters: object) -> list[tuple]:
         try:

@@ -18,6 +18,12 @@ currencies = Table(
     Column("confirmations", Integer, nullable=False),
     Column("driver", Text, nullable=False),
     Column("created_at", DateTime(timezone=True)),
+    Column("withdrawal_fee", Numeric(asdecimal=True), nullable=False),
+    Column("withdrawal_min", Numeric(asdecimal=True), nullable=False),
+    Column("withdrawal_max", Numeric(asdecimal=True)),
+    Column("withdrawal_daily_max", Numeric(asdecimal=True)),
+    Column("withdrawal_approval_above", Numeric(asdecimal=True)),
+    Column("withdrawals_paused", Boolean, nullable=False),
 )
 
 markets = Table(
@@ -191,4 +197,59 @@ candles = Table(
     Column("volume", Numeric(asdecimal=True), nullable=False),
     Column("quote_volume", Numeric(asdecimal=True), nullable=False),
     Column("trades", Integer, nullable=False),
+)
+
+deposit_addresses = Table(
+    "deposit_addresses", metadata,
+    Column("currency", Text, primary_key=True),
+    Column("address", Text, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+deposits = Table(
+    "deposits", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("currency", Text, nullable=False),
+    Column("txid", Text, nullable=False),
+    Column("output_index", Integer, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("amount", Numeric(asdecimal=True), nullable=False),
+    Column("confirmations", Integer, nullable=False),
+    Column("block_height", BigInteger),
+    Column("status", Text, nullable=False),
+    Column("transfer_id", BigInteger),
+    Column("seen_at", DateTime(timezone=True)),
+    Column("credited_at", DateTime(timezone=True)),
+)
+
+withdrawal_addresses = Table(
+    "withdrawal_addresses", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("usable_from", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+withdrawals = Table(
+    "withdrawals", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("amount", Numeric(asdecimal=True), nullable=False),
+    Column("fee", Numeric(asdecimal=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("txid", Text),
+    Column("confirmations", Integer, nullable=False),
+    Column("network_fee", Numeric(asdecimal=True)),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
 )

@@ -20,11 +20,14 @@ def unique_code(prefix: str = "T") -> str:
     return prefix + "".join(secrets.choice(alphabet) for _ in range(7))
 
 
-def create_currency(admin_engine: Engine, scale: int = 8, code: str | None = None) -> str:
+def create_currency(admin_engine: Engine, scale: int = 8, code: str | None = None,
+                    driver: str = "simulated", confirmations: int = 1, **withdrawals) -> str:
+    """A currency; ``withdrawals`` sets its withdrawal_* columns (fee, min, max...)."""
     code = code or unique_code()
     with admin_engine.begin() as conn:
         conn.execute(insert(currencies).values(code=code, name=code, scale=scale,
-                                               confirmations=1, driver="simulated"))
+                                               confirmations=confirmations, driver=driver,
+                                               **withdrawals))
     return code
 
 

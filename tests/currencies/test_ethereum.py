@@ -1,0 +1,53 @@
+"""The Ethereum driver against a real anvil node."""
+
+import pytest
+
+from currencies.base import CurrencySettings
+from currencies.ethereum import EthereumWallet
+from currencies.registry import driver_for
+from tests.currencies.kit import CONFIRMATIONS, DriverKit
+from tests.currencies.nodes import AnvilChain, free_port
+from tests.factories import create_currency
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    node = AnvilChain(tmp_path_factory.mktemp("anvil"))
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def driver(engine, admin_engine, settings, chain):
+    code = create_currency(admin_engine, scale=18, driver="ethereum",
+                           confirmations=CONFIRMATIONS)
+    settings = settings.__class__(**{**settings.__dict__, "node_urls": {code: chain.url}})
+    return driver_for(engine, code, settings)
+
+
+@pytest.fixture
+def unreachable_driver(engine):
+    return EthereumWallet(CurrencySettings("ETH", 18, 1, f"http://127.0.0.1:{free_port()}",
+                                           b"s" * 32), engine)
+
+
+class TestEthereum(DriverKit):
+    def test_the_registry_gives_the_ethereum_driver(self, driver):
+        assert isinstance(driver, EthereumWallet)
+
+    def test_consolidation_sweeps_deposits_into_the_hot_wallet(self, driver, chain):
+        from decimal import Decimal
+
+        deposit_address = driver.new_deposit_address("user:sweep")
+        chain.pay_to(deposit_address, Decimal("2"))
+        chain.mine(1)
+        before, hot = driver.wallet_balance(), driver.hot_wallet()[1]
+        hot_before = Decimal(int(chain.rpc.call("eth_getBalance", hot, "latest"), 16)).scaleb(-18)
+        driver.consolidate()
+        driver.consolidate()                   # a second call while the sweep is pending
+        chain.mine(1)
+        hot_after = Decimal(int(chain.rpc.call("eth_getBalance", hot, "latest"), 16)).scaleb(-18)
+        left = int(chain.rpc.call("eth_getBalance", deposit_address, "latest"), 16)
+        swept = hot_after - hot_before
+        assert left == 0 and Decimal("1.99") < swept < Decimal("2")
+        assert driver.wallet_balance() == before - (Decimal("2") - swept)
