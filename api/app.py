@@ -12,7 +12,8 @@ import redis
 from sqlalchemy import Engine
 
 from api import (
-    openapi, routes_access, routes_account, routes_market_data, routes_public, routes_trading,
+    openapi, routes_access, routes_account, routes_custody, routes_market_data, routes_public,
+    routes_trading,
 )
 from api.auth import Authenticator
 from api.errors import ApiError, translate
@@ -98,6 +99,9 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
 
     routes_trading.register(api, engine, lambda market: wake(market, redis_client),
                             order_accepted)
+    from workers.withdrawals import send_withdrawal
+
+    routes_custody.register(api, engine, settings, send_withdrawal.send)
 
     hub = Hub(settings, engine, api.authenticator)
 

@@ -9,7 +9,8 @@ stable and documented, and no stack trace ever reaches a client.
 
 from __future__ import annotations
 
-from currencies.errors import InvalidAddress, TemporaryNodeError
+from currencies.errors import CurrencyError, InvalidAddress, TemporaryNodeError
+from custody.errors import CustodyError
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, UnknownCurrency,
 )
@@ -40,6 +41,8 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (IdempotencyConflict, 409, "idempotency_conflict"),
     (InvalidAddress, 400, "invalid_address"),
     (TemporaryNodeError, 503, "currency_unavailable"),
+    (CurrencyError, 503, "currency_unavailable"),
+    (CustodyError, 0, ""),     # the error's own status and code
     (InvalidInput, 400, "invalid_request"),
     (EmailTaken, 409, "email_taken"),
     (InvalidCredentials, 401, "invalid_credentials"),
@@ -63,9 +66,15 @@ def translate(error: Exception) -> ApiError | None:
     for error_type, status, code in ERROR_TABLE:
         if isinstance(error, error_type):
             field = getattr(error, "field", None)
-            message = error.message if isinstance(error, (LedgerError, AccessError, OrderError)) \
-                else str(error)
+            if isinstance(error, CurrencyError) and not isinstance(error, InvalidAddress):
+                # Node errors name internal hosts: the client hears only what to do.
+                return ApiError(status, code, "this currency's node is unavailable; try "
+                                "again shortly")
+            message = error.message if isinstance(
+                error, (LedgerError, AccessError, OrderError, CustodyError)) else str(error)
             if code == "":
                 code = error.code  # type: ignore[attr-defined]
+            if status == 0:
+                status = error.status  # type: ignore[attr-defined]
             return ApiError(status, code, message, field)
     return None

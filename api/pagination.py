@@ -17,7 +17,9 @@ def newest_first(query: Select, id_column: Column, call: Call) -> Select:
     return query
 
 
-def page(rows: list[Any], call: Call, view: Callable[[Any], dict]) -> dict:
+def page(rows: list[Any], call: Call, view: Callable[[Any], dict],
+         cursor_of: Callable[[Any], object] = lambda row: row.id) -> dict:
     limit = call.query["limit"]
     items = [view(row) for row in rows[:limit]]
-    return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+    more = len(rows) > limit
+    return {"items": items, "next_cursor": str(cursor_of(rows[limit - 1])) if more else None}

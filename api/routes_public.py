@@ -11,7 +11,11 @@ from ledger.amounts import format_amount
 from matcher.markets import load_markets
 
 CURRENCY = obj(code=CURRENCY_CODE, name={"type": "string"}, scale={"type": "integer"},
-               confirmations={"type": "integer"})
+               confirmations={"type": "integer"}, withdrawal_fee={"type": "string"},
+               withdrawal_min={"type": "string"},
+               withdrawal_max={"type": ["string", "null"]},
+               withdrawal_daily_max={"type": ["string", "null"]},
+               withdrawals_paused={"type": "boolean"})
 MARKET = obj(symbol={"type": "string"}, base=CURRENCY_CODE, quote=CURRENCY_CODE,
              tick_size={"type": "string"}, lot_size={"type": "string"},
              min_notional={"type": "string"}, maker_fee_bps={"type": "integer"},
@@ -37,8 +41,15 @@ def register(api: Api, engine: Engine) -> None:
     def list_currencies(call: Call) -> dict:
         with engine.connect() as conn:
             rows = conn.execute(select(currencies).order_by(currencies.c.code)).all()
+        def amount(value, scale):
+            return None if value is None else format_amount(value, scale)
         return {"items": [{"code": r.code, "name": r.name, "scale": r.scale,
-                           "confirmations": r.confirmations} for r in rows]}
+                           "confirmations": r.confirmations,
+                           "withdrawal_fee": amount(r.withdrawal_fee, r.scale),
+                           "withdrawal_min": amount(r.withdrawal_min, r.scale),
+                           "withdrawal_max": amount(r.withdrawal_max, r.scale),
+                           "withdrawal_daily_max": amount(r.withdrawal_daily_max, r.scale),
+                           "withdrawals_paused": r.withdrawals_paused} for r in rows]}
 
     @api.route("GET", "/v1/markets", summary="markets: tick size, lot size, minimum notional, "
                "fees", tag="market data", responses={200: ("the markets", obj(

@@ -24,7 +24,7 @@ from eth_utils import is_checksum_address, to_checksum_address
 from sqlalchemy import Engine, text
 
 from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
-from currencies.errors import NodeError, WalletUnderfunded
+from currencies.errors import NodeError, TemporaryNodeError, WalletUnderfunded
 from currencies.jsonrpc import JsonRpc, RpcError
 from ledger.amounts import check_scale
 
@@ -177,9 +177,10 @@ class EthereumWallet(CurrencyDriver):
             self.rpc.call("eth_sendRawTransaction", raw)
         except RpcError as error:
             # Sent before (and perhaps mined): the node knows it, which is all we need.
+            # Otherwise the signed transaction holds its nonce: it must go out, later.
             if self.rpc.call("eth_getTransactionByHash", txid) is None:
-                raise NodeError(f"{self.code} node refused transaction {txid}: "
-                                f"{error.message}") from error
+                raise TemporaryNodeError(f"{self.code} node refused transaction {txid}: "
+                                         f"{error.message}") from error
 
     def send(self, address: str, amount: Decimal, withdrawal_id: str) -> str:
         check_scale(amount, self.scale)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
-from currencies.errors import NodeError, TemporaryNodeError
+from currencies.errors import NodeError, TemporaryNodeError, WalletUnderfunded
 from ledger.amounts import check_scale
 
 def _checksum(body: str) -> str:
@@ -62,7 +62,7 @@ class SimulatedChain(CurrencyDriver):
     def send(self, address: str, amount: Decimal, withdrawal_id: str) -> str:
         check_scale(amount, self.scale)
         if amount > self.wallet_balance():
-            raise NodeError(f"the {self.code} wallet holds less than {amount}")
+            raise WalletUnderfunded(f"the {self.code} wallet holds less than {amount}")
         txid = hashlib.sha256(f"{self.code}:{withdrawal_id}".encode()).hexdigest()
         self._execute("""
             INSERT INTO simulated_chain_transactions

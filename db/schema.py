@@ -238,6 +238,7 @@ withdrawal_addresses = Table(
 withdrawals = Table(
     "withdrawals", metadata,
     Column("id", Uuid, primary_key=True),
+    Column("number", BigInteger, nullable=False),
     Column("user_id", BigInteger, nullable=False),
     Column("currency", Text, nullable=False),
     Column("address", Text, nullable=False),

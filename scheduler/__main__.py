@@ -1,8 +1,10 @@
 """The ``scheduler`` process: periodic jobs, run by one leader while others wait.
 
 Jobs: order expiry (every second), a sweep that wakes every matcher with pending
-work (every second: stop triggers and lost messages), and reconciliation of the
-whole ledger (every minute).
+work (every second: stop triggers and lost messages), deposit scans and withdrawal
+confirmations (every two seconds), reconciliation of the whole ledger and of every
+node wallet against it (every minute), and in demo mode a block on every simulated
+chain (every ten seconds).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ STANDBY_RETRY_SECONDS = 2
 RECONCILE_INTERVAL_SECONDS = 60
 EXPIRY_INTERVAL_SECONDS = 1
 SWEEP_INTERVAL_SECONDS = 1
+CHAIN_INTERVAL_SECONDS = 2
+SIMULATED_BLOCK_SECONDS = 10
 log = logging.getLogger("scheduler")
 
 
@@ -40,7 +44,7 @@ def main() -> None:
     if stopping.is_set():
         return
     log.info("leading")
-    engine = engines.create(settings.database_url, pool_size=2)
+    engine = engines.create(settings.database_url, pool_size=4)
     from workers.matching import wake
 
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -52,6 +56,18 @@ def main() -> None:
                       "interval", seconds=EXPIRY_INTERVAL_SECONDS, id="expire", **every)
     scheduler.add_job(jobs.sweep, "interval", args=[engine, wake],
                       seconds=SWEEP_INTERVAL_SECONDS, id="sweep", **every)
+    from workers.withdrawals import send_withdrawal
+
+    scheduler.add_job(jobs.scan_deposits, "interval", args=[engine, settings],
+                      seconds=CHAIN_INTERVAL_SECONDS, id="deposits", **every)
+    scheduler.add_job(jobs.follow_withdrawals, "interval",
+                      args=[engine, settings, send_withdrawal.send],
+                      seconds=CHAIN_INTERVAL_SECONDS, id="withdrawals", **every)
+    scheduler.add_job(jobs.check_wallets, "interval", args=[engine, settings],
+                      seconds=RECONCILE_INTERVAL_SECONDS, id="wallets", **every)
+    if settings.demo_mode:
+        scheduler.add_job(jobs.mine_simulated, "interval", args=[engine, settings],
+                          seconds=SIMULATED_BLOCK_SECONDS, id="blocks", **every)
     scheduler.start()
     while not stopping.wait(STANDBY_RETRY_SECONDS):
         if not leadership.still_held():

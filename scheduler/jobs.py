@@ -6,8 +6,15 @@ import logging
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
+import config
+from currencies.base import CurrencyDriver
+from currencies.errors import CurrencyError
+from currencies.registry import driver_for
+from currencies.simulated import SimulatedChain
+from custody import deposits, wallets, withdrawals
+from db.schema import currencies
 from ledger import reconcile
 from matcher.orders import ACTIVE_STATUSES
 from matcher.runner import pending_markets
@@ -15,6 +22,9 @@ from matcher.runner import pending_markets
 EXPIRIES_PER_RUN_MAX = 1000
 log = logging.getLogger("scheduler")
 Wake = Callable[[str], None]
+Enqueue = Callable[[str, str], None]       # (withdrawal id, currency)
+# A queued or interrupted withdrawal untouched this long gets another attempt.
+WITHDRAWAL_RETRY_AFTER_SECONDS = 10
 
 
 def expire_due(engine: Engine, now: datetime, wake: Wake) -> int:
@@ -66,3 +76,47 @@ def reconcile_ledger(engine: Engine) -> list[str]:
     for symbol in symbols:
         log.error("reconciliation: market %s halted until an operator resumes it", symbol)
     return symbols
+
+
+def _each_currency(engine: Engine, settings: config.Settings,
+                   work: Callable[[CurrencyDriver], object]) -> dict[str, object]:
+    """Run ``work`` for every currency's driver; one node's failure stops no other."""
+    with engine.connect() as conn:
+        codes = conn.execute(select(currencies.c.code).order_by(currencies.c.code)).scalars()
+        codes = list(codes)
+    results = {}
+    for code in codes:
+        try:
+            results[code] = work(driver_for(engine, code, settings))
+        except CurrencyError as error:
+            log.warning("%s: %s", code, error)
+    return results
+
+
+def scan_deposits(engine: Engine, settings: config.Settings) -> dict[str, object]:
+    def scan(driver: CurrencyDriver) -> deposits.ScanResult:
+        found = deposits.scan(engine, driver)
+        driver.consolidate()
+        return found
+    return _each_currency(engine, settings, scan)
+
+
+def follow_withdrawals(engine: Engine, settings: config.Settings,
+                       enqueue: Enqueue) -> dict[str, object]:
+    """Confirmations of sent withdrawals, and another attempt for stalled ones."""
+    for withdrawal_id, currency in withdrawals.unfinished(engine,
+                                                          WITHDRAWAL_RETRY_AFTER_SECONDS):
+        enqueue(str(withdrawal_id), currency)
+    return _each_currency(engine, settings, lambda driver: withdrawals.follow(engine, driver))
+
+
+def check_wallets(engine: Engine, settings: config.Settings) -> dict[str, object]:
+    return _each_currency(engine, settings, lambda driver: wallets.check(engine, driver))
+
+
+def mine_simulated(engine: Engine, settings: config.Settings) -> None:
+    """Demo only: a block on every simulated chain, as a real chain would find one."""
+    def mine(driver: CurrencyDriver) -> None:
+        if isinstance(driver, SimulatedChain):
+            driver.mine(1)
+    _each_currency(engine, settings, mine)

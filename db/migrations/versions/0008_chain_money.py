@@ -96,6 +96,7 @@ CREATE TABLE withdrawal_addresses (
 
 CREATE TABLE withdrawals (
     id              uuid PRIMARY KEY,
+    number          bigserial NOT NULL UNIQUE,     -- the order of requests, for paging
     user_id         bigint NOT NULL REFERENCES users,
     currency        text NOT NULL REFERENCES currencies,
     address         text NOT NULL,
@@ -137,6 +138,7 @@ DO $$ BEGIN
         GRANT UPDATE (withdrawals_paused) ON currencies TO "{role}";
         GRANT DELETE ON simulated_chain_transactions TO "{role}";
         GRANT USAGE ON SEQUENCE wallet_key_index, deposits_id_seq, withdrawal_addresses_id_seq,
+            withdrawals_number_seq,
             wallet_checks_id_seq TO "{role}";
     END IF;
 END $$;
