@@ -83,6 +83,7 @@ def register(api: Api, engine: Engine, settings: Settings,
                         address=ADDRESS, amount=AMOUNT, totp=TOTP_CODE),
                responses={201: ("requested; funds held", WITHDRAWAL),
                           400: ("invalid address or amount", None),
+                          404: ("no such currency", None),
                           403: ("address not allowed (yet)", None),
                           409: ("Idempotency-Key used for another request", None),
                           422: ("insufficient funds or over the daily limit", None),
@@ -131,7 +132,9 @@ def register(api: Api, engine: Engine, settings: Settings,
                "(usable after a cooling-off period)", tag="custody", auth="withdraw",
                body=obj(["currency", "address"], currency=CURRENCY_CODE, address=ADDRESS,
                         label={"type": "string", "maxLength": 60}, totp=TOTP_CODE),
-               responses={201: ("allowed", ALLOWED_ADDRESS), 400: ("invalid address", None)})
+               responses={201: ("allowed", ALLOWED_ADDRESS), 400: ("invalid address", None),
+                          404: ("no such currency", None), 409: ("too many addresses", None),
+                          503: ("the currency's node is unavailable", None)})
     def add_address(call: Call) -> dict:
         body = call.body
         return addresses.add(engine, driver(body["currency"]), settings.secret_key,

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
-from currencies.errors import NodeError, TemporaryNodeError, WalletUnderfunded
+from currencies.errors import TemporaryNodeError, WalletUnderfunded
 from ledger.amounts import check_scale
 
 def _checksum(body: str) -> str:

@@ -10,7 +10,9 @@ and ``rollback`` (a reorganisation), ``foreign_address`` (another network's) and
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,8 +20,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from eth_utils import to_checksum_address
+from sqlalchemy import text
+
 from currencies.errors import CurrencyError
 from currencies.jsonrpc import JsonRpc
+from currencies.registry import driver_for
+from tests.factories import create_currency
 from tools import fetch_nodes
 
 START_TIMEOUT_SECONDS = 30
@@ -128,6 +135,9 @@ class BitcoindNetwork:
     def outside_address(self) -> str:
         return self.world.rpc.call("getnewaddress")
 
+    def received(self, address: str) -> Decimal:
+        return self.world.rpc.call("getreceivedbyaddress", address, 0)
+
 
 class AnvilChain(_Process):
     def __init__(self, directory: Path) -> None:
@@ -158,4 +168,50 @@ class AnvilChain(_Process):
         return MAINNET_ADDRESS
 
     def outside_address(self) -> str:
-        return self.accounts[9]
+        return to_checksum_address("0x" + secrets.token_hex(20))
+
+    def received(self, address: str) -> Decimal:
+        return Decimal(int(self.rpc.call("eth_getBalance", address, "pending"), 16)).scaleb(-18)
+
+
+class SimulatedWorld:
+    """The outside world of a simulated chain (which keeps the world's side too)."""
+
+    def __init__(self, driver) -> None:
+        self.driver = driver
+
+    def pay_to(self, address: str, amount: Decimal) -> str:
+        return self.driver.pay_to(address, amount)
+
+    def mine(self, blocks: int = 1) -> int:
+        return self.driver.mine(blocks)
+
+    def checkpoint(self) -> int:
+        return self.driver.tip_height()
+
+    def rollback(self, height: int) -> None:
+        self.driver.rollback_to(height)
+
+    def foreign_address(self) -> str:
+        body = "simzzz1" + secrets.token_hex(16)
+        return body + hashlib.sha256(body.encode()).hexdigest()[:6]
+
+    def outside_address(self) -> str:
+        body = self.driver.prefix + secrets.token_hex(16)
+        return body + hashlib.sha256(body.encode()).hexdigest()[:6]
+
+    def received(self, address: str) -> Decimal:
+        with self.driver.engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT coalesce(sum(amount), 0) FROM simulated_chain_transactions "
+                "WHERE currency = :c AND outgoing AND to_address = :a"),
+                {"c": self.driver.code, "a": address}).scalar_one()
+
+
+def driver_on(engine, admin_engine, settings, node_url: str, driver: str, scale: int,
+              confirmations: int, **withdrawals):
+    """A new currency served by ``driver`` on the node at ``node_url``."""
+    code = create_currency(admin_engine, scale=scale, driver=driver,
+                           confirmations=confirmations, **withdrawals)
+    settings = settings.__class__(**{**settings.__dict__, "node_urls": {code: node_url}})
+    return driver_for(engine, code, settings)

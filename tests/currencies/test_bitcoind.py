@@ -4,26 +4,19 @@ import pytest
 
 from currencies.base import CurrencySettings
 from currencies.bitcoind import BitcoindWallet
-from currencies.registry import driver_for
 from tests.currencies.kit import CONFIRMATIONS, DriverKit
-from tests.currencies.nodes import BitcoindNetwork, free_port
-from tests.factories import create_currency
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    network = BitcoindNetwork(tmp_path_factory.mktemp("bitcoind"))
-    yield network
-    network.stop()
+from tests.currencies.nodes import driver_on, free_port
 
 
 @pytest.fixture
-def driver(engine, admin_engine, settings, chain, monkeypatch):
-    code = create_currency(admin_engine, scale=8, driver="bitcoind",
-                           confirmations=CONFIRMATIONS)
-    settings = settings.__class__(**{**settings.__dict__,
-                                     "node_urls": {code: chain.exchange.url}})
-    return driver_for(engine, code, settings)
+def chain(bitcoin_network):
+    return bitcoin_network
+
+
+@pytest.fixture
+def driver(engine, admin_engine, settings, chain):
+    return driver_on(engine, admin_engine, settings, chain.exchange.url, "bitcoind", 8,
+                     CONFIRMATIONS)
 
 
 @pytest.fixture

@@ -4,25 +4,19 @@ import pytest
 
 from currencies.base import CurrencySettings
 from currencies.ethereum import EthereumWallet
-from currencies.registry import driver_for
 from tests.currencies.kit import CONFIRMATIONS, DriverKit
-from tests.currencies.nodes import AnvilChain, free_port
-from tests.factories import create_currency
+from tests.currencies.nodes import driver_on, free_port
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    node = AnvilChain(tmp_path_factory.mktemp("anvil"))
-    yield node
-    node.stop()
+@pytest.fixture
+def chain(anvil_chain):
+    return anvil_chain
 
 
 @pytest.fixture
 def driver(engine, admin_engine, settings, chain):
-    code = create_currency(admin_engine, scale=18, driver="ethereum",
-                           confirmations=CONFIRMATIONS)
-    settings = settings.__class__(**{**settings.__dict__, "node_urls": {code: chain.url}})
-    return driver_for(engine, code, settings)
+    return driver_on(engine, admin_engine, settings, chain.url, "ethereum", 18,
+                     CONFIRMATIONS)
 
 
 @pytest.fixture

@@ -1,6 +1,3 @@
-import hashlib
-import secrets
-
 import pytest
 from sqlalchemy import create_engine
 
@@ -8,32 +5,8 @@ from currencies.base import CurrencySettings
 from currencies.registry import driver_for
 from currencies.simulated import SimulatedChain
 from tests.currencies.kit import CONFIRMATIONS, DriverKit
+from tests.currencies.nodes import SimulatedWorld
 from tests.factories import create_currency
-
-
-class SimulatedWorld:
-    def __init__(self, driver: SimulatedChain) -> None:
-        self.driver = driver
-
-    def pay_to(self, address, amount):
-        return self.driver.pay_to(address, amount)
-
-    def mine(self, blocks):
-        return self.driver.mine(blocks)
-
-    def checkpoint(self):
-        return self.driver.tip_height()
-
-    def rollback(self, height):
-        self.driver.rollback_to(height)
-
-    def foreign_address(self):
-        body = "simzzz1" + secrets.token_hex(16)
-        return body + hashlib.sha256(body.encode()).hexdigest()[:6]
-
-    def outside_address(self):
-        body = self.driver.prefix + secrets.token_hex(16)
-        return body + hashlib.sha256(body.encode()).hexdigest()[:6]
 
 
 @pytest.fixture
