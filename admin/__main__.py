@@ -1,6 +1,13 @@
 """``python -m admin COMMAND``: what operators do, as the owner role (DATABASE_ADMIN_URL).
 
     currency-add CODE --name N --scale S [--confirmations C] [--driver simulated]
+                 [--withdrawal-fee F] [--withdrawal-min M] [--withdrawal-max M]
+                 [--withdrawal-daily-max M] [--approval-above A]
+    withdrawals-pause CODE | withdrawals-resume CODE
+    withdrawals [--status S]                    pending_approval and attention by default
+    withdrawal-approve ID | withdrawal-reject ID
+    wallets [CODE]                              each node wallet against what we owe;
+                                                exit status 1 on any shortfall
     market-add BASE-QUOTE --tick T --lot L --min-notional M --maker-bps B --taker-bps B
     market-halt BASE-QUOTE | market-resume BASE-QUOTE
     user-freeze EMAIL | user-unfreeze EMAIL
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -45,6 +53,16 @@ def parser() -> argparse.ArgumentParser:
     currency.add_argument("--scale", type=int, required=True)
     currency.add_argument("--confirmations", type=int, default=1)
     currency.add_argument("--driver", default="simulated")
+    currency.add_argument("--withdrawal-fee", type=_decimal, default=Decimal(0))
+    currency.add_argument("--withdrawal-min", type=_decimal, default=Decimal(0))
+    for option in ("--withdrawal-max", "--withdrawal-daily-max", "--approval-above"):
+        currency.add_argument(option, type=_decimal)
+    for name in ("withdrawals-pause", "withdrawals-resume"):
+        commands.add_parser(name).add_argument("code")
+    commands.add_parser("withdrawals").add_argument("--status", action="append")
+    for name in ("withdrawal-approve", "withdrawal-reject"):
+        commands.add_parser(name).add_argument("withdrawal_id", type=uuid.UUID)
+    commands.add_parser("wallets").add_argument("code", nargs="?")
     market = commands.add_parser("market-add")
     market.add_argument("symbol")
     for option in ("--tick", "--lot", "--min-notional"):
@@ -70,8 +88,23 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
         with engine.begin() as conn:
             conn.execute(insert(currencies).values(
                 code=options.code, name=options.name, scale=options.scale,
-                confirmations=options.confirmations, driver=options.driver))
+                confirmations=options.confirmations, driver=options.driver,
+                withdrawal_fee=options.withdrawal_fee, withdrawal_min=options.withdrawal_min,
+                withdrawal_max=options.withdrawal_max,
+                withdrawal_daily_max=options.withdrawal_daily_max,
+                withdrawal_approval_above=options.approval_above))
         print(f"currency {options.code} added")
+    elif command in ("withdrawals-pause", "withdrawals-resume"):
+        paused = command == "withdrawals-pause"
+        with engine.begin() as conn:
+            changed = conn.execute(update(currencies).where(currencies.c.code == options.code)
+                                   .values(withdrawals_paused=paused)).rowcount
+        if changed != 1:
+            print(f"no currency {options.code}", file=sys.stderr)
+            return 2
+        print(f"{options.code} withdrawals {'paused' if paused else 'resumed'}")
+    elif command in ("withdrawals", "withdrawal-approve", "withdrawal-reject", "wallets"):
+        return _custody(engine, options)
     elif command == "market-add":
         base, _, quote = options.symbol.partition("-")
         with engine.begin() as conn:
@@ -112,6 +145,53 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
             print(discrepancy)
         print("ledger clean" if not found else f"{len(found)} discrepancies")
         return 1 if found else 0
+    return 0
+
+
+def _custody(engine: Engine, options: argparse.Namespace) -> int:
+    from currencies.errors import CurrencyError
+    from currencies.registry import driver_for
+    from custody import wallets, withdrawals
+    from custody.errors import CustodyError
+
+    try:
+        if options.command == "withdrawal-approve":
+            found = withdrawals.approve(engine, options.withdrawal_id)
+            from workers.withdrawals import send_withdrawal
+            send_withdrawal.send(found["id"], found["currency"])
+            print(f"withdrawal {found['id']} approved and queued")
+        elif options.command == "withdrawal-reject":
+            found = withdrawals.cancel(engine, None, options.withdrawal_id, "rejected")
+            print(f"withdrawal {found['id']} rejected; {found['amount']} {found['currency']} "
+                  "(and its fee) returned")
+    except CustodyError as error:
+        print(error.message, file=sys.stderr)
+        return 2
+    if options.command == "withdrawals":
+        statuses = options.status or ["pending_approval", "attention"]
+        with engine.connect() as conn:
+            rows = conn.execute(withdrawals.viewed().where(
+                withdrawals.withdrawals.c.status.in_(statuses))
+                .order_by(withdrawals.withdrawals.c.number)).all()
+        for row in rows:
+            view = withdrawals.describe(row)
+            print("\t".join(str(view[k]) for k in ("id", "status", "currency", "amount",
+                                                    "address", "txid", "created_at")))
+    elif options.command == "wallets":
+        short = False
+        with engine.connect() as conn:
+            codes = [options.code] if options.code else list(conn.execute(
+                select(currencies.c.code).order_by(currencies.c.code)).scalars())
+        for code in codes:
+            try:
+                check = wallets.check(engine, driver_for(engine, code))
+            except CurrencyError as error:
+                print(f"{code}\tunavailable: {error}")
+                continue
+            short = short or check.shortfall > 0
+            print(f"{code}\twallet {check.wallet}\towed {check.owed}\t"
+                  + (f"SHORT {check.shortfall}: withdrawals paused" if check.shortfall else "ok"))
+        return 1 if short else 0
     return 0
 
 

@@ -13,6 +13,8 @@ from api.pagination import newest_first, page
 from api.routing import Api, Call
 from api.schemas import AMOUNT, CURRENCY_CODE, CURSOR, LIMIT, SIGNED_AMOUNT, TIMESTAMP, obj, page_of
 from config import Settings
+from currencies.registry import driver_for
+from currencies.simulated import SimulatedChain
 from db.schema import accounts, currencies, entries, transfers
 from ledger import (
     AccountKind, account, format_amount, liability_snapshots, move, parse_amount, post,
@@ -92,6 +94,9 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
                 raise ApiError(429, "faucet_limit",
                                f"at most {FAUCET_GRANTS_PER_HOUR_MAX} faucet grants an hour",
                                headers={"Retry-After": "3600"})
+            driver = driver_for(engine, code, settings)
+            assert isinstance(driver, SimulatedChain)
+            driver.fund_wallet(conn, amount)
             posted = post(conn, move(f"faucet:{uuid.uuid4()}", "faucet",
                                      account(conn, None, code, AccountKind.WORLD),
                                      account(conn, call.user_id, code, AccountKind.AVAILABLE),

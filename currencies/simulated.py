@@ -12,7 +12,7 @@ import re
 import secrets
 from decimal import Decimal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
 from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
@@ -31,9 +31,12 @@ class SimulatedChain(CurrencyDriver):
         self.prefix = f"sim{self.code.lower()}1"
         self._address_pattern = re.compile(re.escape(self.prefix) + r"[0-9a-f]{32}[0-9a-f]{6}")
 
-    def new_deposit_address(self, label: str) -> str:
+    def _fresh_address(self) -> str:
         body = self.prefix + secrets.token_hex(16)
-        address = body + _checksum(body)
+        return body + _checksum(body)
+
+    def new_deposit_address(self, label: str) -> str:
+        address = self._fresh_address()
         self._execute("INSERT INTO simulated_chain_addresses (address, currency, label) "
                       "VALUES (:a, :c, :l)", a=address, c=self.code, l=label)
         return address
@@ -120,6 +123,24 @@ class SimulatedChain(CurrencyDriver):
                               "WHERE currency = :c AND block_height IS NULL"),
                          {"h": height - blocks + 1, "c": self.code})
         return height
+
+    def fund_wallet(self, conn: Connection, amount: Decimal) -> None:
+        """Demo faucet: a confirmed payment into our wallet, in the caller's transaction,
+        so that what the faucet credits to a user is also in the wallet."""
+        check_scale(amount, self.scale)
+        conn.execute(text("INSERT INTO simulated_chain_heights (currency) VALUES (:c) "
+                          "ON CONFLICT DO NOTHING"), {"c": self.code})
+        conn.execute(text("""
+            WITH address AS (
+                INSERT INTO simulated_chain_addresses (address, currency, label)
+                VALUES (:a, :c, 'faucet') RETURNING address)
+            INSERT INTO simulated_chain_transactions
+                   (txid, currency, to_address, amount, outgoing, block_height)
+            SELECT :t, :c, address, :x, false,
+                   (SELECT height FROM simulated_chain_heights WHERE currency = :c)
+              FROM address"""),
+                     {"a": self._fresh_address(), "c": self.code, "t": secrets.token_hex(32),
+                      "x": amount})
 
     def rollback_to(self, height: int) -> None:
         """A reorganisation: blocks above ``height`` vanish, their payments return to the

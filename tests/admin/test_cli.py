@@ -92,3 +92,45 @@ def test_a_published_liabilities_proof_verifies_and_any_changed_balance_breaks_i
     carol = Client(alice.base_url)
     assert error_of(carol.get("/v1/liabilities?currency=NOPE")) == (
         404, "unknown_currency", "currency")
+
+
+def test_an_operator_approves_or_rejects_large_withdrawals_and_checks_wallets(
+        settings, alice, admin_engine):
+    from sqlalchemy import text
+
+    code = unique_code()
+    added = admin("currency-add", code, "--name", code, "--scale", "8", "--withdrawal-fee",
+                  "0.5", "--withdrawal-min", "1", "--approval-above", "10")
+    assert added.returncode == 0, added.stderr
+    listed = {c["code"]: c for c in Client(alice.base_url).get("/v1/currencies").json()["items"]}
+    assert (listed[code]["withdrawal_fee"], listed[code]["withdrawal_min"],
+            listed[code]["withdrawal_max"]) == ("0.50000000", "1.00000000", None)
+    assert alice.post("/v1/faucet", {"currency": code, "amount": "100"}).status_code == 201
+    address = alice.post("/v1/deposit-addresses", {"currency": code}).json()["address"]
+    allowed = alice.post("/v1/withdrawal-addresses", {"currency": code, "address": address})
+    with admin_engine.begin() as conn:
+        conn.execute(text("UPDATE withdrawal_addresses SET usable_from = now() WHERE id = :i"),
+                     {"i": int(allowed.json()["id"])})
+    ids = []
+    for key in ("first-large-one", "second-large-one"):
+        response = alice.post("/v1/withdrawals", {"currency": code, "address": address,
+                                                  "amount": "20"},
+                              headers={"Idempotency-Key": key})
+        assert response.json()["status"] == "pending_approval", response.text
+        ids.append(response.json()["id"])
+    waiting = admin("withdrawals").stdout
+    assert ids[0] in waiting and ids[1] in waiting
+    assert admin("withdrawal-reject", ids[0]).returncode == 0
+    assert admin("withdrawal-reject", ids[0]).returncode == 2       # no longer waiting
+    assert admin("withdrawal-approve", ids[1]).returncode == 0
+    statuses = {w["id"]: w["status"] for w in alice.get("/v1/withdrawals").json()["items"]}
+    assert statuses[ids[0]] == "rejected" and statuses[ids[1]] in ("queued", "sending", "sent")
+    (balance,) = [b for b in alice.get("/v1/balances").json()["items"] if b["currency"] == code]
+    assert balance["available"] == "79.50000000"
+    checked = admin("wallets", code)
+    assert checked.returncode == 0 and "ok" in checked.stdout, checked.stdout
+    assert admin("withdrawals-pause", code).returncode == 0
+    assert error_of(alice.post("/v1/withdrawals", {"currency": code, "address": address,
+                                                   "amount": "2"},
+                               headers={"Idempotency-Key": "third-one-1"}))[:2] == (
+        503, "withdrawals_paused")
