@@ -140,6 +140,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     bind_host = env.get("BIND_HOST") or "127.0.0.1"
     port = _integer(env, "PORT", 8000, 1, 65535)
     site_port = _integer(env, "SITE_PORT", 8080, 1, 65535)
+    demo_mode = _boolean(env, "DEMO_MODE", default=embedded_postgres)
     return Settings(
         database_url=database_url,
         database_admin_url=env.get("DATABASE_ADMIN_URL") or admin_default,
@@ -153,7 +154,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         site_port=site_port,
         site_origin=env.get("SITE_ORIGIN") or f"http://{bind_host}:{site_port}",
         api_public_url=env.get("API_PUBLIC_URL") or f"http://{bind_host}:{port}",
-        demo_mode=_boolean(env, "DEMO_MODE", default=embedded_postgres),
+        demo_mode=demo_mode,
         secret_key=_secret(env, "SECRET_KEY", var_dir, embedded_postgres) or _missing("SECRET_KEY"),
         rate_limit_per_ip=_rate(env, "RATE_LIMIT_PER_IP", "1200/minute"),
         rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", "2400/minute"),
@@ -163,8 +164,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         node_urls={name.removeprefix("NODE_URL_"): url for name, url in env.items()
                    if name.startswith("NODE_URL_") and url},
         wallet_seed=_secret(env, "WALLET_SEED", var_dir, embedded_postgres),
-        address_cooling_off_seconds=_integer(env, "ADDRESS_COOLING_OFF_SECONDS", 86_400, 0,
-                                             30 * 86_400),
+        address_cooling_off_seconds=_integer(env, "ADDRESS_COOLING_OFF_SECONDS",
+                                             60 if demo_mode else 86_400, 0, 30 * 86_400),
     )
 
 

@@ -2,7 +2,8 @@
 
 Simulated currencies, three markets and two users with funds. Every credit is an
 ordinary ledger transfer from the currency's outside world, with a fixed
-idempotency key, so a second run changes nothing.
+idempotency key, so a second run changes nothing; the simulated wallet receives
+the same amount, so that the wallet check finds what we owe.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 
 import config
+from currencies.base import CurrencySettings
+from currencies.simulated import SimulatedChain
 from db import engine as engines
 from db.schema import currencies, markets, users
 from ledger import AccountKind, account, move, post
 from users.passwords import hash_password
 
 CURRENCIES = [
-    # code, name, scale, confirmations
-    ("BTC", "Bitcoin (simulated)", 8, 2),
-    ("ETH", "Ether (simulated)", 18, 3),
-    ("USDT", "Tether (simulated)", 6, 1),
+    # code, name, scale, confirmations, withdrawal fee, minimum, approval above
+    ("BTC", "Bitcoin (simulated)", 8, 2, "0.0001", "0.001", "5"),
+    ("ETH", "Ether (simulated)", 18, 3, "0.002", "0.01", "100"),
+    ("USDT", "Tether (simulated)", 6, 1, "1", "10", "200000"),
 ]
+SCALES = {code: scale for code, _, scale, *_ in CURRENCIES}
 MARKETS = [
     # symbol, tick size, lot size, minimum notional, maker and taker fee in bps
     ("BTC-USDT", "0.01", "0.00001", "1", 10, 20),
@@ -38,7 +42,9 @@ FUNDS = {"BTC": Decimal("10"), "ETH": Decimal("200"), "USDT": Decimal("500000")}
 def load(conn: Connection) -> None:
     conn.execute(insert(currencies).values([
         {"code": code, "name": name, "scale": scale, "confirmations": confirmations,
-         "driver": "simulated"} for code, name, scale, confirmations in CURRENCIES
+         "driver": "simulated", "withdrawal_fee": Decimal(fee),
+         "withdrawal_min": Decimal(minimum), "withdrawal_approval_above": Decimal(approval)}
+        for code, name, scale, confirmations, fee, minimum, approval in CURRENCIES
     ]).on_conflict_do_nothing())
     conn.execute(insert(markets).values([
         {"symbol": symbol, "base": symbol.split("-")[0], "quote": symbol.split("-")[1],
@@ -51,9 +57,13 @@ def load(conn: Connection) -> None:
                      .on_conflict_do_nothing())
         user_id = conn.execute(select(users.c.id).where(users.c.email == email)).scalar_one()
         for currency, amount in FUNDS.items():
-            post(conn, move(f"demo-funds:{email}:{currency}", "demo_grant",
-                            account(conn, None, currency, AccountKind.WORLD),
-                            account(conn, user_id, currency, AccountKind.AVAILABLE), amount))
+            granted = post(conn, move(f"demo-funds:{email}:{currency}", "demo_grant",
+                                      account(conn, None, currency, AccountKind.WORLD),
+                                      account(conn, user_id, currency, AccountKind.AVAILABLE),
+                                      amount))
+            if granted.created:
+                SimulatedChain(CurrencySettings(currency, SCALES[currency], 0, None),
+                               conn.engine).fund_wallet(conn, amount)
 
 
 def main() -> None:
