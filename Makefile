@@ -20,6 +20,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m tools.fetch_nodes >/dev/null
+	$(BIN)/python -m tools.fetch_site_assets >/dev/null
+	bash bin/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 services-up: $(STAMP)

@@ -37,7 +37,8 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy",
-                         f"default-src 'self'; connect-src 'self' {self.api_public_url} "
+                         f"default-src 'self'; img-src 'self' data:; "
+                         f"connect-src 'self' {self.api_public_url} "
                          f"{self.api_public_url.replace('http', 'ws', 1)}")
         super().end_headers()
 
