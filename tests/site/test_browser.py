@@ -1,8 +1,10 @@
 """The website in a real browser: people sign up, take faucet coins, trade and see it live."""
 
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 
+import pyotp
 from playwright.sync_api import expect
 
 from tests.site.conftest import screenshot
@@ -154,3 +156,26 @@ def test_the_deposit_address_comes_with_a_qr_code_and_the_phone_layout_works(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the trade page is {width}px wide on a 390px screen"
     screenshot(page, "trade-phone")
+
+
+def test_the_second_factor_is_set_up_with_a_qr_code_and_asked_at_log_in(new_page):
+    page = new_page()
+    email = sign_up(page)
+    page.goto("/#/security")
+    page.get_by_role("button", name="Set up a second factor").click()
+    expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn it on").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    screenshot(page, "security")
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("link", name="Log in").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    totp = page.get_by_label("Second-factor code (if enabled)")
+    expect(totp).to_have_attribute("aria-invalid", "true")          # asked for, by name
+    totp.fill(pyotp.TOTP(secret).at(time.time() + 30))       # the next step: unused yet
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#status")).to_contain_text(f"Signed in as {email}")
