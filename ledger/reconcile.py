@@ -49,6 +49,22 @@ CHECKS: tuple[tuple[str, str], ...] = (
           FROM entries e JOIN accounts a ON a.id = e.account_id
           JOIN currencies c ON c.code = a.currency
          WHERE e.amount <> round(e.amount, c.scale) OR e.amount = 0"""),
+    # Every held unit is held for something: an order's remaining hold, or a withdrawal
+    # not yet sent (amount and fee).
+    ("holds_differ", """
+        SELECT 'user ' || h.owner_user_id,
+               h.currency || ' held ' || h.balance || ', but orders hold '
+               || coalesce(o.total, 0) || ' and withdrawals ' || coalesce(w.total, 0),
+               h.currency
+          FROM accounts h
+          LEFT JOIN (SELECT user_id, hold_currency AS currency, sum(hold_remaining) AS total
+                       FROM orders GROUP BY user_id, hold_currency) o
+            ON o.user_id = h.owner_user_id AND o.currency = h.currency
+          LEFT JOIN (SELECT user_id, currency, sum(amount + fee) AS total FROM withdrawals
+                      WHERE status IN ('pending_approval', 'queued', 'sending')
+                      GROUP BY user_id, currency) w
+            ON w.user_id = h.owner_user_id AND w.currency = h.currency
+         WHERE h.kind = 'held' AND h.balance <> coalesce(o.total, 0) + coalesce(w.total, 0)"""),
 )
 
 

@@ -98,3 +98,21 @@ def test_scheduled_reconciliation_halts_the_markets_of_a_broken_currency(scratch
     with app.connect() as conn:
         statuses = dict(conn.execute(text("SELECT symbol, status FROM markets")).all())
     assert statuses == {f"{broken}-{quote}": "halted", f"{sound}-{quote}": "open"}
+
+
+def test_a_hold_that_no_order_or_withdrawal_explains_is_reported(scratch):
+    from tests.trading import create_market, funded_user, place
+
+    admin, app = scratch
+    market = create_market(admin)
+    base, quote = market.split("-")
+    seller = funded_user(app, market, base="2")
+    order = place(app, seller, market, side="sell", type="limit", quantity="1.5",
+                  price="10.00")
+    assert reconcile(app) == []
+    with admin.begin() as conn:      # the order forgets part of what it holds
+        conn.execute(text("UPDATE orders SET hold_remaining = 1 WHERE id = :o"),
+                     {"o": int(order["id"])})
+    assert [(d.kind, d.subject, d.detail, d.currency) for d in reconcile(app)] == [
+        ("holds_differ", f"user {seller}",
+         f"{base} held 1.5, but orders hold 1 and withdrawals 0", base)]
