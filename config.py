@@ -47,6 +47,9 @@ class Settings:
     node_urls: Mapping[str, str] = field(repr=False)  # NODE_URL_<CODE>: each currency's node
     wallet_seed: bytes | None = field(repr=False)     # derives the keys of key-holding drivers
     address_cooling_off_seconds: int  # a new withdrawal address is usable after this long
+    backup_key: bytes | None = field(repr=False)      # seals backups (keep it apart from them)
+    backup_target: str         # where backups go: a directory
+    backup_interval_seconds: int  # the scheduler takes a backup this often; 0: never
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -166,6 +169,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         wallet_seed=_secret(env, "WALLET_SEED", var_dir, embedded_postgres),
         address_cooling_off_seconds=_integer(env, "ADDRESS_COOLING_OFF_SECONDS",
                                              60 if demo_mode else 86_400, 0, 30 * 86_400),
+        backup_key=_secret(env, "BACKUP_KEY", var_dir, embedded_postgres),
+        backup_target=env.get("BACKUP_TARGET") or str(var_dir / "backups"),
+        backup_interval_seconds=_integer(env, "BACKUP_INTERVAL_SECONDS", 6 * 3600, 0,
+                                         7 * 86_400),
     )
 
 

@@ -63,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
     for name in ("withdrawal-approve", "withdrawal-reject"):
         commands.add_parser(name).add_argument("withdrawal_id", type=uuid.UUID)
     commands.add_parser("wallets").add_argument("code", nargs="?")
+    commands.add_parser("backup")
+    commands.add_parser("backups")
+    restore = commands.add_parser("restore")
+    restore.add_argument("name")
+    restore.add_argument("--into", default="exchange_restore_check")
     market = commands.add_parser("market-add")
     market.add_argument("symbol")
     for option in ("--tick", "--lot", "--min-notional"):
@@ -105,6 +110,8 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
         print(f"{options.code} withdrawals {'paused' if paused else 'resumed'}")
     elif command in ("withdrawals", "withdrawal-approve", "withdrawal-reject", "wallets"):
         return _custody(engine, options)
+    elif command in ("backup", "backups", "restore"):
+        return _backups(options)
     elif command == "market-add":
         base, _, quote = options.symbol.partition("-")
         with engine.begin() as conn:
@@ -192,6 +199,36 @@ def _custody(engine: Engine, options: argparse.Namespace) -> int:
             print(f"{code}\twallet {check.wallet}\towed {check.owed}\t"
                   + (f"SHORT {check.shortfall}: withdrawals paused" if check.shortfall else "ok"))
         return 1 if short else 0
+    return 0
+
+
+def _backups(options: argparse.Namespace) -> int:
+    from backups import archive
+    from backups.sealing import SealBroken
+    from backups.targets import target_for
+
+    settings = config.load()
+    target = target_for(settings.backup_target)
+    try:
+        if options.command == "backup":
+            manifest = archive.take(settings, target)
+            print(f"backup {manifest['name']}: {manifest['dump_bytes']} bytes, "
+                  f"sha256 {manifest['dump_sha256']}, at {target.directory}")
+        elif options.command == "backups":
+            for name in archive.listed(target):
+                print(name)
+        else:
+            restored = archive.restore(settings, target, options.name, options.into)
+            for discrepancy in restored.discrepancies:
+                print(discrepancy)
+            print(f"restored {restored.name} into {restored.database}: "
+                  f"{restored.transfers} transfers, "
+                  + ("ledger clean" if not restored.discrepancies
+                     else f"{len(restored.discrepancies)} discrepancies"))
+            return 1 if restored.discrepancies else 0
+    except (archive.BackupInvalid, SealBroken, FileNotFoundError) as error:
+        print(error, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -3,8 +3,8 @@
 Jobs: order expiry (every second), a sweep that wakes every matcher with pending
 work (every second: stop triggers and lost messages), deposit scans and withdrawal
 confirmations (every two seconds), reconciliation of the whole ledger and of every
-node wallet against it (every minute), and in demo mode a block on every simulated
-chain (every ten seconds).
+node wallet against it (every minute), a backup (every BACKUP_INTERVAL_SECONDS), and
+in demo mode a block on every simulated chain (every ten seconds).
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ def main() -> None:
                       seconds=CHAIN_INTERVAL_SECONDS, id="withdrawals", **every)
     scheduler.add_job(jobs.check_wallets, "interval", args=[engine, settings],
                       seconds=RECONCILE_INTERVAL_SECONDS, id="wallets", **every)
+    if settings.backup_interval_seconds:
+        scheduler.add_job(jobs.take_backup, "interval", args=[settings],
+                          seconds=settings.backup_interval_seconds, id="backup",
+                          max_instances=1, coalesce=True)
     if settings.demo_mode:
         scheduler.add_job(jobs.mine_simulated, "interval", args=[engine, settings],
                           seconds=SIMULATED_BLOCK_SECONDS, id="blocks", **every)

@@ -120,3 +120,12 @@ def mine_simulated(engine: Engine, settings: config.Settings) -> None:
         if isinstance(driver, SimulatedChain):
             driver.mine(1)
     _each_currency(engine, settings, mine)
+
+
+def take_backup(settings: config.Settings) -> str:
+    from backups import archive
+    from backups.targets import target_for
+
+    manifest = archive.take(settings, target_for(settings.backup_target))
+    log.info("backup %s taken (%s bytes)", manifest["name"], manifest["dump_bytes"])
+    return manifest["name"]

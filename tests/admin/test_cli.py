@@ -134,3 +134,25 @@ def test_an_operator_approves_or_rejects_large_withdrawals_and_checks_wallets(
                                                    "amount": "2"},
                                headers={"Idempotency-Key": "third-one-1"}))[:2] == (
         503, "withdrawals_paused")
+
+
+def test_an_operator_takes_lists_and_restores_a_backup(settings, tmp_path):
+    env = {"BACKUP_TARGET": str(tmp_path / "backups")}
+    taken = subprocess.run([sys.executable, "-m", "admin", "backup"], cwd=config.PROJECT_DIR,
+                           env={**os.environ, **env}, capture_output=True, text=True,
+                           timeout=120)
+    assert taken.returncode == 0, taken.stderr
+    name = taken.stdout.split()[1].rstrip(":")
+    listed = subprocess.run([sys.executable, "-m", "admin", "backups"],
+                            cwd=config.PROJECT_DIR, env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=60)
+    assert listed.stdout.split() == [name]
+    restored = subprocess.run([sys.executable, "-m", "admin", "restore", name],
+                              cwd=config.PROJECT_DIR, env={**os.environ, **env},
+                              capture_output=True, text=True, timeout=300)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "ledger clean" in restored.stdout
+    missing = subprocess.run([sys.executable, "-m", "admin", "restore", "no-such-backup"],
+                             cwd=config.PROJECT_DIR, env={**os.environ, **env},
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no backup file" in missing.stderr
