@@ -1,7 +1,6 @@
 """A backup taken while people trade restores, verified, into a ledger that reconciles."""
 
 import threading
-from decimal import Decimal
 
 import pytest
 from sqlalchemy.engine import make_url
