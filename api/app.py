@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any, Callable
 
 import bottle
+import prometheus_client
 import redis
 from sqlalchemy import Engine
 
@@ -21,6 +23,7 @@ from api.ratelimit import RateLimiter
 from api.routing import Api
 from api.ws import Hub
 from config import Settings
+from observability import logs, metrics
 
 log = logging.getLogger("api")
 CORS_MAX_AGE_SECONDS = 600
@@ -38,8 +41,20 @@ class JsonApi:
         self.allowed_origin = settings.site_origin
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
+        rule = route.rule
+
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return answer(*args, **kwargs)
+            finally:
+                method = bottle.request.method
+                metrics.HTTP_REQUESTS.labels(method, rule, bottle.response.status_code).inc()
+                metrics.HTTP_SECONDS.labels(method, rule).observe(time.perf_counter() - started)
+
+        def answer(*args: Any, **kwargs: Any) -> Any:
             request_id = uuid.uuid4().hex
+            logs.request_id.set(request_id)
             bottle.response.set_header("X-Request-Id", request_id)
             if bottle.request.headers.get("Origin") == self.allowed_origin:
                 bottle.response.set_header("Access-Control-Allow-Origin", self.allowed_origin)
@@ -102,6 +117,12 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     from workers.withdrawals import send_withdrawal
 
     routes_custody.register(api, engine, settings, send_withdrawal.send)
+
+    @app.route("/metrics", "GET")
+    def prometheus_metrics() -> bytes:
+        """This process's metrics, for Prometheus (not part of the public API)."""
+        bottle.response.content_type = prometheus_client.CONTENT_TYPE_LATEST
+        return prometheus_client.generate_latest()
 
     hub = Hub(settings, engine, api.authenticator)
 

@@ -18,6 +18,7 @@ from currencies.registry import driver_for
 from custody import addresses, deposits, withdrawals
 from db.schema import currencies, deposits as deposit_rows, withdrawals as withdrawal_rows
 from ledger import format_amount
+from observability import metrics
 
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_\-:.]{8,64}")
 ADDRESS = {"type": "string", "minLength": 1, "maxLength": 128}
@@ -99,6 +100,8 @@ def register(api: Api, engine: Engine, settings: Settings,
                                     body.get("totp"))
         found, created = withdrawals.request(engine, driver(asked.currency),
                                              settings.secret_key, call.user_id, key, asked)
+        if created:
+            metrics.WITHDRAWALS_REQUESTED.labels(found["currency"]).inc()
         if created and found["status"] == "queued":
             enqueue_send(found["id"], found["currency"])
         return found

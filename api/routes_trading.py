@@ -8,6 +8,7 @@ from sqlalchemy import Engine, select
 
 from api.pagination import newest_first, page
 from api.routing import Api, Call
+from observability import metrics
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db.schema import currencies, fills, orders
 from ledger import format_amount
@@ -67,6 +68,7 @@ def register(api: Api, engine: Engine, wake, accepted) -> None:  # type: ignore[
             order, created = entry.place(conn, call.user_id, call.body,
                                          datetime.now(timezone.utc))
         if created:
+            metrics.ORDERS_ACCEPTED.labels(order["market"]).inc()
             accepted(call.user_id, order)
             wake(order["market"])
         return order

@@ -20,7 +20,8 @@ import gevent  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 from geventwebsocket.handler import WebSocketHandler  # noqa: E402
 
-import config  # noqa: E402
+import config
+from observability import logs  # noqa: E402
 from api.app import create_app  # noqa: E402
 from db import engine as engines  # noqa: E402
 
@@ -39,7 +40,7 @@ class NoDelayHandler(WebSocketHandler):
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure("web")
     # A line per request costs more than the request's own work here; errors (5xx, with
     # their request id) are still logged by the API.
     logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)

@@ -29,6 +29,7 @@ from matcher.book import Book, MarketRules, Order
 from matcher.errors import MatcherFenced
 from matcher.markets import Market, load_market
 from matcher.settlement import OrderState, Settlement, settle
+from observability import metrics
 
 BATCH_REQUESTS_MAX = 500
 RESTING_STATUSES = ("open", "partially_filled", "untriggered")
@@ -132,7 +133,7 @@ class MarketRunner:
             assert self.book is not None
             requests = conn.execute(
                 select(matcher_requests.c.sequence, matcher_requests.c.kind,
-                       matcher_requests.c.order_id)
+                       matcher_requests.c.order_id, matcher_requests.c.created_at)
                 .where(matcher_requests.c.market == self.symbol,
                        matcher_requests.c.processed_at.is_(None))
                 .order_by(matcher_requests.c.sequence).limit(self.batch_requests)
@@ -149,6 +150,7 @@ class MarketRunner:
                 settle(events, self.states, market, scale, accounts.get,
                        f"{self.symbol}:{request.sequence}", now, settlement)
             self._write(conn, market, requests, settlement, now)
+        _observe(self.symbol, requests)
         if self.publish is not None:
             self.publish(self.symbol, self._changes(settlement, requests[-1].sequence, now))
         self._forget_closed(settlement)
@@ -338,3 +340,12 @@ def pending_markets(conn: Connection) -> list[str]:
     return list(conn.execute(text("SELECT DISTINCT market FROM matcher_requests "
                                   "WHERE processed_at IS NULL")).scalars())
 
+
+def _observe(market: str, requests: list) -> None:  # type: ignore[type-arg]
+    """Match latency: from each request's acceptance to its settlement, just committed."""
+    settled = datetime.now(timezone.utc)
+    for request in requests:
+        metrics.MATCHER_REQUESTS.labels(market, request.kind).inc()
+        if request.kind == "order":
+            metrics.MATCH_SECONDS.labels(market).observe(
+                max((settled - request.created_at).total_seconds(), 0))

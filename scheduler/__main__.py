@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 import config
 from db import engine as engines
+from observability import logs, metrics
 from scheduler import jobs
 from scheduler.leader import Leadership
 
@@ -27,11 +28,13 @@ EXPIRY_INTERVAL_SECONDS = 1
 SWEEP_INTERVAL_SECONDS = 1
 CHAIN_INTERVAL_SECONDS = 2
 SIMULATED_BLOCK_SECONDS = 10
+OBSERVE_INTERVAL_SECONDS = 5
 log = logging.getLogger("scheduler")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure("scheduler")
+    metrics.serve_from_env(config.load().bind_host)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per run is noise
     settings = config.load()
     stopping = threading.Event()
@@ -58,6 +61,11 @@ def main() -> None:
                       seconds=SWEEP_INTERVAL_SECONDS, id="sweep", **every)
     from workers.withdrawals import send_withdrawal
 
+    import redis
+
+    scheduler.add_job(jobs.observe, "interval",
+                      args=[engine, redis.Redis.from_url(settings.redis_url)],
+                      seconds=OBSERVE_INTERVAL_SECONDS, id="observe", **every)
     scheduler.add_job(jobs.scan_deposits, "interval", args=[engine, settings],
                       seconds=CHAIN_INTERVAL_SECONDS, id="deposits", **every)
     scheduler.add_job(jobs.follow_withdrawals, "interval",

@@ -16,6 +16,7 @@ from currencies.simulated import SimulatedChain
 from custody import deposits, wallets, withdrawals
 from db.schema import currencies
 from ledger import reconcile
+from observability import metrics
 from matcher.orders import ACTIVE_STATUSES
 from matcher.runner import pending_markets
 
@@ -23,6 +24,7 @@ EXPIRIES_PER_RUN_MAX = 1000
 log = logging.getLogger("scheduler")
 Wake = Callable[[str], None]
 Enqueue = Callable[[str, str], None]       # (withdrawal id, currency)
+QUEUES = ("matcher", "withdrawals", "default")
 # A queued or interrupted withdrawal untouched this long gets another attempt.
 WITHDRAWAL_RETRY_AFTER_SECONDS = 10
 
@@ -57,6 +59,8 @@ def reconcile_ledger(engine: Engine) -> list[str]:
     """Reconcile; on any difference halt every market of the currencies concerned (all
     markets when a difference names no single currency). Returns the markets halted."""
     found = reconcile(engine)
+    metrics.RECONCILIATION_DISCREPANCIES.set(len(found))
+    metrics.RECONCILIATION_LAST_RUN.set_to_current_time()
     if not found:
         log.info("reconciliation: ledger clean")
         return []
@@ -111,7 +115,25 @@ def follow_withdrawals(engine: Engine, settings: config.Settings,
 
 
 def check_wallets(engine: Engine, settings: config.Settings) -> dict[str, object]:
-    return _each_currency(engine, settings, lambda driver: wallets.check(engine, driver))
+    def check(driver: CurrencyDriver) -> wallets.WalletCheck:
+        found = wallets.check(engine, driver)
+        metrics.WALLET_SHORTFALL.labels(driver.code).set(float(found.shortfall))
+        return found
+    return _each_currency(engine, settings, check)
+
+
+def observe(engine: Engine, redis_client) -> None:  # type: ignore[no-untyped-def]
+    """Gauges of what waits: queue depths, the matchers' backlog, withdrawals."""
+    for queue in QUEUES:
+        metrics.QUEUE_DEPTH.labels(queue).set(redis_client.llen(f"dramatiq:{queue}"))
+    with engine.connect() as conn:
+        metrics.MATCHER_BACKLOG.set(conn.execute(text(
+            "SELECT count(*) FROM matcher_requests WHERE processed_at IS NULL")).scalar_one())
+        waiting = dict(conn.execute(text(
+            "SELECT status, count(*) FROM withdrawals WHERE status IN ('pending_approval', "
+            "'queued', 'sending', 'attention') GROUP BY status")).all())
+    for status in ("pending_approval", "queued", "sending", "attention"):
+        metrics.WITHDRAWALS_WAITING.labels(status).set(waiting.get(status, 0))
 
 
 def mine_simulated(engine: Engine, settings: config.Settings) -> None:
@@ -127,5 +149,6 @@ def take_backup(settings: config.Settings) -> str:
     from backups.targets import target_for
 
     manifest = archive.take(settings, target_for(settings.backup_target))
+    metrics.BACKUP_LAST_SUCCESS.set_to_current_time()
     log.info("backup %s taken (%s bytes)", manifest["name"], manifest["dump_bytes"])
     return manifest["name"]

@@ -8,6 +8,7 @@ API is; everything else is a file from ``site/static``. Run as a script
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import signal
 import sys
@@ -18,6 +19,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 sys.path.insert(0, str(STATIC_DIR.parent.parent))
 
 import config  # noqa: E402
+from observability import logs, metrics  # noqa: E402
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
@@ -48,6 +50,9 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
 def main() -> None:
     settings = config.load()
+    logs.configure("site")
+    if os.environ.get("PORT") != str(settings.site_port):
+        metrics.serve_from_env(settings.bind_host)        # process metrics on honcho's PORT
     SiteHandler.api_public_url = settings.api_public_url
     handler = functools.partial(SiteHandler, directory=str(STATIC_DIR))
     server = http.server.ThreadingHTTPServer((settings.bind_host, settings.site_port), handler)

@@ -2,6 +2,7 @@
 
 import json
 import signal
+import time
 
 import pytest
 
@@ -74,3 +75,46 @@ def test_one_scheduler_leads_another_stands_by_and_takes_over(settings, log_dir)
     standby.wait_for_output("reconciliation: ledger clean")
     assert standby.stop() == 0
     assert "stopped" in standby.output()
+
+
+def test_every_process_serves_metrics_and_logs_json_lines(settings, engine, admin_engine,
+                                                         log_dir):
+    from tests.trading import create_market, funded_user, place
+    from workers.matching import wake
+
+    market = create_market(admin_engine)
+    seller = funded_user(engine, market, base="1")
+    ports = {name: free_port() for name in ("web", "matcher", "scheduler", "worker")}
+    processes = {name: Process(name, log_dir, PORT=str(port)) for name, port in ports.items()}
+    try:
+        wait_for_http(f"http://127.0.0.1:{ports['web']}/healthz", processes["web"])
+        for name in ("matcher", "scheduler", "worker"):
+            wait_for_http(f"http://127.0.0.1:{ports[name]}/metrics", processes[name])
+        place(engine, seller, market, side="sell", type="limit", quantity="1", price="10.00")
+        wake(market)
+
+        def metric(process, line_start):
+            _, body = get(f"http://127.0.0.1:{ports[process]}/metrics")
+            return [line for line in body.decode().splitlines() if line.startswith(line_start)]
+        deadline = time.monotonic() + 20
+        while not metric("matcher", f'exchange_match_seconds_count{{market="{market}"}} 1'):
+            assert time.monotonic() < deadline, "the matcher never observed the order"
+            time.sleep(0.2)
+        get(f"http://127.0.0.1:{ports['web']}/v1/markets")
+        assert metric("web", 'exchange_http_requests_total{method="GET",route="/v1/markets",'
+                             'status="200"}')
+        while not metric("scheduler", "exchange_reconciliation_last_run_timestamp_seconds "):
+            assert time.monotonic() < deadline, "the scheduler never reconciled"
+            time.sleep(0.2)
+        assert metric("scheduler", 'exchange_queue_depth{queue="withdrawals"}')
+        assert metric("scheduler", "exchange_reconciliation_discrepancies 0.0")
+        assert metric("worker", "process_cpu_seconds_total")
+    finally:
+        for process in processes.values():
+            assert process.stop() == 0
+    for name, process in processes.items():
+        lines = [json.loads(line) for line in process.output().splitlines()
+                 if line.startswith("{")]
+        assert lines and all({"time", "level", "logger", "process", "message"} <= set(entry)
+                             for entry in lines), name
+        assert {entry["process"] for entry in lines} == {name}

@@ -18,6 +18,7 @@ from currencies.errors import TemporaryNodeError
 from currencies.registry import driver_for
 from custody import withdrawals
 from db import engine as engines
+from observability import metrics
 from workers import broker  # noqa: F401  (sets the broker)
 
 WITHDRAWALS_QUEUE = "withdrawals"
@@ -42,4 +43,5 @@ def send_withdrawal(withdrawal_id: str, currency: str) -> None:
     except TemporaryNodeError as error:
         log.warning("withdrawal %s: node unavailable, retried later: %s", withdrawal_id, error)
         return
+    metrics.WITHDRAWAL_ATTEMPTS.labels(status).inc()
     log.info("withdrawal %s: %s", withdrawal_id, status)

@@ -18,7 +18,9 @@ def served_routes(settings, engine):
     app, _ = create_app(settings, engine)
     routes = set()
     for route in app.routes:
-        if route.method == "OPTIONS" or route.rule in ("/v1/openapi.json", "/v1/docs"):
+        # The document itself, and the metrics for Prometheus, are not the public API.
+        if route.method == "OPTIONS" or route.rule in ("/v1/openapi.json", "/v1/docs",
+                                                       "/metrics"):
             continue
         routes.add((route.method, re.sub(r"<([a-z_]+)>", r"{\1}", route.rule)))
     return routes
