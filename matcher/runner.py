@@ -108,12 +108,13 @@ class MarketRunner:
 
     # Work ----------------------------------------------------------------------
 
-    def run_pending(self) -> int:
-        """Process every pending request of the market; returns how many."""
+    def run_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """Process every pending request of the market, a batch at a time, until none is
+        left or ``stopping()``; returns how many."""
         if not self.lead():
             return 0
         done = 0
-        while True:
+        while not stopping():
             try:
                 processed = self._one_batch()
             except Exception:
@@ -122,6 +123,7 @@ class MarketRunner:
             done += processed
             if processed < self.batch_requests:
                 return done
+        return done
 
     def _one_batch(self) -> int:
         with self.engine.begin() as conn:

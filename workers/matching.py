@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 import time
 
@@ -43,6 +44,27 @@ _busy: dict[str, threading.Lock] = {}
 _dirty: set[str] = set()
 _engine = None
 _redis = redis.Redis.from_url(_settings.redis_url)
+# Set when the worker is told to stop: a runner ends after its current batch (committed),
+# and the rest is handed back: the scheduler's sweep wakes whichever matcher leads next.
+_stopping = threading.Event()
+
+
+class _StopAfterBatch(dramatiq.Middleware):
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Heard at once (Dramatiq itself looks at its flag once a second).
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def stop(signum: int, frame: object) -> None:
+            _stopping.set()
+            if callable(previous):
+                previous(signum, frame)
+        signal.signal(signal.SIGTERM, stop)
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        _stopping.set()
+
+
+broker.broker.add_middleware(_StopAfterBatch())
 
 
 def wake_key(market: str) -> str:
@@ -82,8 +104,9 @@ def _runner(market: str) -> tuple[MarketRunner, threading.Lock]:
         if _engine is None:
             _engine = engines.create(_settings.database_url, pool_size=4)
         if market not in _runners:
-            _runners[market] = MarketRunner(_engine, _settings.database_url, market,
-                                            publish=_publish)
+            _runners[market] = MarketRunner(
+                _engine, _settings.database_url, market, publish=_publish,
+                batch_requests=_settings.matcher_batch_requests)
             _busy[market] = threading.Lock()
         return _runners[market], _busy[market]
 
@@ -93,7 +116,7 @@ def _run_with_retries(runner: MarketRunner) -> int:
     batch back whole (and the book is rebuilt), so running again is safe."""
     for attempt in range(1, TRANSIENT_RETRIES_MAX + 1):
         try:
-            return runner.run_pending()
+            return runner.run_pending(_stopping.is_set)
         except OperationalError as error:
             if attempt == TRANSIENT_RETRIES_MAX or \
                     getattr(error.orig, "pgcode", None) not in TRANSIENT_PGCODES:
@@ -107,6 +130,8 @@ def _run_until_quiet(runner: MarketRunner) -> int:
     """Run, and run again while a held-back wake-up may still be pending (the key lives)."""
     processed = 0
     for _ in range(ROUNDS_PER_WAKE_MAX):
+        if _stopping.is_set():
+            return processed
         processed += _run_with_retries(runner)
         remaining_ms = _redis.pttl(wake_key(runner.symbol))
         if remaining_ms <= 0:  # -2: gone, -1: no expiry (never set so)
