@@ -174,7 +174,7 @@ class TradePage {
     const mine = Object.fromEntries(balances.map((b) => [b.currency, b]));
     this.balances.replaceChildren(table("Balances", ["Currency", "Available", "Held"],
       [this.market.base, this.market.quote].map((c) => {
-        const b = mine[c] || { available: "0", held: "0" };
+        const b = mine[c] || { available: "0", held: "0" };   // none yet in this currency
         return row([c, b.available, b.held], { "data-currency": c });
       })));
     const describe = (o) => o.price || (o.stop_price ? `stop ${o.stop_price}` : "market");

@@ -41,7 +41,7 @@ class WalletPage {
     this.addressChoice = el("select", { name: "address", id: "withdraw-address" });
     const codes = currencies.map((c) => [c.code, c.code]);
     this.view.append(
-      el("h2", { text: "Wallet" }), this.balances,
+      el("h2", { text: "Wallet" }), this.balances, el("div", { class: "wallet-grid" },
       el("section", { "aria-labelledby": "deposit-title" },
         el("h3", { id: "deposit-title", text: "Deposit" }),
         form("deposit", [field("Currency", "currency", {}, codes)], async (data) => {
@@ -56,7 +56,7 @@ class WalletPage {
         el("h4", { text: "Allowed withdrawal addresses" }),
         el("p", { class: "hint", text: "For your safety a new address can be used only after "
           + "a waiting period." }),
-        this.addressForm(codes), this.addresses, this.withdrawals));
+        this.addressForm(codes), this.addresses, this.withdrawals)));
     this.feed.follow([], ["balances"]);
     await Promise.all([this.loadBalances(), this.loadChains(), this.loadAddresses()]);
   }
@@ -66,7 +66,8 @@ class WalletPage {
     const mine = Object.fromEntries(items.map((b) => [b.currency, b]));
     this.balances.replaceChildren(table("Balances", ["Currency", "Available", "Held", "Faucet"],
       this.currencies.map((c) => {
-        const b = mine[c.code] || { available: "0", held: "0" };
+        const zero = Number(0).toFixed(c.scale);
+        const b = mine[c.code] || { available: zero, held: zero };
         return row([c.code, b.available, b.held, button(`Get ${c.code}`, () => this.faucet(c.code),
           { "aria-label": `Get demo ${c.code} from the faucet` })], { "data-currency": c.code });
       })));
