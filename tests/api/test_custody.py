@@ -17,6 +17,12 @@ from tests.api.test_totp import enable, next_code
 from tests.factories import create_currency
 
 
+@pytest.fixture(autouse=True)
+def ledger_reconciles_after_each_test(engine):
+    yield
+    assert reconcile(engine) == []
+
+
 @pytest.fixture
 def coin(admin_engine):
     return create_currency(admin_engine, scale=8, confirmations=2,

@@ -17,3 +17,11 @@ def anvil_chain(tmp_path_factory):
     node = AnvilChain(tmp_path_factory.mktemp("anvil"))
     yield node
     node.stop()
+
+
+@pytest.fixture(autouse=True)
+def ledger_reconciles_after_each_test(engine):
+    yield
+    from ledger import reconcile
+
+    assert reconcile(engine) == []
