@@ -280,12 +280,16 @@ def _send_locked(engine: Engine, driver: CurrencyDriver, withdrawal_id: uuid.UUI
         except TemporaryNodeError:
             raise                     # unknown whether it left: stays sending, retried later
         except NodeError as error:
-            # The node refused the payment: nothing was sent, the funds go back.
-            with engine.begin() as conn:
-                row = _locked(conn, withdrawal_id, None)
-                if row.status == "sending":
-                    _release(conn, row, "failed", str(error))
-            return "failed"
+            # Some wallets record a payment and then report that broadcasting it failed
+            # (and broadcast it again later): only a payment the node has no record of
+            # is refused, and only then do the funds go back.
+            txid = driver.find_sent(reference)
+            if txid is None:
+                with engine.begin() as conn:
+                    row = _locked(conn, withdrawal_id, None)
+                    if row.status == "sending":
+                        _release(conn, row, "failed", str(error))
+                return "failed"
     with engine.begin() as conn:
         row = _locked(conn, withdrawal_id, None)
         if row.status != "sending":

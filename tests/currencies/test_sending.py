@@ -174,3 +174,24 @@ def test_an_underfunded_wallet_puts_the_withdrawal_back_in_the_queue(
         assert conn.execute(text("SELECT count(*) FROM wallet_checks WHERE currency = :c"),
                             {"c": code}).scalar_one() == 1
     assert reconcile(engine) == []
+
+
+def test_a_payment_the_node_refuses_fails_and_returns_the_funds(bitcoin_network, engine,
+                                                                admin_engine, settings):
+    # Configured finer than the chain (10 decimals): the node refuses the amount.
+    driver = driver_on(engine, admin_engine, settings, bitcoin_network.exchange.url,
+                       "bitcoind", 10, CONFIRMATIONS, withdrawal_fee=FEE)
+    with engine.begin() as conn:
+        user_id = create_user(conn)
+        deposit(conn, user_id, driver.code, Decimal("1"))
+    outside = bitcoin_network.outside_address()
+    addresses.add(engine, driver, settings.secret_key, user_id, outside, "", None, 0)
+    found, _ = withdrawals.request(engine, driver, settings.secret_key, user_id, "refused-1",
+                                   withdrawals.Request(driver.code, outside, "0.5000000001"))
+    withdrawal_id = uuid.UUID(found["id"])
+    assert _balances(engine, user_id, driver.code) == (Decimal("0.4998999999"),
+                                                       Decimal("0.5001000001"))
+    assert withdrawals.send(engine, driver, withdrawal_id) == "failed"
+    assert _status(engine, withdrawal_id) == "failed"
+    assert _balances(engine, user_id, driver.code) == (Decimal("1"), Decimal("0"))
+    assert bitcoin_network.received(outside) == 0
