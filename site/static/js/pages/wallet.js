@@ -20,7 +20,10 @@ class WalletPage {
     this.feed = new Feed((message) => {
       if (message.type === "balances") this.loadBalances().catch((e) => notice(e.message));
     });
-    this.timer = setInterval(() => this.loadChains().catch(() => {}), 5000);
+    // Chains move without telling the feed: deposits, confirmations and the balances
+    // they change are read again every few seconds while this page is open.
+    this.timer = setInterval(() => Promise.all([this.loadChains(), this.loadBalances()])
+      .catch(() => {}), 5000);
   }
 
   destroy() {
