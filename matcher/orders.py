@@ -40,30 +40,38 @@ STOP_MARKET_PROTECTION_BPS = 500
 ACTIVE_STATUSES = ("accepted", "open", "partially_filled", "untriggered")
 _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # The market, its currencies' scales and its last price in one round trip.
-_MARKET_FOR_ENTRY = text("""
+# One round trip: lock the user's row (serialising their entries; NO KEY UPDATE, because
+# the matcher's inserts of fills take KEY SHARE on it and FOR UPDATE would deadlock with
+# the account locks a batch holds), the market with its currencies' scales and last
+# price, and an earlier order with the same client_order_id.
+_ENTRY_CONTEXT = text("""
     SELECT m.symbol, m.base, m.quote, m.tick_size, m.lot_size, m.min_notional,
            m.maker_fee_bps, m.taker_fee_bps, m.status,
-           b.scale AS base_scale, q.scale AS quote_scale, s.last_price
-      FROM markets m
-      JOIN currencies b ON b.code = m.base
-      JOIN currencies q ON q.code = m.quote
+           b.scale AS base_scale, q.scale AS quote_scale, s.last_price,
+           (SELECT id FROM orders WHERE user_id = :u AND client_order_id = :c) AS earlier_id
+      FROM users u
+      LEFT JOIN markets m ON m.symbol = :symbol
+      LEFT JOIN currencies b ON b.code = m.base
+      LEFT JOIN currencies q ON q.code = m.quote
       LEFT JOIN market_state s ON s.market = m.symbol
-     WHERE m.symbol = :symbol""")
+     WHERE u.id = :u
+       FOR NO KEY UPDATE OF u""")
 _BY_CLIENT_ORDER_ID = text("SELECT * FROM orders WHERE user_id = :u AND client_order_id = :c")
-# Lock the user's row and count their active orders in one round trip.
-_LOCK_USER_COUNT_ACTIVE = text(f"""
-    SELECT (SELECT count(*) FROM orders
-             WHERE user_id = :u AND status IN {ACTIVE_STATUSES})
-      FROM users WHERE id = :u FOR NO KEY UPDATE""")
 # The order and its request to the matcher, with one sequence number, in one statement.
-_INSERT_ORDER_AND_REQUEST = text("""
+# It is a new statement, so it sees every order committed before the user's lock was
+# granted: the open-order bound holds under concurrency. No row back: the bound was
+# reached, or the same client_order_id won a race (the caller tells which).
+_INSERT_ORDER_AND_REQUEST = text(f"""
     WITH new_order AS (
         INSERT INTO orders (user_id, market, client_order_id, side, type, time_in_force,
                             price, stop_price, quantity, quote_quantity, post_only, expire_at,
                             status, hold_currency, hold_amount, hold_remaining, sequence)
-        VALUES (:user_id, :market, :client_order_id, :side, :type, :time_in_force, :price,
-                :stop_price, :quantity, :quote_quantity, :post_only, :expire_at, :status,
-                :hold_currency, :hold, :hold, nextval('matcher_sequence'))
+        SELECT :user_id, :market, :client_order_id, :side, :type, :time_in_force, :price,
+               :stop_price, :quantity, :quote_quantity, :post_only, :expire_at, :status,
+               :hold_currency, :hold, :hold, nextval('matcher_sequence')
+         WHERE (SELECT count(*) FROM orders WHERE user_id = :user_id
+                   AND status IN {ACTIVE_STATUSES}) < {ORDERS_OPEN_PER_USER_MAX}
+        ON CONFLICT (user_id, client_order_id) DO NOTHING
         RETURNING *),
     request AS (
         INSERT INTO matcher_requests (sequence, market, kind, order_id)
@@ -75,15 +83,14 @@ def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
           ) -> tuple[dict[str, Any], bool]:
     """The order (new, or the earlier one with the same client_order_id) and whether it is new."""
     client_order_id = request.get("client_order_id")
-    if client_order_id is not None:
-        if not _CLIENT_ORDER_ID.fullmatch(client_order_id):
-            raise InvalidOrder("client_order_id has 1 to 64 letters, digits or _ . : -",
-                               field="client_order_id")
-        earlier = _by_client_id(conn, user_id, client_order_id)
-        if earlier is not None:
-            return earlier, False
-    found = conn.execute(_MARKET_FOR_ENTRY, {"symbol": request["market"]}).first()
-    if found is None:
+    if client_order_id is not None and not _CLIENT_ORDER_ID.fullmatch(client_order_id):
+        raise InvalidOrder("client_order_id has 1 to 64 letters, digits or _ . : -",
+                           field="client_order_id")
+    found = conn.execute(_ENTRY_CONTEXT, {"u": user_id, "symbol": request["market"],
+                                          "c": client_order_id}).one()   # users stay
+    if found.earlier_id is not None:
+        return _by_client_id(conn, user_id, client_order_id), False
+    if found.symbol is None:
         raise UnknownMarket(f"no market {request['market']!r}; see GET /v1/markets",
                             field="market")
     market = Market(*found[:9])
@@ -92,18 +99,18 @@ def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
     scales = {market.base: found.base_scale, market.quote: found.quote_scale}
     last_price = found.last_price
     values = _validated(request, market, scales, last_price, now)
-    # Serialise a user's entries so that the open-order bound holds under concurrency. NO KEY
-    # UPDATE: the matcher's inserts of fills take KEY SHARE on the same row; FOR UPDATE
-    # would block them, and deadlock with the account locks a batch holds.
-    open_count = conn.execute(_LOCK_USER_COUNT_ACTIVE, {"u": user_id}).scalar_one()
-    if open_count >= ORDERS_OPEN_PER_USER_MAX:
-        raise InvalidOrder(f"at most {ORDERS_OPEN_PER_USER_MAX} open orders; cancel some first",
-                           code="too_many_open_orders")
     hold_currency, hold = _hold(conn, user_id, market, scales, values)
     status = "untriggered" if values["type"].startswith("stop_") else "accepted"
     row = conn.execute(_INSERT_ORDER_AND_REQUEST, {
         "user_id": user_id, "market": market.symbol, "client_order_id": client_order_id,
-        "status": status, "hold_currency": hold_currency, "hold": hold, **values}).one()
+        "status": status, "hold_currency": hold_currency, "hold": hold, **values}).first()
+    if row is None:
+        if client_order_id is not None:
+            earlier = _by_client_id(conn, user_id, client_order_id)
+            if earlier is not None:
+                return earlier, False
+        raise InvalidOrder(f"at most {ORDERS_OPEN_PER_USER_MAX} open orders; cancel some first",
+                           code="too_many_open_orders")
     post(conn, move(f"hold:order:{row.id}", "order_hold",
                     account(conn, user_id, hold_currency, AccountKind.AVAILABLE),
                     account(conn, user_id, hold_currency, AccountKind.HELD), hold,

@@ -140,3 +140,37 @@ def test_nobody_sees_or_cancels_anothers_orders(alice, bob, market):
     assert bob.get("/v1/orders").json()["items"] == []
     assert bob.delete(f"/v1/orders?market={market}").json() == {"cancelling": 0}
     assert alice.get(f"/v1/orders/{order['id']}").json()["status"] == "accepted"
+
+
+def test_concurrent_retries_of_one_client_order_id_make_one_order(alice, market, engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, quote = market.split("-")
+    fund(alice, market, quote="100")
+    body = {"market": market, "side": "buy", "type": "limit", "quantity": "1",
+            "price": "10.00", "client_order_id": "many-at-once"}
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda _: alice.post("/v1/orders", body), range(20)))
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert balance(alice, quote) == ("89.98", "10.02")
+    assert_consistent(engine)
+
+
+def test_the_open_order_bound_holds_under_concurrency(alice, market, engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from matcher.orders import ORDERS_OPEN_PER_USER_MAX
+
+    base, _ = market.split("-")
+    fund(alice, market, base=str(ORDERS_OPEN_PER_USER_MAX + 20))
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda n: alice.post("/v1/orders", {
+            "market": market, "side": "sell", "type": "limit", "quantity": "1",
+            "price": f"{100 + n}.00"}), range(ORDERS_OPEN_PER_USER_MAX + 20)))
+    accepted = [r for r in responses if r.status_code == 202]
+    refused = [error_of(r) for r in responses if r.status_code != 202]
+    assert len(accepted) == ORDERS_OPEN_PER_USER_MAX
+    assert refused == [(400, "too_many_open_orders", None)] * 20
+    assert balance(alice, base) == ("20.00000000", f"{ORDERS_OPEN_PER_USER_MAX}.00000000")
+    assert_consistent(engine)

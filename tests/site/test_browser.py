@@ -124,7 +124,7 @@ def test_a_key_is_created_shown_once_and_revoked(new_page, exchange):
     sign_up(page)
     page.goto("/#/keys")
     page.get_by_label("Label").fill("my bot")
-    page.get_by_label("trade").check()
+    page.get_by_role("checkbox", name="trade").check()
     page.get_by_role("button", name="Create key").click()
     key_id = page.locator("#new-key-id").inner_text()
     assert len(page.locator("#new-key-secret").inner_text()) >= 32

@@ -36,14 +36,17 @@ async function route() {
   current = {};
   const mine = ++shown;
   showNavigation();
-  view.replaceChildren();
+  // Each visit draws into a container of its own: a page still loading when the user
+  // moves on draws into a detached one, never into the page that follows.
+  const container = el("div");
+  view.replaceChildren(container);
   view.setAttribute("aria-busy", "true");
   try {
-    const page = await target.show(view, argument && decodeURIComponent(argument));
+    const page = await target.show(container, argument && decodeURIComponent(argument));
     if (mine === shown) current = page || {};
     else if (page && page.destroy) page.destroy();       // the user moved on meanwhile
   } catch (error) {
-    view.append(el("p", { class: "error", role: "alert", text: error.message }));
+    container.append(el("p", { class: "error", role: "alert", text: error.message }));
   } finally {
     view.removeAttribute("aria-busy");
   }
