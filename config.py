@@ -51,6 +51,7 @@ class Settings:
     backup_target: str         # where backups go: a directory
     backup_interval_seconds: int  # the scheduler takes a backup this often; 0: never
     matcher_batch_requests: int   # requests a matcher settles in one transaction
+    order_writers: int            # a web process's concurrent order-entry transactions
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -175,6 +176,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         backup_interval_seconds=_integer(env, "BACKUP_INTERVAL_SECONDS", 6 * 3600, 0,
                                          7 * 86_400),
         matcher_batch_requests=_integer(env, "MATCHER_BATCH_REQUESTS", 500, 1, 5000),
+        order_writers=_integer(env, "ORDER_WRITERS", 2, 1, 16),
     )
 
 

@@ -19,10 +19,12 @@ from api import (
 )
 from api.auth import Authenticator
 from api.errors import ApiError, translate
+from api.order_batches import OrderBatcher
 from api.ratelimit import RateLimiter
 from api.routing import Api
 from api.ws import Hub
 from config import Settings
+from matcher.orders import Placement
 from observability import logs, metrics
 
 log = logging.getLogger("api")
@@ -103,17 +105,22 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     routes_market_data.register(api, engine)
     routes_access.register(api, engine, settings)
     routes_account.register(api, engine, settings)
-    from workers.matching import wake
+    from workers.matching import wake, wake_all
 
-    def order_accepted(user_id: int, order: dict) -> None:
-        """The caller's private channel hears of a new order before the matcher does."""
-        redis_client.publish(f"user:{user_id}", json.dumps({
-            "market": order["market"], "fills": [], "orders": [
-                {"id": order["id"], "status": order["status"], "filled_quantity": "0",
-                 "held": order["held"]}]}))
+    def announce(placements: list[Placement]) -> None:
+        """The callers' private channels hear of their new orders before the matchers do."""
+        orders = [(p.user_id, p.order) for p in placements if p.order is not None]
+        for _, order in orders:
+            metrics.ORDERS_ACCEPTED.labels(order["market"]).inc()
+        wake_all(sorted({order["market"] for _, order in orders}), redis_client, [
+            (f"user:{user_id}", json.dumps({
+                "market": order["market"], "fills": [], "orders": [
+                    {"id": order["id"], "status": order["status"], "filled_quantity": "0",
+                     "held": order["held"]}]}))
+            for user_id, order in orders])
 
-    routes_trading.register(api, engine, lambda market: wake(market, redis_client),
-                            order_accepted)
+    batcher = OrderBatcher(engine, announce, settings.order_writers)
+    routes_trading.register(api, engine, batcher, lambda market: wake(market, redis_client))
     from workers.withdrawals import send_withdrawal
 
     routes_custody.register(api, engine, settings, send_withdrawal.send)

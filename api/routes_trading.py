@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import Engine, select
 
+from api.order_batches import OrderBatcher
 from api.pagination import newest_first, page
 from api.routing import Api, Call
-from observability import metrics
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db.schema import currencies, fills, orders
 from ledger import format_amount
@@ -49,7 +49,8 @@ def _order_id(call: Call) -> int:
     return int(raw)
 
 
-def register(api: Api, engine: Engine, wake, accepted) -> None:  # type: ignore[no-untyped-def]
+def register(api: Api, engine: Engine, batcher: OrderBatcher,
+             wake: Callable[[str], None]) -> None:
     scales: dict[str, int] = {}
 
     def scales_of(conn, markets) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -64,13 +65,7 @@ def register(api: Api, engine: Engine, wake, accepted) -> None:  # type: ignore[
                           404: ("no such market", None), 409: ("market halted", None),
                           422: ("insufficient funds", None)})
     def place_order(call: Call) -> dict:
-        with engine.begin() as conn:
-            order, created = entry.place(conn, call.user_id, call.body,
-                                         datetime.now(timezone.utc))
-        if created:
-            metrics.ORDERS_ACCEPTED.labels(order["market"]).inc()
-            accepted(call.user_id, order)
-            wake(order["market"])
+        order, _ = batcher.place(call.user_id, call.body)
         return order
 
     @api.route("GET", "/v1/orders", summary="the caller's orders, newest first", tag="trading",

@@ -2,7 +2,9 @@
 
 In one transaction: the order row, its request to the matcher (one global sequence
 number for both) and the ledger transfer that holds what the order may need.
-Insufficient funds is decided there by the ledger, race-free.
+Insufficient funds is decided there on balances read under the user's lock,
+race-free, and the ledger checks it again. Orders can be placed in batches (one transaction, a few
+statements whatever their number): each is still decided alone, in turn.
 
 What is held:
 * a sell holds its base quantity;
@@ -17,6 +19,7 @@ What is held:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,12 +28,13 @@ from sqlalchemy import Connection, select, text
 
 from db.schema import currencies, orders
 from ledger import (
-    AccountKind, InsufficientFunds, account, balance, format_amount, move, parse_amount, post,
+    AccountKind, InsufficientFunds, LedgerError, account, format_amount, move, parse_amount,
+    post_many,
 )
 from ledger.amounts import MONEY, round_up
 from matcher.book import buyer_cost, fee
 from matcher.errors import (
-    InvalidOrder, MarketHalted, OrderNotCancellable, OrderNotFound, UnknownMarket,
+    InvalidOrder, MarketHalted, OrderError, OrderNotCancellable, OrderNotFound, UnknownMarket,
 )
 from matcher.markets import Market
 
@@ -39,83 +43,218 @@ EXPIRY_AHEAD_MAX = timedelta(days=366)
 STOP_MARKET_PROTECTION_BPS = 500
 ACTIVE_STATUSES = ("accepted", "open", "partially_filled", "untriggered")
 _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-# The market, its currencies' scales and its last price in one round trip.
-# One round trip: lock the user's row (serialising their entries; NO KEY UPDATE, because
-# the matcher's inserts of fills take KEY SHARE on it and FOR UPDATE would deadlock with
-# the account locks a batch holds), the market with its currencies' scales and last
-# price, and an earlier order with the same client_order_id.
-_ENTRY_CONTEXT = text("""
+
+# A batch's statements, in this order. The users' rows are locked first, in id order
+# (serialising each user's entries across batches and processes; NO KEY UPDATE, because
+# the matcher's inserts of fills take KEY SHARE on them and FOR UPDATE would deadlock with
+# the account locks a batch holds). Every later statement is a new snapshot, so it sees
+# every order committed before the locks were granted.
+_LOCK_USERS = text("SELECT id FROM users WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE")
+_MARKETS = text("""
     SELECT m.symbol, m.base, m.quote, m.tick_size, m.lot_size, m.min_notional,
            m.maker_fee_bps, m.taker_fee_bps, m.status,
-           b.scale AS base_scale, q.scale AS quote_scale, s.last_price,
-           (SELECT id FROM orders WHERE user_id = :u AND client_order_id = :c) AS earlier_id
-      FROM users u
-      LEFT JOIN markets m ON m.symbol = :symbol
-      LEFT JOIN currencies b ON b.code = m.base
-      LEFT JOIN currencies q ON q.code = m.quote
+           b.scale AS base_scale, q.scale AS quote_scale, s.last_price
+      FROM markets m
+      JOIN currencies b ON b.code = m.base
+      JOIN currencies q ON q.code = m.quote
       LEFT JOIN market_state s ON s.market = m.symbol
-     WHERE u.id = :u
-       FOR NO KEY UPDATE OF u""")
-_BY_CLIENT_ORDER_ID = text("SELECT * FROM orders WHERE user_id = :u AND client_order_id = :c")
-# The order and its request to the matcher, with one sequence number, in one statement.
-# It is a new statement, so it sees every order committed before the user's lock was
-# granted: the open-order bound holds under concurrency. No row back: the bound was
-# reached, or the same client_order_id won a race (the caller tells which).
-_INSERT_ORDER_AND_REQUEST = text(f"""
-    WITH new_order AS (
+     WHERE m.symbol = ANY(:symbols)""")
+_OPEN_ORDERS = text(f"""
+    SELECT user_id, count(*) FROM orders
+     WHERE user_id = ANY(:ids) AND status IN {ACTIVE_STATUSES} GROUP BY user_id""")
+_EARLIER = text("""
+    SELECT o.* FROM orders o
+      JOIN unnest(CAST(:users AS bigint[]), CAST(:ids AS text[])) AS c(user_id, client_id)
+        ON o.user_id = c.user_id AND o.client_order_id = c.client_id""")
+_BALANCES = text("SELECT id, balance FROM accounts WHERE id = ANY(:ids)")
+_SEQUENCES = text("SELECT nextval('matcher_sequence') FROM generate_series(1, :n)")
+# The orders and their requests to the matcher (one sequence number for both).
+_INSERT_ORDERS = text("""
+    WITH new_orders AS (
         INSERT INTO orders (user_id, market, client_order_id, side, type, time_in_force,
                             price, stop_price, quantity, quote_quantity, post_only, expire_at,
                             status, hold_currency, hold_amount, hold_remaining, sequence)
-        SELECT :user_id, :market, :client_order_id, :side, :type, :time_in_force, :price,
-               :stop_price, :quantity, :quote_quantity, :post_only, :expire_at, :status,
-               :hold_currency, :hold, :hold, nextval('matcher_sequence')
-         WHERE (SELECT count(*) FROM orders WHERE user_id = :user_id
-                   AND status IN {ACTIVE_STATUSES}) < {ORDERS_OPEN_PER_USER_MAX}
-        ON CONFLICT (user_id, client_order_id) DO NOTHING
+        SELECT u, m, c, sd, t, tif, p, sp, q, qq, po, ea, st, hc, h, h, seq
+          FROM unnest(CAST(:user_id AS bigint[]), CAST(:market AS text[]),
+                      CAST(:client_order_id AS text[]), CAST(:side AS text[]),
+                      CAST(:type AS text[]), CAST(:time_in_force AS text[]),
+                      CAST(:price AS numeric[]), CAST(:stop_price AS numeric[]),
+                      CAST(:quantity AS numeric[]), CAST(:quote_quantity AS numeric[]),
+                      CAST(:post_only AS boolean[]), CAST(:expire_at AS timestamptz[]),
+                      CAST(:status AS text[]), CAST(:hold_currency AS text[]),
+                      CAST(:hold AS numeric[]), CAST(:sequence AS bigint[]))
+               AS n(u, m, c, sd, t, tif, p, sp, q, qq, po, ea, st, hc, h, seq)
         RETURNING *),
-    request AS (
+    requests AS (
         INSERT INTO matcher_requests (sequence, market, kind, order_id)
-        SELECT sequence, market, 'order', id FROM new_order)
-    SELECT * FROM new_order""")
+        SELECT sequence, market, 'order', id FROM new_orders)
+    SELECT * FROM new_orders""")
+_COLUMNS = ("user_id", "market", "client_order_id", "side", "type", "time_in_force", "price",
+            "stop_price", "quantity", "quote_quantity", "post_only", "expire_at", "status",
+            "hold_currency", "hold", "sequence")
+
+
+@dataclass
+class Placement:
+    """One order request of a batch, and what became of it: an order (``created`` False
+    when an earlier order has its client_order_id) or an error that changed nothing."""
+
+    user_id: int
+    request: dict[str, Any]
+    order: dict[str, Any] | None = None
+    created: bool = False
+    error: Exception | None = None
+    values: dict[str, Any] = field(default_factory=dict)   # the row to insert
+    same_as: Placement | None = None  # an earlier placement of the batch with its client id
+
+    def forget(self) -> None:
+        """Back to undecided (its transaction rolled back)."""
+        self.order, self.created, self.error, self.values, self.same_as = \
+            None, False, None, {}, None
 
 
 def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
           ) -> tuple[dict[str, Any], bool]:
-    """The order (new, or the earlier one with the same client_order_id) and whether it is new."""
-    client_order_id = request.get("client_order_id")
-    if client_order_id is not None and not _CLIENT_ORDER_ID.fullmatch(client_order_id):
-        raise InvalidOrder("client_order_id has 1 to 64 letters, digits or _ . : -",
-                           field="client_order_id")
-    found = conn.execute(_ENTRY_CONTEXT, {"u": user_id, "symbol": request["market"],
-                                          "c": client_order_id}).one()   # users stay
-    if found.earlier_id is not None:
-        return _by_client_id(conn, user_id, client_order_id), False
-    if found.symbol is None:
+    """The order (new, or the earlier one with the same client_order_id) and whether it is
+    new; a refusal is raised."""
+    placement = Placement(user_id, request)
+    place_many(conn, [placement], now)
+    if placement.error is not None:
+        raise placement.error
+    assert placement.order is not None
+    return placement.order, placement.created
+
+
+def place_many(conn: Connection, placements: list[Placement], now: datetime) -> None:
+    """Place a batch in the caller's transaction, deciding each order in turn as if it
+    came alone after the ones before it: validation, the open-order bound, the funds.
+
+    The funds are decided on the users' available balances read under their locks, so
+    nothing else can spend them meanwhile; the ledger's non-negative balances check it
+    again.
+    An order refused sets its placement's error and changes nothing; an unexpected
+    database error is raised (the caller's transaction is then void as a whole).
+    """
+    for placement in placements:
+        placement.forget()
+        client_id = placement.request.get("client_order_id")
+        if client_id is not None and not _CLIENT_ORDER_ID.fullmatch(client_id):
+            placement.error = InvalidOrder("client_order_id has 1 to 64 letters, digits or "
+                                           "_ . : -", field="client_order_id")
+    live = [p for p in placements if p.error is None]
+    if not live:
+        return
+    users = sorted({p.user_id for p in live})
+    conn.execute(_LOCK_USERS, {"ids": users})
+    markets = {row.symbol: row for row in conn.execute(
+        _MARKETS, {"symbols": sorted({p.request["market"] for p in live})})}
+    open_orders = dict(conn.execute(_OPEN_ORDERS, {"ids": users}).all())
+    earlier = _earlier_orders(conn, live)
+    available = _available_balances(conn, live, markets)
+    claimed: dict[tuple[int, str], Placement] = {}
+    for placement in live:
+        key = (placement.user_id, placement.request.get("client_order_id"))
+        if key in earlier:
+            placement.order = view(earlier[key], _scales_of(markets, earlier[key].market))
+            continue
+        if key[1] is not None and key in claimed:
+            placement.same_as = claimed[key]
+            continue
+        try:
+            _decide(placement, markets, open_orders, available, now)
+        except (OrderError, LedgerError) as error:
+            placement.error = error
+            continue
+        if key[1] is not None:
+            claimed[key] = placement
+    _insert(conn, [p for p in live if p.values], markets)
+    for placement in live:
+        if placement.same_as is not None:
+            placement.order = placement.same_as.order
+
+
+def _decide(placement: Placement, markets: dict[str, Any], open_orders: dict[int, int],
+            available: dict[tuple[int, str], Decimal], now: datetime) -> None:
+    request, user_id = placement.request, placement.user_id
+    found = markets.get(request["market"])
+    if found is None:
         raise UnknownMarket(f"no market {request['market']!r}; see GET /v1/markets",
                             field="market")
     market = Market(*found[:9])
     if not market.is_open:
         raise MarketHalted(f"{market.symbol} is halted and takes no orders", field="market")
     scales = {market.base: found.base_scale, market.quote: found.quote_scale}
-    last_price = found.last_price
-    values = _validated(request, market, scales, last_price, now)
-    hold_currency, hold = _hold(conn, user_id, market, scales, values)
-    status = "untriggered" if values["type"].startswith("stop_") else "accepted"
-    row = conn.execute(_INSERT_ORDER_AND_REQUEST, {
-        "user_id": user_id, "market": market.symbol, "client_order_id": client_order_id,
-        "status": status, "hold_currency": hold_currency, "hold": hold, **values}).first()
-    if row is None:
-        if client_order_id is not None:
-            earlier = _by_client_id(conn, user_id, client_order_id)
-            if earlier is not None:
-                return earlier, False
+    values = _validated(request, market, scales, found.last_price, now)
+    if open_orders.get(user_id, 0) >= ORDERS_OPEN_PER_USER_MAX:
         raise InvalidOrder(f"at most {ORDERS_OPEN_PER_USER_MAX} open orders; cancel some first",
                            code="too_many_open_orders")
-    post(conn, move(f"hold:order:{row.id}", "order_hold",
-                    account(conn, user_id, hold_currency, AccountKind.AVAILABLE),
-                    account(conn, user_id, hold_currency, AccountKind.HELD), hold,
-                    f"order:{row.id}"))
-    return view(row, scales), True
+    hold_currency = market.base if values["side"] == "sell" else market.quote
+    balance_left = available.get((user_id, hold_currency), Decimal(0))
+    hold = _hold(market, scales, values, balance_left)
+    if hold > balance_left:
+        scale = scales[hold_currency]
+        raise InsufficientFunds(f"this order holds {format_amount(hold, scale)} {hold_currency}"
+                                f"; {format_amount(balance_left, scale)} is available")
+    available[(user_id, hold_currency)] = balance_left - hold
+    open_orders[user_id] = open_orders.get(user_id, 0) + 1
+    placement.values = {
+        "user_id": user_id, "market": market.symbol,
+        "client_order_id": request.get("client_order_id"),
+        "status": "untriggered" if values["type"].startswith("stop_") else "accepted",
+        "hold_currency": hold_currency, "hold": hold, **values}
+
+
+def _earlier_orders(conn: Connection, live: list[Placement]) -> dict[tuple[int, str], Any]:
+    keys = sorted({(p.user_id, p.request["client_order_id"]) for p in live
+                   if p.request.get("client_order_id") is not None})
+    if not keys:
+        return {}
+    rows = conn.execute(_EARLIER, {"users": [k[0] for k in keys], "ids": [k[1] for k in keys]})
+    return {(row.user_id, row.client_order_id): row for row in rows}
+
+
+def _available_balances(conn: Connection, live: list[Placement], markets: dict[str, Any]
+                        ) -> dict[tuple[int, str], Decimal]:
+    """(user, currency) -> available balance, for each currency an order may hold.
+
+    Read after the users' locks, and every debit of an available balance (an order's
+    hold, a withdrawal's) is made under its user's lock: until this batch commits
+    these balances can only grow (fills, releases, deposits), never shrink."""
+    wanted: dict[int, tuple[int, str]] = {}
+    for placement in live:
+        found = markets.get(placement.request["market"])
+        if found is not None:
+            currency = found.base if placement.request["side"] == "sell" else found.quote
+            available = account(conn, placement.user_id, currency, AccountKind.AVAILABLE)
+            wanted[available.id] = (placement.user_id, currency)
+    if not wanted:
+        return {}
+    return {wanted[account_id]: amount
+            for account_id, amount in conn.execute(_BALANCES, {"ids": sorted(wanted)})}
+
+
+def _insert(conn: Connection, accepted: list[Placement], markets: dict[str, Any]) -> None:
+    if not accepted:
+        return
+    sequences = sorted(conn.execute(_SEQUENCES, {"n": len(accepted)}).scalars())
+    for placement, sequence in zip(accepted, sequences):
+        placement.values["sequence"] = sequence
+    rows = {row.sequence: row for row in conn.execute(_INSERT_ORDERS, {
+        column: [p.values[column] for p in accepted] for column in _COLUMNS})}
+    holds = []
+    for placement in accepted:
+        row = rows[placement.values["sequence"]]
+        placement.order, placement.created = view(row, _scales_of(markets, row.market)), True
+        holds.append(move(f"hold:order:{row.id}", "order_hold",
+                          account(conn, row.user_id, row.hold_currency, AccountKind.AVAILABLE),
+                          account(conn, row.user_id, row.hold_currency, AccountKind.HELD),
+                          row.hold_remaining, f"order:{row.id}"))
+    post_many(conn, holds)
+
+
+def _scales_of(markets: dict[str, Any], symbol: str) -> dict[str, int]:
+    found = markets[symbol]
+    return {found.base: found.base_scale, found.quote: found.quote_scale}
 
 
 def _validated(request: dict[str, Any], market: Market, scales: dict[str, int],
@@ -200,27 +339,26 @@ def _expiry(request: dict[str, Any], tif: str, now: datetime) -> datetime | None
     return expire_at
 
 
-def _hold(conn: Connection, user_id: int, market: Market, scales: dict[str, int],
-          values: dict[str, Any]) -> tuple[str, Decimal]:
+def _hold(market: Market, scales: dict[str, int], values: dict[str, Any],
+          available: Decimal) -> Decimal:
+    """What the order may need, in its hold currency (see the module's docstring)."""
     if values["side"] == "sell":
-        return market.base, values["quantity"]
+        return values["quantity"]
     quote_scale = scales[market.quote]
     fee_bps = max(market.maker_fee_bps, market.taker_fee_bps)
     if values["quote_quantity"] is not None:
         notional = values["quote_quantity"]
     elif values["type"] == "market":
-        available = balance(conn, account(conn, user_id, market.quote, AccountKind.AVAILABLE))
         if available <= 0:
             raise InsufficientFunds(f"no {market.quote} available to buy with")
-        return market.quote, available
+        return available
     elif values["type"] == "stop_market":
         notional = round_up(MONEY.multiply(
             MONEY.multiply(values["stop_price"], values["quantity"]),
             1 + Decimal(STOP_MARKET_PROTECTION_BPS) / 10_000), quote_scale)
     else:
-        return market.quote, buyer_cost(values["price"], values["quantity"], fee_bps,
-                                        quote_scale)
-    return market.quote, notional + fee(notional, fee_bps, quote_scale)
+        return buyer_cost(values["price"], values["quantity"], fee_bps, quote_scale)
+    return notional + fee(notional, fee_bps, quote_scale)
 
 
 def request_cancel(conn: Connection, user_id: int, order_id: int, kind: str = "cancel"
@@ -245,11 +383,6 @@ def request_cancel_all(conn: Connection, user_id: int, market: str) -> int:
     for order_id in ids:
         request_cancel(conn, user_id, order_id)
     return len(ids)
-
-
-def _by_client_id(conn: Connection, user_id: int, client_order_id: str) -> dict | None:
-    row = conn.execute(_BY_CLIENT_ORDER_ID, {"u": user_id, "c": client_order_id}).first()
-    return None if row is None else view(row, _scales(conn, row.market))
 
 
 def _scales(conn: Connection, market: str) -> dict[str, int]:

@@ -73,8 +73,22 @@ def wake_key(market: str) -> str:
 
 def wake(market: str, redis_client: redis.Redis = _redis) -> None:
     """Ask the market's matcher to look at its work; one pending wake-up is enough."""
-    if redis_client.set(wake_key(market), 1, nx=True, px=WAKE_KEY_TTL_MS):
-        wake_matcher.send(market)
+    wake_all([market], redis_client)
+
+
+def wake_all(markets: list[str], redis_client: redis.Redis = _redis,
+             publish: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+    """Wake each market's matcher, after publishing ``(channel, message)`` pairs: all in
+    one Redis round trip, then a message to each matcher whose wake key was absent."""
+    pipeline = redis_client.pipeline(transaction=False)
+    for channel, message in publish:
+        pipeline.publish(channel, message)
+    for market in markets:
+        pipeline.set(wake_key(market), 1, nx=True, px=WAKE_KEY_TTL_MS)
+    absent = pipeline.execute()[len(publish):]
+    for market, was_absent in zip(markets, absent):
+        if was_absent:
+            wake_matcher.send(market)
 
 
 def _publish(market: str, changes: dict) -> None:
