@@ -35,6 +35,9 @@ class Principal:
     scopes: frozenset[str]
     session_id: object = None          # a website session's id (uuid), else None
     api_key_id: str | None = None
+    # A signed request's one-time key and for how long it is kept: claimed by the caller
+    # of verify_signature(claim=False), in the same Redis round trip as its rate limits.
+    signature_claim: tuple[str, int] | None = None
 
     @property
     def identity(self) -> str:
@@ -64,6 +67,7 @@ class Authenticator:
         return found
 
     def principal(self, request: bottle.BaseRequest, body: bytes) -> Principal | None:
+        """Who signed or holds a session; a signature is left for the caller to claim."""
         header = request.headers.get("Authorization", "")
         if header:
             if not header.startswith("Bearer "):
@@ -85,13 +89,15 @@ class Authenticator:
         return self.verify_signature(
             request.headers.get("X-API-Key", ""), request.headers.get("X-API-Timestamp", ""),
             request.headers.get("X-API-Signature", ""), request.method,
-            path + ("?" + query if query else ""), body, request.environ.get("REMOTE_ADDR", ""))
+            path + ("?" + query if query else ""), body, request.environ.get("REMOTE_ADDR", ""),
+            claim=False)
 
     def session(self, token: str) -> Principal:
         return self._session(token)
 
     def verify_signature(self, key_id: str, timestamp: str, signature: str, method: str,
-                         path_with_query: str, body: bytes, address: str) -> Principal:
+                         path_with_query: str, body: bytes, address: str, *,
+                         claim: bool = True) -> Principal:
         if not timestamp or not signature:
             raise ApiError(401, "missing_signature",
                            "a request with X-API-Key also needs X-API-Timestamp and "
@@ -122,6 +128,15 @@ class Authenticator:
         if not key.allows_ip(address):
             raise ApiError(403, "ip_not_allowed", "this API key is not allowed from your address")
         window_seconds = 2 * self.settings.receive_window_ms // 1000 + 1
-        if not self.redis.set(f"signature:{expected}", 1, nx=True, ex=window_seconds):
-            raise ApiError(401, "replayed_request", "this signed request was already received")
-        return Principal(key.user_id, frozenset(key.scopes), api_key_id=key.id)
+        principal = Principal(key.user_id, frozenset(key.scopes), api_key_id=key.id,
+                              signature_claim=(f"signature:{expected}", window_seconds))
+        if claim:
+            first_use(bool(self.redis.set(f"signature:{expected}", 1, nx=True,
+                                          ex=window_seconds)))
+        return principal
+
+
+def first_use(claimed: bool) -> None:
+    """Refuse a signed request whose signature was claimed before."""
+    if not claimed:
+        raise ApiError(401, "replayed_request", "this signed request was already received")

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from matcher.orders import Placement, place_many
+from observability import metrics
 
 BATCH_ORDERS_MAX = 200
 log = logging.getLogger("api.orders")
@@ -65,6 +66,7 @@ class OrderBatcher:
                     written.set()
 
     def _write(self, placements: list[Placement]) -> None:
+        metrics.ORDER_BATCH_ORDERS.observe(len(placements))
         try:
             self._commit(placements)
         except DBAPIError:

@@ -1,4 +1,9 @@
-"""Rate limits in Redis (the ``limits`` library), shared by every ``web`` process."""
+"""Rate limits in Redis (the ``limits`` library), shared by every ``web`` process.
+
+Every API request is counted against two limits (its address's and its caller's), and
+a signed request also claims its signature (see ``api.auth``): ``admit`` does all of it
+in one Redis round trip, with the library's own sliding-window script in a pipeline.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from api.errors import ApiError
 
 REDIS_CONNECTIONS_MAX = 50
 REDIS_WAIT_SECONDS = 5
+Limit = tuple[str, tuple[str, ...]]      # ("100/minute", identity), e.g. ("ip", "1.2.3.4")
 
 
 class RateLimiter:
@@ -25,13 +31,53 @@ class RateLimiter:
         # waits for a connection instead of failing with "too many connections".
         pool = redis.BlockingConnectionPool.from_url(
             redis_url, max_connections=REDIS_CONNECTIONS_MAX, timeout=REDIS_WAIT_SECONDS)
-        self._limiter = SlidingWindowCounterRateLimiter(RedisStorage(uri, connection_pool=pool))
+        self._storage = RedisStorage(uri, connection_pool=pool)
+        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        self._items: dict[str, RateLimitItem] = {}
 
-    def hit(self, limit: str | RateLimitItem, *identity: str) -> None:
+    def hit(self, limit: str, *identity: str) -> None:
         """Count one request for ``identity`` under ``limit`` (e.g. "10/minute"), or 429."""
-        item = parse(limit) if isinstance(limit, str) else limit
-        if self._limiter.hit(item, *identity):
-            return
+        self.admit([(limit, identity)])
+
+    def admit(self, limits: list[Limit], claim: tuple[str, int] | None = None) -> bool:
+        """Count one request under each limit, or 429 naming the first exceeded; and set
+        ``claim`` = (key, seconds) if absent. One round trip; True if the claim was new."""
+        answers = self._send(limits, claim)
+        if any(isinstance(answer, redis.exceptions.NoScriptError) for answer in answers):
+            # Redis restarted and forgot the script: load it, and count again (only the
+            # counting failed; the claim, if any, was answered).
+            script = self._storage.lua_acquire_sliding_window
+            self._storage.get_connection().script_load(script.script)
+            answers[:len(limits)] = self._send(limits, None)
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        for (limit, identity), acquired in zip(limits, answers):
+            if not acquired:
+                self._refuse(self._item(limit), identity)
+        return claim is not None and bool(answers[-1])
+
+    def _send(self, limits: list[Limit], claim: tuple[str, int] | None) -> list:
+        storage = self._storage
+        pipeline = storage.get_connection().pipeline(transaction=False)
+        for limit, identity in limits:
+            item = self._item(limit)
+            # The keys and arguments of the library's own SlidingWindowCounter hit.
+            key = item.key_for(*identity)
+            pipeline.evalsha(storage.lua_acquire_sliding_window.sha, 2,
+                             storage.prefixed_key(storage._previous_window_key(key)),
+                             storage.prefixed_key(storage._current_window_key(key)),
+                             item.amount, item.get_expiry(), 1)
+        if claim is not None:
+            pipeline.set(claim[0], 1, nx=True, ex=claim[1])
+        return pipeline.execute(raise_on_error=False)
+
+    def _item(self, limit: str) -> RateLimitItem:
+        if limit not in self._items:
+            self._items[limit] = parse(limit)
+        return self._items[limit]
+
+    def _refuse(self, item: RateLimitItem, identity: tuple[str, ...]) -> None:
         reset_at = self._limiter.get_window_stats(item, *identity).reset_time
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise ApiError(429, "rate_limited",

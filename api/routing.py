@@ -17,7 +17,7 @@ import bottle
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from api.auth import Authenticator, Principal
+from api.auth import Authenticator, Principal, first_use
 from api.errors import ApiError
 from api.jsonbody import BODY_BYTES_MAX, decode_object
 from api.ratelimit import RateLimiter
@@ -95,7 +95,11 @@ class Api:
                 self.authenticator.principal(request, raw)
             _authorize(operation, principal)
             if principal is not None:
-                self.limiter.hit(self.settings.rate_limit_per_user, "caller", principal.identity)
+                claim = principal.signature_claim
+                claimed = self.limiter.admit(
+                    [(self.settings.rate_limit_per_user, ("caller", principal.identity))], claim)
+                if claim is not None:
+                    first_use(claimed)
             call = Call(principal, _validated_body(operation, raw),
                         _validated_query(operation, request.query), path, ip, request.headers)
             result = operation.handler(call)
@@ -139,6 +143,8 @@ def _validated_body(operation: Operation, raw: bytes) -> dict[str, Any]:
 
 def _validated_query(operation: Operation, query: bottle.FormsDict) -> dict[str, Any]:
     values: dict[str, Any] = {}
+    if not operation.query:       # undeclared parameters are ignored
+        return values
     for name, schema in operation.query.items():
         if name in query:
             text = query.get(name)

@@ -346,6 +346,7 @@ def pending_markets(conn: Connection) -> list[str]:
 def _observe(market: str, requests: list) -> None:  # type: ignore[type-arg]
     """Match latency: from each request's acceptance to its settlement, just committed."""
     settled = datetime.now(timezone.utc)
+    metrics.MATCHER_BATCH_REQUESTS.labels(market).observe(len(requests))
     for request in requests:
         metrics.MATCHER_REQUESTS.labels(market, request.kind).inc()
         if request.kind == "order":

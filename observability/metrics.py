@@ -10,6 +10,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 log = logging.getLogger("metrics")
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 # web
 HTTP_REQUESTS = Counter("exchange_http_requests", "API requests answered",
@@ -18,11 +19,16 @@ HTTP_SECONDS = Histogram("exchange_http_request_seconds", "API request handling 
                          ["method", "route"], buckets=LATENCY_BUCKETS)
 ORDERS_ACCEPTED = Counter("exchange_orders_accepted", "orders accepted for matching",
                           ["market"])
+ORDER_BATCH_ORDERS = Histogram("exchange_order_batch_orders", "orders written by one "
+                               "order-entry transaction", buckets=BATCH_BUCKETS)
 WITHDRAWALS_REQUESTED = Counter("exchange_withdrawals_requested",
                                 "withdrawals accepted (funds held)", ["currency"])
 # matcher
 MATCH_SECONDS = Histogram("exchange_match_seconds", "from an order's acceptance to its "
                           "settlement by the matcher", ["market"], buckets=LATENCY_BUCKETS)
+MATCHER_BATCH_REQUESTS = Histogram("exchange_matcher_batch_requests", "requests settled by "
+                                   "one matcher transaction", ["market"],
+                                   buckets=BATCH_BUCKETS)
 MATCHER_REQUESTS = Counter("exchange_matcher_requests", "requests the matcher settled",
                            ["market", "kind"])
 # worker
