@@ -39,3 +39,40 @@ def wait_until_up(url: str) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+class CpuMeter:
+    """CPU time used by each kind of process on the machine between ``start`` and ``stop``."""
+
+    KINDS = (("api.server", "web"), ("workers.matching", "matcher"), ("scheduler", "scheduler"),
+             ("multiprocessing", "load generator"), ("postgres", "postgres"),
+             ("redis-server", "redis"))
+
+    def __init__(self) -> None:
+        self._start: dict[int, tuple[str, float]] = {}
+        self.used: dict[str, float] = {}
+
+    def _snapshot(self) -> dict[int, tuple[str, float]]:
+        import psutil
+        found = {}
+        for process in psutil.process_iter(["cmdline", "cpu_times"]):
+            command = " ".join(process.info["cmdline"] or [])
+            times = process.info["cpu_times"]
+            kind = next((k for pattern, k in self.KINDS if pattern in command), None)
+            if kind is not None and times is not None:
+                found[process.pid] = (kind, times.user + times.system)
+        return found
+
+    def start(self) -> None:
+        self._start = self._snapshot()
+
+    def stop(self) -> None:
+        self.used = {}
+        for pid, (kind, seconds) in self._snapshot().items():
+            spent = seconds - self._start.get(pid, (kind, 0.0))[1]
+            self.used[kind] = self.used.get(kind, 0.0) + spent
+
+    def report(self, per: int, unit: str) -> str:
+        return ", ".join(f"{kind} {seconds * 1000 / per:.2f}" for kind, seconds in
+                         sorted(self.used.items(), key=lambda item: -item[1])) + \
+            f" (ms of CPU per {unit})"

@@ -33,7 +33,7 @@ import requests  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 import config  # noqa: E402
-from bench.common import recreate, wait_until_up  # noqa: E402
+from bench.common import CpuMeter, recreate, wait_until_up  # noqa: E402
 from db import engine as engines  # noqa: E402
 from db.schema import markets  # noqa: E402
 from embedded.postgres import EmbeddedPostgres  # noqa: E402
@@ -191,22 +191,26 @@ def main(argv: list[str]) -> None:
         started = time.time()
         deadline = started + options.seconds
         share = [keys[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
+        meter = CpuMeter()
+        meter.start()
         with multiprocessing.get_context("spawn").Pool(CLIENT_PROCESSES) as pool:
             results = pool.map(client, [(base_urls, symbols, share[i], deadline, i)
                                         for i in range(CLIENT_PROCESSES)])
+            engine = engines.create(settings.database_url, pool_size=1)
+            settle_deadline = time.monotonic() + 120
+            with engine.connect() as conn:
+                while conn.execute(text("SELECT count(*) FROM matcher_requests "
+                                        "WHERE processed_at IS NULL")).scalar_one():
+                    conn.commit()
+                    assert time.monotonic() < settle_deadline, "the matcher fell behind for good"
+                    time.sleep(0.5)
+            meter.stop()
         accepted = [latency for result in results for latency in result[0]]
         statuses: dict[int, int] = {}
         for _, counted in results:
             for status, number in counted.items():
                 statuses[status] = statuses.get(status, 0) + number
-        engine = engines.create(settings.database_url, pool_size=1)
-        settle_deadline = time.monotonic() + 120
         with engine.connect() as conn:
-            while conn.execute(text("SELECT count(*) FROM matcher_requests "
-                                    "WHERE processed_at IS NULL")).scalar_one():
-                conn.commit()
-                assert time.monotonic() < settle_deadline, "the matcher fell behind for good"
-                time.sleep(0.5)
             rows = conn.execute(text("""
                 SELECT extract(epoch FROM processed_at - created_at),
                        extract(epoch FROM processed_at)
@@ -235,6 +239,7 @@ def main(argv: list[str]) -> None:
     print(f"orders settled by the matcher:     {len(settled) / settle_span:>8,.0f} /s   "
           f"accept-to-settled p50 {statistics.median(settled) * 1000:6.1f} ms   "
           f"p99 {percentile(settled, 0.99) * 1000:6.1f} ms")
+    print("CPU: " + meter.report(len(accepted), "accepted order"))
     refused = {status: n for status, n in sorted(statuses.items()) if status != 202}
     print(f"answers other than 202: {refused or 'none'}")
     print(f"mean batch: {entry_batch:.1f} orders per entry transaction, "
