@@ -27,19 +27,25 @@ ENTRIES_PER_TRANSFER_MAX = 32
 ENTRIES_PER_POST_MAX = 100_000
 KEY_LENGTH_MAX = 200
 
-# Arrays keep each statement one fixed text whatever the batch size: one parse,
-# one round trip, and no limit on parameters. Entries go in account order, so
-# that the foreign keys' locks are taken in the same order as the balances'.
-_INSERT_TRANSFERS = text("""
-    INSERT INTO transfers (idempotency_key, kind, reference, content_hash)
-    SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:kinds AS text[]),
-                         CAST(:references AS text[]), CAST(:hashes AS bytea[]))
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING idempotency_key, id""")
-_INSERT_ENTRIES = text("""
-    INSERT INTO entries (transfer_id, account_id, amount)
-    SELECT * FROM unnest(CAST(:transfers AS bigint[]), CAST(:accounts AS bigint[]),
-                         CAST(:amounts AS numeric[]))""")
+# One statement whatever the batch: the transfers, then the entries of those that are
+# new (a key posted before inserts nothing). Arrays keep it one fixed text: one parse,
+# one round trip, no limit on parameters. Entries go in account order, so that the
+# foreign keys' locks are taken in the same order as the balances'.
+_INSERT = text("""
+    WITH new_transfers AS (
+        INSERT INTO transfers (idempotency_key, kind, reference, content_hash)
+        SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:kinds AS text[]),
+                             CAST(:references AS text[]), CAST(:hashes AS bytea[]))
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING idempotency_key, id),
+    new_entries AS (
+        INSERT INTO entries (transfer_id, account_id, amount)
+        SELECT t.id, e.account_id, e.amount
+          FROM unnest(CAST(:entry_keys AS text[]), CAST(:accounts AS bigint[]),
+                      CAST(:amounts AS numeric[])) WITH ORDINALITY AS e(key, account_id, amount, n)
+          JOIN new_transfers t ON t.idempotency_key = e.key
+         ORDER BY e.n)
+    SELECT idempotency_key, id FROM new_transfers""")
 REFERENCE_LENGTH_MAX = 200
 _KIND = re.compile(r"[a-z_]{1,40}")
 
@@ -77,7 +83,7 @@ def post(conn: Connection, transfer: Transfer) -> Posted:
 
 
 def post_many(conn: Connection, batch: Sequence[Transfer]) -> list[Posted]:
-    """Post transfers in the caller's transaction, in two statements whatever their number.
+    """Post transfers in the caller's transaction, in one statement whatever their number.
 
     A transfer whose key was posted before is not posted again: its result says
     ``created=False`` (same content) or IdempotencyConflict is raised (other content).
@@ -89,18 +95,15 @@ def post_many(conn: Connection, batch: Sequence[Transfer]) -> list[Posted]:
         raise IdempotencyConflict("one batch holds the same idempotency key twice")
     if sum(len(transfer.entries) for transfer in batch) > ENTRIES_PER_POST_MAX:
         raise ValueError(f"more than {ENTRIES_PER_POST_MAX} entries in one post")
+    entries = sorted((e.account.id, t.key, e.amount) for t in batch for e in t.entries)
     try:
-        created = dict(conn.execute(_INSERT_TRANSFERS, {
+        created = dict(conn.execute(_INSERT, {
             "keys": [t.key for t in batch], "kinds": [t.kind for t in batch],
             "references": [t.reference for t in batch], "hashes": hashes,
+            "entry_keys": [key for _, key, _ in entries],
+            "accounts": [account_id for account_id, _, _ in entries],
+            "amounts": [amount for _, _, amount in entries],
         }).all())
-        rows = sorted((e.account.id, created[t.key], e.amount)
-                      for t in batch if t.key in created for e in t.entries)
-        if rows:
-            account_ids, transfer_ids, amounts = zip(*rows)
-            conn.execute(_INSERT_ENTRIES, {"transfers": list(transfer_ids),
-                                           "accounts": list(account_ids),
-                                           "amounts": list(amounts)})
     except DBAPIError as error:
         raise _translated(error) from error
     return [_result(conn, t, content_hash, created) for t, content_hash in zip(batch, hashes)]

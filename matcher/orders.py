@@ -44,30 +44,39 @@ STOP_MARKET_PROTECTION_BPS = 500
 ACTIVE_STATUSES = ("accepted", "open", "partially_filled", "untriggered")
 _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
-# A batch's statements, in this order. The users' rows are locked first, in id order
+# A batch's statements, in this order. First the users' rows are locked, in id order
 # (serialising each user's entries across batches and processes; NO KEY UPDATE, because
 # the matcher's inserts of fills take KEY SHARE on them and FOR UPDATE would deadlock with
-# the account locks a batch holds). Every later statement is a new snapshot, so it sees
-# every order committed before the locks were granted.
-_LOCK_USERS = text("SELECT id FROM users WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE")
-_MARKETS = text("""
+# the account locks a batch holds), with the markets the batch names.
+_LOCK_USERS_AND_READ_MARKETS = text("""
+    WITH locked AS (
+        SELECT id FROM users WHERE id = ANY(:users) ORDER BY id FOR NO KEY UPDATE)
     SELECT m.symbol, m.base, m.quote, m.tick_size, m.lot_size, m.min_notional,
            m.maker_fee_bps, m.taker_fee_bps, m.status,
            b.scale AS base_scale, q.scale AS quote_scale, s.last_price
-      FROM markets m
+      FROM (SELECT count(*) FROM locked) AS users_locked
+     CROSS JOIN markets m
       JOIN currencies b ON b.code = m.base
       JOIN currencies q ON q.code = m.quote
       LEFT JOIN market_state s ON s.market = m.symbol
      WHERE m.symbol = ANY(:symbols)""")
-_OPEN_ORDERS = text(f"""
-    SELECT user_id, count(*) FROM orders
-     WHERE user_id = ANY(:ids) AND status IN {ACTIVE_STATUSES} GROUP BY user_id""")
-_EARLIER = text("""
-    SELECT o.* FROM orders o
-      JOIN unnest(CAST(:users AS bigint[]), CAST(:ids AS text[])) AS c(user_id, client_id)
-        ON o.user_id = c.user_id AND o.client_order_id = c.client_id""")
-_BALANCES = text("SELECT id, balance FROM accounts WHERE id = ANY(:ids)")
-_SEQUENCES = text("SELECT nextval('matcher_sequence') FROM generate_series(1, :n)")
+# Then, in a new statement (so a new snapshot: it sees every order committed before the
+# locks were granted), all the decisions need, in one row: each user's open orders, the
+# earlier orders with the batch's client_order_ids, the available balances, and a
+# sequence number for each order.
+_AFTER_LOCKS = text(f"""
+    SELECT (SELECT coalesce(json_object_agg(user_id, n), '{{}}') FROM (
+                SELECT user_id, count(*) AS n FROM orders
+                 WHERE user_id = ANY(:users) AND status IN {ACTIVE_STATUSES}
+                 GROUP BY user_id) AS o) AS open_orders,
+           ARRAY(SELECT o.id FROM orders o
+                   JOIN unnest(CAST(:client_users AS bigint[]), CAST(:client_ids AS text[]))
+                        AS c(user_id, client_id)
+                     ON o.user_id = c.user_id AND o.client_order_id = c.client_id) AS earlier,
+           (SELECT coalesce(json_object_agg(id, balance::text), '{{}}') FROM accounts
+             WHERE id = ANY(:accounts)) AS balances,
+           ARRAY(SELECT nextval('matcher_sequence') FROM generate_series(1, :orders))
+               AS sequences""")
 # The orders and their requests to the matcher (one sequence number for both).
 _INSERT_ORDERS = text("""
     WITH new_orders AS (
@@ -145,17 +154,26 @@ def place_many(conn: Connection, placements: list[Placement], now: datetime) -> 
     if not live:
         return
     users = sorted({p.user_id for p in live})
-    conn.execute(_LOCK_USERS, {"ids": users})
-    markets = {row.symbol: row for row in conn.execute(
-        _MARKETS, {"symbols": sorted({p.request["market"] for p in live})})}
-    open_orders = dict(conn.execute(_OPEN_ORDERS, {"ids": users}).all())
-    earlier = _earlier_orders(conn, live)
-    available = _available_balances(conn, live, markets)
+    markets = {row.symbol: row for row in conn.execute(_LOCK_USERS_AND_READ_MARKETS, {
+        "users": users, "symbols": sorted({p.request["market"] for p in live})})}
+    accounts = _hold_accounts(conn, live, markets)
+    client_keys = sorted({(p.user_id, p.request["client_order_id"]) for p in live
+                          if p.request.get("client_order_id") is not None})
+    found = conn.execute(_AFTER_LOCKS, {
+        "users": users, "client_users": [k[0] for k in client_keys],
+        "client_ids": [k[1] for k in client_keys], "accounts": sorted(accounts),
+        "orders": len(live)}).one()
+    open_orders = {int(user): n for user, n in found.open_orders.items()}
+    available = {accounts[int(account_id)]: Decimal(amount)
+                 for account_id, amount in found.balances.items()}
+    earlier = _earlier_orders(conn, found.earlier)
     claimed: dict[tuple[int, str], Placement] = {}
     for placement in live:
         key = (placement.user_id, placement.request.get("client_order_id"))
         if key in earlier:
-            placement.order = view(earlier[key], _scales_of(markets, earlier[key].market))
+            row = earlier[key]
+            placement.order = view(row, _scales_of(markets, row.market) if row.market in
+                                   markets else _scales(conn, row.market))
             continue
         if key[1] is not None and key in claimed:
             placement.same_as = claimed[key]
@@ -167,7 +185,7 @@ def place_many(conn: Connection, placements: list[Placement], now: datetime) -> 
             continue
         if key[1] is not None:
             claimed[key] = placement
-    _insert(conn, [p for p in live if p.values], markets)
+    _insert(conn, [p for p in live if p.values], markets, sorted(found.sequences))
     for placement in live:
         if placement.same_as is not None:
             placement.order = placement.same_as.order
@@ -204,39 +222,35 @@ def _decide(placement: Placement, markets: dict[str, Any], open_orders: dict[int
         "hold_currency": hold_currency, "hold": hold, **values}
 
 
-def _earlier_orders(conn: Connection, live: list[Placement]) -> dict[tuple[int, str], Any]:
-    keys = sorted({(p.user_id, p.request["client_order_id"]) for p in live
-                   if p.request.get("client_order_id") is not None})
-    if not keys:
+def _earlier_orders(conn: Connection, ids: list[int]) -> dict[tuple[int, str], Any]:
+    """The earlier orders with a client_order_id of the batch (a retry's), by that id."""
+    if not ids:
         return {}
-    rows = conn.execute(_EARLIER, {"users": [k[0] for k in keys], "ids": [k[1] for k in keys]})
+    rows = conn.execute(select(orders).where(orders.c.id.in_(ids)))
     return {(row.user_id, row.client_order_id): row for row in rows}
 
 
-def _available_balances(conn: Connection, live: list[Placement], markets: dict[str, Any]
-                        ) -> dict[tuple[int, str], Decimal]:
-    """(user, currency) -> available balance, for each currency an order may hold.
+def _hold_accounts(conn: Connection, live: list[Placement], markets: dict[str, Any]
+                   ) -> dict[int, tuple[int, str]]:
+    """The available accounts the orders may hold from: account id -> (user, currency).
 
-    Read after the users' locks, and every debit of an available balance (an order's
-    hold, a withdrawal's) is made under its user's lock: until this batch commits
-    these balances can only grow (fills, releases, deposits), never shrink."""
-    wanted: dict[int, tuple[int, str]] = {}
+    Their balances are read after the users' locks, and every debit of an available
+    balance (an order's hold, a withdrawal's) is made under its user's lock: until the
+    batch commits they can only grow (fills, releases, deposits), never shrink."""
+    found: dict[int, tuple[int, str]] = {}
     for placement in live:
-        found = markets.get(placement.request["market"])
-        if found is not None:
-            currency = found.base if placement.request["side"] == "sell" else found.quote
+        market = markets.get(placement.request["market"])
+        if market is not None:
+            currency = market.base if placement.request["side"] == "sell" else market.quote
             available = account(conn, placement.user_id, currency, AccountKind.AVAILABLE)
-            wanted[available.id] = (placement.user_id, currency)
-    if not wanted:
-        return {}
-    return {wanted[account_id]: amount
-            for account_id, amount in conn.execute(_BALANCES, {"ids": sorted(wanted)})}
+            found[available.id] = (placement.user_id, currency)
+    return found
 
 
-def _insert(conn: Connection, accepted: list[Placement], markets: dict[str, Any]) -> None:
+def _insert(conn: Connection, accepted: list[Placement], markets: dict[str, Any],
+            sequences: list[int]) -> None:
     if not accepted:
         return
-    sequences = sorted(conn.execute(_SEQUENCES, {"n": len(accepted)}).scalars())
     for placement, sequence in zip(accepted, sequences):
         placement.values["sequence"] = sequence
     rows = {row.sequence: row for row in conn.execute(_INSERT_ORDERS, {
