@@ -68,7 +68,8 @@ class OrderBatcher:
     def _write(self, placements: list[Placement]) -> None:
         metrics.ORDER_BATCH_ORDERS.observe(len(placements))
         try:
-            self._commit(placements)
+            with metrics.ORDER_BATCH_SECONDS.time():
+                self._commit(placements)
         except DBAPIError:
             if len(placements) == 1:
                 raise

@@ -221,6 +221,8 @@ def main(argv: list[str]) -> None:
         engine.dispose()
         entry_batch = batch_mean([url + "/metrics" for url in base_urls],
                                  "exchange_order_batch_orders")
+        entry_seconds = batch_mean([url + "/metrics" for url in base_urls],
+                                   "exchange_order_batch_seconds")
         matcher_batch = batch_mean([f"http://127.0.0.1:{matcher_port}/metrics"],
                                    "exchange_matcher_batch_requests")
     finally:
@@ -242,7 +244,8 @@ def main(argv: list[str]) -> None:
     print("CPU: " + meter.report(len(accepted), "accepted order"))
     refused = {status: n for status, n in sorted(statuses.items()) if status != 202}
     print(f"answers other than 202: {refused or 'none'}")
-    print(f"mean batch: {entry_batch:.1f} orders per entry transaction, "
+    print(f"mean batch: {entry_batch:.1f} orders per entry transaction "
+          f"({entry_seconds * 1000:.1f} ms from first statement to commit), "
           f"{matcher_batch:.1f} requests per matcher transaction")
     print(f"trades: {trades:,}; reconcile(): {'clean' if not discrepancies else discrepancies}")
 
