@@ -1,6 +1,6 @@
 """End-to-end trading benchmark: signed clients place orders over HTTP on two markets.
 
-    python -m bench.trading [--seconds 60] [--clients 24] [--web 2]
+    python -m bench.trading [--seconds 60] [--clients 24] [--web 1]
 
 Starts, on the embedded servers and a database of its own (``exchange_bench_trade``),
 ``--web`` API processes, one matcher process (a thread per market) and the
@@ -161,7 +161,7 @@ def main(argv: list[str]) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=24)
-    parser.add_argument("--web", type=int, default=2)
+    parser.add_argument("--web", type=int, default=1)
     options = parser.parse_args(argv)
     settings = config.load()
     up(settings)
