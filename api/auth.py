@@ -54,6 +54,15 @@ class Authenticator:
     def forget_key(self, key_id: str) -> None:
         self._keys.pop(key_id, None)
 
+    def in_memory(self, request: bottle.BaseRequest) -> bool:
+        """Whether authenticating this request needs no database lookup (a signed request
+        whose key this process read less than API_KEY_CACHE_SECONDS ago)."""
+        key_id = request.headers.get("X-API-Key")
+        if key_id is None or request.headers.get("Authorization"):
+            return False
+        cached = self._keys.get(key_id)
+        return cached is not None and time.monotonic() - cached[0] < API_KEY_CACHE_SECONDS
+
     def _key(self, key_id: str) -> tuple | None:
         now = time.monotonic()
         cached = self._keys.get(key_id)

@@ -42,6 +42,8 @@ class RateLimiter:
     def admit(self, limits: list[Limit], claim: tuple[str, int] | None = None) -> bool:
         """Count one request under each limit, or 429 naming the first exceeded; and set
         ``claim`` = (key, seconds) if absent. One round trip; True if the claim was new."""
+        if not limits and claim is None:
+            return False
         answers = self._send(limits, claim)
         if any(isinstance(answer, redis.exceptions.NoScriptError) for answer in answers):
             # Redis restarted and forgot the script: load it, and count again (only the

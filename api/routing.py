@@ -88,16 +88,26 @@ class Api:
         def run(**path: str) -> Any:
             request = bottle.request
             ip = request.environ.get("REMOTE_ADDR", "")
-            self.limiter.hit(self.settings.rate_limit_per_ip, "ip", ip)
+            limits = [(self.settings.rate_limit_per_ip, ("ip", ip))]
+            # The address's limit first whenever authenticating would read the database
+            # (a session, a key not in memory): an address over its limit costs no lookup.
+            # A key in memory has both limits and its signature counted in one round trip.
+            if operation.auth is None or not self.authenticator.in_memory(request):
+                self.limiter.admit(limits)
+                limits = []
             raw = _body_bytes(request)
-            # Public operations ignore credentials, so that a stale token never blocks them.
-            principal = None if operation.auth is None else \
-                self.authenticator.principal(request, raw)
-            _authorize(operation, principal)
+            try:
+                # Public operations ignore credentials: a stale token never blocks them.
+                principal = None if operation.auth is None else \
+                    self.authenticator.principal(request, raw)
+                _authorize(operation, principal)
+            except ApiError:
+                self.limiter.admit(limits)   # a refused caller counts against its address
+                raise
             if principal is not None:
+                limits.append((self.settings.rate_limit_per_user, ("caller", principal.identity)))
                 claim = principal.signature_claim
-                claimed = self.limiter.admit(
-                    [(self.settings.rate_limit_per_user, ("caller", principal.identity))], claim)
+                claimed = self.limiter.admit(limits, claim)
                 if claim is not None:
                     first_use(claimed)
             call = Call(principal, _validated_body(operation, raw),

@@ -92,3 +92,26 @@ def test_a_foreign_ip_is_refused(alice):
     assert error_of(bot.get("/v1/me")) == (403, "ip_not_allowed", None)
     local = api_key(alice, ["read"], ip_allowlist=["127.0.0.0/8"])
     assert local.get("/v1/me").status_code == 200
+
+
+def test_signed_requests_and_refused_ones_count_against_the_address(settings, tmp_path):
+    import redis
+
+    from tests.api.conftest import signed_up, start_web
+
+    web, base_url = start_web(tmp_path, RATE_LIMIT_PER_IP="8/minute",
+                              RATE_LIMIT_PER_USER="1000/minute")
+    redis.Redis.from_url(settings.redis_url).flushdb()  # forget the start-up probe
+    try:
+        bot = api_key(signed_up(base_url), ["read"])       # 3 requests: sign up, log in, key
+        # The first signed request reads the key from the database (the address's limit
+        # is counted before); the next ones find it in memory (counted with the caller's).
+        assert [bot.get("/v1/balances").status_code for _ in range(3)] == [200] * 3
+        forged = send(bot, "GET", "/v1/balances", sign_path="/v1/orders")
+        assert error_of(forged)[:2] == (401, "invalid_signature")
+        assert bot.get("/v1/balances").status_code == 200  # the 8th
+        limited = bot.get("/v1/balances")
+        assert error_of(limited)[:2] == (429, "rate_limited")
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    finally:
+        assert web.stop() == 0
