@@ -22,7 +22,7 @@ from typing import Any, Callable
 import psycopg2
 from sqlalchemy import Connection, Engine, select, text, update
 
-from db.schema import currencies, fills, market_state, matcher_requests, orders, trades
+from db.schema import currencies, market_state, matcher_requests, orders
 from ledger import AccountKind, account, post_many
 from matcher import candles, feed
 from matcher.book import Book, MarketRules, Order
@@ -37,13 +37,58 @@ log = logging.getLogger("matcher")
 Publish = Callable[[str, dict[str, Any]], None]   # (market, what the batch changed)
 
 
-# The book's sequence moves with every batch; the last price only with trades.
-_UPSERT_STATE = text("""
+# The trades (each with its ledger transfer), their fills (two per trade, found by that
+# transfer) and the market's state, in one statement. The book's sequence moves with
+# every batch; the last price and trade only with trades.
+_FILL_COLUMNS = ("transfer_id", "user_id", "order_id", "side", "price", "quantity", "fee",
+                 "liquidity")
+_INSERT_TRADES_AND_STATE = text("""
+    WITH new_trades AS (
+        INSERT INTO trades (market, price, quantity, taker_side, maker_order_id,
+                            taker_order_id, transfer_id, created_at)
+        SELECT :market, price, quantity, taker_side, maker_order_id, taker_order_id,
+               transfer_id, :now
+          FROM unnest(CAST(:price AS numeric[]), CAST(:quantity AS numeric[]),
+                      CAST(:taker_side AS text[]), CAST(:maker_order_id AS bigint[]),
+                      CAST(:taker_order_id AS bigint[]), CAST(:transfer_id AS bigint[]))
+               WITH ORDINALITY AS t(price, quantity, taker_side, maker_order_id,
+                                    taker_order_id, transfer_id, n)
+         ORDER BY n
+        RETURNING id, transfer_id),
+    new_fills AS (
+        INSERT INTO fills (trade_id, user_id, order_id, market, side, price, quantity, fee,
+                           fee_currency, liquidity, created_at)
+        SELECT t.id, f.user_id, f.order_id, :market, f.side, f.price, f.quantity, f.fee,
+               :fee_currency, f.liquidity, :now
+          FROM unnest(CAST(:fill_transfer_id AS bigint[]), CAST(:fill_user_id AS bigint[]),
+                      CAST(:fill_order_id AS bigint[]), CAST(:fill_side AS text[]),
+                      CAST(:fill_price AS numeric[]), CAST(:fill_quantity AS numeric[]),
+                      CAST(:fill_fee AS numeric[]), CAST(:fill_liquidity AS text[]))
+               WITH ORDINALITY AS f(transfer_id, user_id, order_id, side, price, quantity,
+                                    fee, liquidity, n)
+          JOIN new_trades t ON t.transfer_id = f.transfer_id
+         ORDER BY f.n)
     INSERT INTO market_state (market, last_price, last_trade_id, book_sequence)
-    VALUES (:m, :p, :t, :s) ON CONFLICT (market) DO UPDATE
+    VALUES (:market, CAST(:last_price AS numeric), (SELECT max(id) FROM new_trades),
+            :book_sequence)
+    ON CONFLICT (market) DO UPDATE
     SET last_price = coalesce(EXCLUDED.last_price, market_state.last_price),
         last_trade_id = coalesce(EXCLUDED.last_trade_id, market_state.last_trade_id),
         book_sequence = EXCLUDED.book_sequence""")
+_UPDATE_ORDERS = text("""
+    UPDATE orders o SET status = u.status, reject_reason = u.reason,
+           filled_quantity = u.filled_quantity, filled_notional = u.filled_notional,
+           fee_paid = u.fee_paid, fee_accrued = u.fee_accrued,
+           hold_remaining = u.hold_remaining,
+           triggered_at = u.triggered_at, updated_at = now()
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]),
+                  CAST(:reasons AS text[]), CAST(:filled AS numeric[]),
+                  CAST(:notional AS numeric[]), CAST(:fees AS numeric[]),
+                  CAST(:accrued AS numeric[]), CAST(:holds AS numeric[]),
+                  CAST(:triggered AS timestamptz[]))
+           AS u(id, status, reason, filled_quantity, filled_notional, fee_paid,
+                fee_accrued, hold_remaining, triggered_at)
+     WHERE o.id = u.id""")
 _UPSERT_CANDLE = text("""
     INSERT INTO candles (market, interval, start, open, high, low, close, volume,
                          quote_volume, trades)
@@ -237,6 +282,8 @@ class MarketRunner:
 
     def _write(self, conn: Connection, market: Market, requests: list,
                settlement: Settlement, now: datetime) -> None:
+        """The batch's writes. The ledger's, which lock the traders' accounts until the
+        commit, come last but one: order entry waits on those locks as little as may be."""
         marked = conn.execute(
             update(matcher_requests)
             .where(matcher_requests.c.sequence.in_([r.sequence for r in requests]),
@@ -244,40 +291,23 @@ class MarketRunner:
             .values(processed_at=text("now()"))).rowcount
         if marked != len(requests):
             raise MatcherFenced(f"{self.symbol}: another matcher processed this batch")
-        posted = {p.key: p.id for p in post_many(conn, settlement.transfers)}
-        trade_ids: list[int] = []
-        if settlement.trades:
-            trade_ids = conn.execute(trades.insert().returning(
-                trades.c.id, sort_by_parameter_order=True), [
-                {k: t[k] for k in ("market", "price", "quantity", "taker_side",
-                                   "maker_order_id", "taker_order_id")}
-                | {"transfer_id": posted[t["transfer_key"]], "created_at": now}
-                for t in settlement.trades
-            ]).scalars().all()
-            conn.execute(fills.insert(), [row | {"created_at": now}
-                                          for trade_id, t in zip(trade_ids, settlement.trades)
-                                          for row in _fill_rows(trade_id, t, market)])
-            conn.execute(_UPSERT_CANDLE, candles.from_trades(self.symbol, settlement.trades, now))
-        conn.execute(_UPSERT_STATE, {
-            "m": self.symbol, "p": settlement.last_price,
-            "t": trade_ids[-1] if trade_ids else None,
-            "s": max(r.sequence for r in requests)})
         if settlement.changed:
-            conn.execute(text("""
-                UPDATE orders o SET status = u.status, reject_reason = u.reason,
-                       filled_quantity = u.filled_quantity, filled_notional = u.filled_notional,
-                       fee_paid = u.fee_paid, fee_accrued = u.fee_accrued,
-                       hold_remaining = u.hold_remaining,
-                       triggered_at = u.triggered_at, updated_at = now()
-                  FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]),
-                              CAST(:reasons AS text[]), CAST(:filled AS numeric[]),
-                              CAST(:notional AS numeric[]), CAST(:fees AS numeric[]),
-                              CAST(:accrued AS numeric[]), CAST(:holds AS numeric[]),
-                              CAST(:triggered AS timestamptz[]))
-                       AS u(id, status, reason, filled_quantity, filled_notional, fee_paid,
-                            fee_accrued, hold_remaining, triggered_at)
-                 WHERE o.id = u.id"""), _columns([self.states[i] for i in
+            conn.execute(_UPDATE_ORDERS, _columns([self.states[i] for i in
                                                    sorted(settlement.changed)]))
+        if settlement.trades:
+            conn.execute(_UPSERT_CANDLE, candles.from_trades(self.symbol, settlement.trades, now))
+        posted = {p.key: p.id for p in post_many(conn, settlement.transfers)}
+        trades_made, fills_made = settlement.trades, [
+            row | {"transfer_id": posted[t["transfer_key"]]}
+            for t in settlement.trades for row in _fill_rows(t, market)]
+        conn.execute(_INSERT_TRADES_AND_STATE, {
+            "market": self.symbol, "fee_currency": market.quote, "now": now,
+            "last_price": settlement.last_price,
+            "book_sequence": max(r.sequence for r in requests),
+            **{name: [t[name] for t in trades_made] for name in
+               ("price", "quantity", "taker_side", "maker_order_id", "taker_order_id")},
+            "transfer_id": [posted[t["transfer_key"]] for t in trades_made],
+            **{f"fill_{name}": [f[name] for f in fills_made] for name in _FILL_COLUMNS}})
 
     def _forget_closed(self, settlement: Settlement) -> None:
         for order_id in settlement.changed:
@@ -316,10 +346,9 @@ def _core_order(row: Any) -> Order:
                  triggered=row.triggered_at is not None)
 
 
-def _fill_rows(trade_id: int, trade: dict[str, Any], market: Market) -> list[dict[str, Any]]:
+def _fill_rows(trade: dict[str, Any], market: Market) -> list[dict[str, Any]]:
     maker_side = "sell" if trade["taker_side"] == "buy" else "buy"
-    common = {"trade_id": trade_id, "market": market.symbol, "price": trade["price"],
-              "quantity": trade["quantity"], "fee_currency": market.quote}
+    common = {"price": trade["price"], "quantity": trade["quantity"]}
     return [
         common | {"user_id": trade["maker_user_id"], "order_id": trade["maker_order_id"],
                   "side": maker_side, "fee": trade["maker_fee"], "liquidity": "maker"},
