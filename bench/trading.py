@@ -5,7 +5,8 @@
 Starts, on the embedded servers and a database of its own (``exchange_bench_trade``),
 ``--web`` API processes, one matcher process (a thread per market) and the
 scheduler, then runs client processes that sign and send limit orders (about
-half of them crossing) for ``--seconds``. It prints orders accepted per second,
+half of them crossing, and every 150 orders a cancel-all in each market, as a
+market maker clears what still rests) for ``--seconds``. It prints orders accepted per second,
 p50/p99 of accept latency (as the clients see it), orders settled per second and
 p50/p99 of accept-to-settled latency (from the order's row to its request being
 processed), and pgbench's TPC-B figure taken in the same run.
@@ -44,6 +45,7 @@ from tests.processes import free_port  # noqa: E402
 from users import api_keys, signup  # noqa: E402
 
 CLIENT_PROCESSES = 2
+CANCEL_ALL_EVERY = 150        # orders a client places between two cancel-alls per market
 PGBENCH_SECONDS = 10
 
 
@@ -93,6 +95,13 @@ def client(args: tuple) -> tuple[list[float], dict[int, int]]:
         number = 0
         while time.time() < deadline:
             number += 1
+            if number % CANCEL_ALL_EVERY == 0:
+                # As a market maker does: clear what still rests before the 200-order bound.
+                for symbol in symbols:
+                    path = f"/v1/orders?market={symbol}"
+                    connection.request("DELETE", path, headers=signature_headers(
+                        key_id, secret, "DELETE", path))
+                    connection.getresponse().read()
             side = rng.choice(["buy", "sell"])
             # Buys from 99.50 to 100.49 and sells from 99.51 to 100.50 cross about half the time.
             price = Decimal(rng.randint(9950, 10049) + (1 if side == "sell" else 0)) / 100

@@ -98,6 +98,13 @@ _INSERT_ORDERS = text("""
         INSERT INTO matcher_requests (sequence, market, kind, order_id)
         SELECT sequence, market, 'order', id FROM new_orders)
     SELECT * FROM new_orders""")
+_CANCEL_ALL = text(f"""
+    INSERT INTO matcher_requests (sequence, market, kind, order_id)
+    SELECT nextval('matcher_sequence'), market, 'cancel', id
+      FROM (SELECT market, id FROM orders
+             WHERE user_id = :user_id AND market = :market AND status IN {ACTIVE_STATUSES}
+             ORDER BY id) AS open_orders
+    RETURNING order_id""")
 _COLUMNS = ("user_id", "market", "client_order_id", "side", "type", "time_in_force", "price",
             "stop_price", "quantity", "quote_quantity", "post_only", "expire_at", "status",
             "hold_currency", "hold", "sequence")
@@ -391,12 +398,8 @@ def request_cancel(conn: Connection, user_id: int, order_id: int, kind: str = "c
 
 
 def request_cancel_all(conn: Connection, user_id: int, market: str) -> int:
-    ids = conn.execute(select(orders.c.id).where(
-        orders.c.user_id == user_id, orders.c.market == market,
-        orders.c.status.in_(ACTIVE_STATUSES)).limit(ORDERS_OPEN_PER_USER_MAX)).scalars().all()
-    for order_id in ids:
-        request_cancel(conn, user_id, order_id)
-    return len(ids)
+    """Queue a cancel for each of the user's open orders in ``market`` (one statement)."""
+    return len(conn.execute(_CANCEL_ALL, {"user_id": user_id, "market": market}).all())
 
 
 def _scales(conn: Connection, market: str) -> dict[str, int]:
