@@ -26,7 +26,10 @@ ORDER = obj(
     time_in_force={"enum": ["gtc", "ioc", "fok", "gtd"]}, price=NULLABLE_AMOUNT,
     stop_price=NULLABLE_AMOUNT, quantity=NULLABLE_AMOUNT, quote_quantity=NULLABLE_AMOUNT,
     post_only={"type": "boolean"}, expire_at={"type": ["string", "null"]}, status=STATUS,
-    reject_reason={"type": ["string", "null"]}, filled_quantity=AMOUNT, filled_notional=AMOUNT,
+    reject_reason={"type": ["string", "null"]}, filled_quantity=AMOUNT, filled_notional={
+        "type": "string", "pattern": "^(0|[1-9][0-9]{0,29})(\\.[0-9]{1,36})?$",
+        "description": "the sum of price x quantity over the fills, exact: at the quote's "
+        "scale plus the base's"},
     fee_paid=AMOUNT, held=AMOUNT, held_currency={"type": "string"}, created_at=TIMESTAMP,
     updated_at=TIMESTAMP)
 NEW_ORDER = obj(

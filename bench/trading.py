@@ -77,6 +77,16 @@ def setup(settings: config.Settings, clients: int) -> tuple[list[str], list]:
     return symbols, keys
 
 
+def order_request(rng: random.Random, symbols: list[str], client_order_id: str) -> dict:
+    """A limit order: buys from 99.50 to 100.49 and sells from 99.51 to 100.50 cross about
+    half the time."""
+    side = rng.choice(["buy", "sell"])
+    price = Decimal(rng.randint(9950, 10049) + (1 if side == "sell" else 0)) / 100
+    return {"market": rng.choice(symbols), "side": side, "type": "limit",
+            "quantity": str(Decimal(rng.randint(1, 100)) / 100), "price": f"{price:.2f}",
+            "client_order_id": client_order_id}
+
+
 def client(args: tuple) -> tuple[list[float], dict[int, int]]:
     """One client process: threads that each sign and send orders until the deadline."""
     import threading
@@ -102,13 +112,7 @@ def client(args: tuple) -> tuple[list[float], dict[int, int]]:
                     connection.request("DELETE", path, headers=signature_headers(
                         key_id, secret, "DELETE", path))
                     connection.getresponse().read()
-            side = rng.choice(["buy", "sell"])
-            # Buys from 99.50 to 100.49 and sells from 99.51 to 100.50 cross about half the time.
-            price = Decimal(rng.randint(9950, 10049) + (1 if side == "sell" else 0)) / 100
-            body = json.dumps({"market": rng.choice(symbols), "side": side, "type": "limit",
-                               "quantity": str(Decimal(rng.randint(1, 100)) / 100),
-                               "price": f"{price:.2f}",
-                               "client_order_id": f"{seed}-{index}-{number}"}).encode()
+            body = json.dumps(order_request(rng, symbols, f"{seed}-{index}-{number}")).encode()
             headers = signature_headers(key_id, secret, "POST", "/v1/orders", body)
             headers["Content-Type"] = "application/json"
             started = time.perf_counter()

@@ -409,7 +409,9 @@ def _scales(conn: Connection, market: str) -> dict[str, int]:
 
 
 def view(row: Any, scales: dict[str, int]) -> dict[str, Any]:
-    """An order as the API shows it: amounts as strings at their currency's scale."""
+    """An order as the API shows it: amounts as strings at their currency's scale, except
+    ``filled_notional``: a sum of prices times quantities, exact, at the scale of such a
+    product (the quote's decimals plus the base's)."""
     base, quote = row.market.split("-")
 
     def amount(value: Decimal | None, currency: str) -> str | None:
@@ -425,7 +427,7 @@ def view(row: Any, scales: dict[str, int]) -> dict[str, Any]:
         "expire_at": row.expire_at.isoformat() if row.expire_at else None,
         "status": row.status, "reject_reason": row.reject_reason,
         "filled_quantity": amount(row.filled_quantity, base),
-        "filled_notional": amount(row.filled_notional, quote),
+        "filled_notional": format_amount(row.filled_notional, scales[quote] + scales[base]),
         "fee_paid": amount(row.fee_paid, quote),
         "held": amount(row.hold_remaining, row.hold_currency),
         "held_currency": row.hold_currency,

@@ -57,6 +57,35 @@ def test_a_limit_sell_and_a_market_buy_trade_and_both_see_fills(alice, bob, mark
     assert_consistent(engine)
 
 
+def test_a_fill_whose_notional_has_more_decimals_than_the_quote_shows_it_exactly(
+        alice, bob, market, engine, settings):
+    # 100.01 x 0.123 = 12.30123: the fill's notional has five decimals, its quote two.
+    base, quote = market.split("-")
+    fund(alice, market, base="1")
+    fund(bob, market, quote="100")
+    sell = alice.post("/v1/orders", {"market": market, "side": "sell", "type": "limit",
+                                     "quantity": "0.123", "price": "100.01",
+                                     "client_order_id": "exact-1"})
+    buy = bob.post("/v1/orders", {"market": market, "side": "buy", "type": "limit",
+                                  "quantity": "0.123", "price": "100.01"})
+    assert sell.status_code == buy.status_code == 202
+    runner(engine, settings, market).run_pending()
+    for client, order in ((alice, sell), (bob, buy)):
+        shown = client.get(f"/v1/orders/{order.json()['id']}")
+        assert shown.status_code == 200
+        assert (shown.json()["status"], shown.json()["filled_notional"]) == (
+            "filled", "12.3012300000")
+    again = alice.post("/v1/orders", {"market": market, "side": "sell", "type": "limit",
+                                      "quantity": "0.123", "price": "100.01",
+                                      "client_order_id": "exact-1"})
+    assert (again.json()["id"], again.json()["filled_notional"]) == (
+        sell.json()["id"], "12.3012300000")
+    # Bob pays 12.31 (the notional rounded up) + 0.03 taker fee; Alice gets 12.30 - 0.02.
+    assert balance(bob, quote) == ("87.66", "0.00")
+    assert balance(alice, quote) == ("12.28", "0.00")
+    assert_consistent(engine)
+
+
 def test_cancel_one_and_cancel_all_go_through_the_matcher(alice, market, engine, settings):
     _, quote = market.split("-")
     fund(alice, market, quote="1000")

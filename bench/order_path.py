@@ -1,0 +1,125 @@
+"""An order's database work alone: entry batches and matcher batches, without HTTP.
+
+    python -m bench.order_path [--orders 20000] [--batch 10] [--users 24]
+
+Places the same stream of limit orders as ``bench.trading`` (about half of them
+crossing, a cancel-all per user and market every 150 orders) through
+``matcher.orders.place_many`` in entry transactions of ``--batch`` orders, running each
+market's matcher after every 20 entry batches, in one thread. It prints the CPU of this
+Python process and of PostgreSQL per order, with entry and matching apart: a figure that
+stays put from run to run, where the end-to-end one moves with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import datetime, timezone
+
+os.environ.setdefault("EMBEDDED_DATABASE", "exchange_bench_path")
+
+import psutil  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+import config  # noqa: E402
+from bench.common import recreate  # noqa: E402
+from bench.trading import CANCEL_ALL_EVERY, order_request, setup  # noqa: E402
+from db import engine as engines  # noqa: E402
+from embedded.services import up  # noqa: E402
+from matcher.orders import Placement, place_many, request_cancel_all  # noqa: E402
+from matcher.runner import MarketRunner  # noqa: E402
+
+ENTRY_BATCHES_PER_MATCH = 20
+
+
+class Split:
+    """CPU seconds of this process and of PostgreSQL's backends, per phase."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+
+    @staticmethod
+    def _postgres() -> float:
+        total = 0.0
+        for process in psutil.process_iter(["cmdline", "cpu_times"]):
+            if "postgres" in " ".join(process.info["cmdline"] or []):
+                times = process.info["cpu_times"]
+                total += times.user + times.system
+        return total
+
+    def measure(self, phase: str, work) -> None:  # type: ignore[no-untyped-def]
+        before = (time.process_time(), self._postgres())
+        work()
+        after = (time.process_time(), self._postgres())
+        spent = self.seconds.setdefault(phase, [0.0, 0.0])
+        spent[0] += after[0] - before[0]
+        spent[1] += after[1] - before[1]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--users", type=int, default=24)
+    options = parser.parse_args(argv)
+    settings = config.load()
+    up(settings)
+    recreate(settings)
+    symbols, _ = setup(settings, options.users)
+    engine = engines.create(settings.database_url, pool_size=2)
+    with engine.connect() as conn:
+        users = list(conn.execute(text("SELECT id FROM users ORDER BY id")).scalars())
+    runners = [MarketRunner(engine, settings.database_url, symbol) for symbol in symbols]
+    rng = random.Random(7)
+    placed = {user: 0 for user in users}
+    split = Split()
+    refused = 0
+
+    def enter(placements: list[Placement]) -> None:
+        with engine.begin() as conn:
+            place_many(conn, placements, datetime.now(timezone.utc))
+
+    def cancel(user: int) -> None:
+        with engine.begin() as conn:
+            for symbol in symbols:
+                request_cancel_all(conn, user, symbol)
+
+    def match() -> None:
+        for runner in runners:
+            runner.run_pending()
+
+    started = time.perf_counter()
+    for number in range(options.orders // options.batch):
+        placements = []
+        for _ in range(options.batch):
+            user = rng.choice(users)
+            placed[user] += 1
+            if placed[user] % CANCEL_ALL_EVERY == 0:
+                split.measure("entry", lambda: cancel(user))
+            placements.append(Placement(user, order_request(rng, symbols,
+                                                            f"{user}-{placed[user]}")))
+        split.measure("entry", lambda: enter(placements))
+        refused += sum(p.error is not None for p in placements)
+        if (number + 1) % ENTRY_BATCHES_PER_MATCH == 0:
+            split.measure("matching", match)
+    split.measure("matching", match)
+    elapsed = time.perf_counter() - started
+    for runner in runners:
+        runner.resign()
+    with engine.connect() as conn:
+        trades = conn.execute(text("SELECT count(*) FROM trades")).scalar_one()
+    engine.dispose()
+    orders = options.orders - options.orders % options.batch
+    print(f"{orders:,} orders in entry batches of {options.batch}, {trades:,} trades, "
+          f"{refused} refused, {elapsed:.1f} s in one thread ({orders / elapsed:,.0f} orders/s)")
+    for phase, (python, postgres) in split.seconds.items():
+        print(f"{phase:<9} Python {python * 1e3 / orders:.3f}  PostgreSQL "
+              f"{postgres * 1e3 / orders:.3f}  (ms of CPU per order)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
