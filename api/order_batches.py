@@ -2,10 +2,10 @@
 into the next one, placed together in one transaction (see ``matcher.orders.place_many``).
 
 Each order is still decided alone and in arrival order; the batch only shares the
-statements and the commit, which are most of an order's cost. A batch that fails as a
-whole (a deadlock, a lost connection) is retried an order per transaction, so that one
-order's trouble never becomes another's. After each commit, the new orders are announced
-and their markets' matchers woken in one Redis round trip.
+statements and the commit (two round trips), which are most of an order's cost. A batch
+that fails as a whole (a deadlock, a lost connection) is retried an order per
+transaction, so that one order's trouble never becomes another's. After each commit, the
+new orders are announced and their markets' matchers woken in one Redis round trip.
 """
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ class OrderBatcher:
 
     def _commit(self, placements: list[Placement]) -> None:
         try:
-            with self.engine.begin() as conn:
-                place_many(conn, placements, datetime.now(timezone.utc))
+            # Two round trips: the first begins the transaction, the second commits it.
+            with self.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                place_many(conn, placements, datetime.now(timezone.utc), own_transaction=True)
         except DBAPIError:
             for placement in placements:
                 placement.forget()   # rolled back

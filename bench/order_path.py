@@ -18,6 +18,7 @@ import random
 import sys
 import time
 from datetime import datetime, timezone
+from typing import Callable
 
 os.environ.setdefault("EMBEDDED_DATABASE", "exchange_bench_path")
 
@@ -36,27 +37,32 @@ ENTRY_BATCHES_PER_MATCH = 20
 
 
 class Split:
-    """CPU seconds of this process and of PostgreSQL's backends, per phase."""
+    """CPU seconds of this process and of PostgreSQL's processes, per phase."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, list[float]] = {}
+        self._postgres = [process for process in psutil.process_iter(["cmdline"])
+                          if "postgres" in " ".join(process.info["cmdline"] or [])]
 
-    @staticmethod
-    def _postgres() -> float:
+    def _postgres_seconds(self) -> float:
         total = 0.0
-        for process in psutil.process_iter(["cmdline", "cpu_times"]):
-            if "postgres" in " ".join(process.info["cmdline"] or []):
-                times = process.info["cpu_times"]
-                total += times.user + times.system
+        for process in self._postgres:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
         return total
 
-    def measure(self, phase: str, work) -> None:  # type: ignore[no-untyped-def]
-        before = (time.process_time(), self._postgres())
+    def measure(self, phase: str, work: Callable[[], object]) -> None:
+        postgres = self._postgres_seconds()
+        python = time.process_time()
         work()
-        after = (time.process_time(), self._postgres())
+        python = time.process_time() - python
+        postgres = self._postgres_seconds() - postgres
         spent = self.seconds.setdefault(phase, [0.0, 0.0])
-        spent[0] += after[0] - before[0]
-        spent[1] += after[1] - before[1]
+        spent[0] += python
+        spent[1] += postgres
 
 
 def main(argv: list[str]) -> None:
@@ -76,12 +82,17 @@ def main(argv: list[str]) -> None:
     runners = [MarketRunner(engine, settings.database_url, symbol) for symbol in symbols]
     rng = random.Random(7)
     placed = {user: 0 for user in users}
+    with engine.connect(), engine.connect():
+        pass                  # the pool's two connections exist before the meter lists them
+    for runner in runners:
+        runner.lead()
     split = Split()
     refused = 0
 
     def enter(placements: list[Placement]) -> None:
-        with engine.begin() as conn:
-            place_many(conn, placements, datetime.now(timezone.utc))
+        with engine.connect() as conn:      # as the API's batches do
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            place_many(conn, placements, datetime.now(timezone.utc), own_transaction=True)
 
     def cancel(user: int) -> None:
         with engine.begin() as conn:

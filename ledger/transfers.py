@@ -31,12 +31,12 @@ KEY_LENGTH_MAX = 200
 # new (a key posted before inserts nothing). Arrays keep it one fixed text: one parse,
 # one round trip, no limit on parameters. Entries go in account order, so that the
 # foreign keys' locks are taken in the same order as the balances'.
-_INSERT = text("""
+_INSERT_TEMPLATE = """
     WITH new_transfers AS (
         INSERT INTO transfers (idempotency_key, kind, reference, content_hash)
         SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:kinds AS text[]),
                              CAST(:references AS text[]), CAST(:hashes AS bytea[]))
-        ON CONFLICT (idempotency_key) DO NOTHING
+        {on_conflict}
         RETURNING idempotency_key, id),
     new_entries AS (
         INSERT INTO entries (transfer_id, account_id, amount)
@@ -45,7 +45,12 @@ _INSERT = text("""
                       CAST(:amounts AS numeric[])) WITH ORDINALITY AS e(key, account_id, amount, n)
           JOIN new_transfers t ON t.idempotency_key = e.key
          ORDER BY e.n)
-    SELECT idempotency_key, id FROM new_transfers""")
+    SELECT idempotency_key, id FROM new_transfers"""
+_INSERT = text(_INSERT_TEMPLATE.format(on_conflict="ON CONFLICT (idempotency_key) DO NOTHING"))
+# Transfers that must be new: a key posted before fails the statement (and its
+# transaction) instead of being skipped, so that a caller who reads no result back
+# cannot lose a transfer silently.
+INSERT_NEW = text(_INSERT_TEMPLATE.format(on_conflict=""))
 REFERENCE_LENGTH_MAX = 200
 _KIND = re.compile(r"[a-z_]{1,40}")
 
@@ -90,23 +95,29 @@ def post_many(conn: Connection, batch: Sequence[Transfer]) -> list[Posted]:
     """
     if not batch:
         return []
+    parameters = insert_parameters(batch)
+    try:
+        created = dict(conn.execute(_INSERT, parameters).all())
+    except DBAPIError as error:
+        raise translated(error) from error
+    return [_result(conn, t, content_hash, created)
+            for t, content_hash in zip(batch, parameters["hashes"])]
+
+
+def insert_parameters(batch: Sequence[Transfer]) -> dict[str, list]:
+    """The checked parameters of ``INSERT_NEW`` (or of post_many's statement) for ``batch``,
+    for a caller that sends the statement with others in one round trip."""
     hashes = [_validated_hash(transfer) for transfer in batch]
     if len({transfer.key for transfer in batch}) != len(batch):
         raise IdempotencyConflict("one batch holds the same idempotency key twice")
     if sum(len(transfer.entries) for transfer in batch) > ENTRIES_PER_POST_MAX:
         raise ValueError(f"more than {ENTRIES_PER_POST_MAX} entries in one post")
     entries = sorted((e.account.id, t.key, e.amount) for t in batch for e in t.entries)
-    try:
-        created = dict(conn.execute(_INSERT, {
-            "keys": [t.key for t in batch], "kinds": [t.kind for t in batch],
+    return {"keys": [t.key for t in batch], "kinds": [t.kind for t in batch],
             "references": [t.reference for t in batch], "hashes": hashes,
             "entry_keys": [key for _, key, _ in entries],
             "accounts": [account_id for account_id, _, _ in entries],
-            "amounts": [amount for _, _, amount in entries],
-        }).all())
-    except DBAPIError as error:
-        raise _translated(error) from error
-    return [_result(conn, t, content_hash, created) for t, content_hash in zip(batch, hashes)]
+            "amounts": [amount for _, _, amount in entries]}
 
 
 def _result(conn: Connection, transfer: Transfer, content_hash: bytes,
@@ -146,7 +157,7 @@ def _validated_hash(transfer: Transfer) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
-def _translated(error: DBAPIError) -> LedgerError | DBAPIError:
+def translated(error: DBAPIError) -> LedgerError | DBAPIError:
     code = getattr(error.orig, "pgcode", None)
     diag = getattr(error.orig, "diag", None)
     message = getattr(diag, "message_primary", None) or str(error.orig)

@@ -6,7 +6,6 @@
     ├── MarketHalted
     ├── OrderNotFound         (no such order of the caller's)
     ├── OrderNotCancellable   (the order is closed already)
-    ├── MatcherFenced         (another matcher processed the same work: roll back)
     └── HoldExceeded          (a bug: a fill would spend more than its order holds)
 """
 
@@ -52,12 +51,6 @@ class OrderNotCancellable(OrderError):
     """Raised when a cancel names an order that is already filled, cancelled or expired."""
 
     code = "order_not_cancellable"
-
-
-class MatcherFenced(OrderError):
-    """Raised when another matcher already processed this work (two leaders at once)."""
-
-    code = "matcher_fenced"
 
 
 class HoldExceeded(OrderError):

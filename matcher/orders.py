@@ -22,15 +22,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import DBAPIError
 
+from db import round_trips
 from db.schema import currencies, orders
 from ledger import (
     AccountKind, InsufficientFunds, LedgerError, account, format_amount, move, parse_amount,
-    post_many,
 )
+from ledger.transfers import INSERT_NEW, insert_parameters, translated
 from ledger.amounts import MONEY, round_up
 from matcher.book import buyer_cost, fee
 from matcher.errors import (
@@ -44,28 +46,30 @@ STOP_MARKET_PROTECTION_BPS = 500
 ACTIVE_STATUSES = ("accepted", "open", "partially_filled", "untriggered")
 _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
-# A batch's statements, in this order. First the users' rows are locked, in id order
-# (serialising each user's entries across batches and processes; NO KEY UPDATE, because
-# the matcher's inserts of fills take KEY SHARE on them and FOR UPDATE would deadlock with
-# the account locks a batch holds), with the markets the batch names.
-_LOCK_USERS_AND_READ_MARKETS = text("""
-    WITH locked AS (
-        SELECT id FROM users WHERE id = ANY(:users) ORDER BY id FOR NO KEY UPDATE)
-    SELECT m.symbol, m.base, m.quote, m.tick_size, m.lot_size, m.min_notional,
-           m.maker_fee_bps, m.taker_fee_bps, m.status,
-           b.scale AS base_scale, q.scale AS quote_scale, s.last_price
-      FROM (SELECT count(*) FROM locked) AS users_locked
-     CROSS JOIN markets m
-      JOIN currencies b ON b.code = m.base
-      JOIN currencies q ON q.code = m.quote
-      LEFT JOIN market_state s ON s.market = m.symbol
-     WHERE m.symbol = ANY(:symbols)""")
-# Then, in a new statement (so a new snapshot: it sees every order committed before the
-# locks were granted), all the decisions need, in one row: each user's open orders, the
-# earlier orders with the batch's client_order_ids, the available balances, and a
-# sequence number for each order.
+# A batch takes two round trips, whatever its size. The first locks the users' rows, in
+# id order (serialising each user's entries across batches and processes; NO KEY UPDATE,
+# because the matcher's inserts of fills take KEY SHARE on them and FOR UPDATE would
+# deadlock with the account locks a batch holds). Then, in a new statement (so a new
+# snapshot: it sees every order committed before the locks were granted), all that the
+# decisions need, in one row: the markets named, each user's open orders, the earlier
+# orders with the batch's client_order_ids, the available balances, and for each order
+# an id and a sequence number.
+_LOCK_USERS = text("""
+    SELECT count(*) FROM (SELECT id FROM users WHERE id = ANY(:users) ORDER BY id
+                          FOR NO KEY UPDATE) AS locked""")
 _AFTER_LOCKS = text(f"""
-    SELECT (SELECT coalesce(json_object_agg(user_id, n), '{{}}') FROM (
+    SELECT (SELECT coalesce(json_agg(json_build_object(
+                'symbol', m.symbol, 'base', m.base, 'quote', m.quote,
+                'tick_size', m.tick_size::text, 'lot_size', m.lot_size::text,
+                'min_notional', m.min_notional::text, 'maker_fee_bps', m.maker_fee_bps,
+                'taker_fee_bps', m.taker_fee_bps, 'status', m.status, 'base_scale', b.scale,
+                'quote_scale', q.scale, 'last_price', s.last_price::text)), '[]')
+              FROM markets m
+              JOIN currencies b ON b.code = m.base
+              JOIN currencies q ON q.code = m.quote
+              LEFT JOIN market_state s ON s.market = m.symbol
+             WHERE m.symbol = ANY(:symbols)) AS markets,
+           (SELECT coalesce(json_object_agg(user_id, n), '{{}}') FROM (
                 SELECT user_id, count(*) AS n FROM orders
                  WHERE user_id = ANY(:users) AND status IN {ACTIVE_STATUSES}
                  GROUP BY user_id) AS o) AS open_orders,
@@ -73,18 +77,29 @@ _AFTER_LOCKS = text(f"""
                    JOIN unnest(CAST(:client_users AS bigint[]), CAST(:client_ids AS text[]))
                         AS c(user_id, client_id)
                      ON o.user_id = c.user_id AND o.client_order_id = c.client_id) AS earlier,
-           (SELECT coalesce(json_object_agg(id, balance::text), '{{}}') FROM accounts
-             WHERE id = ANY(:accounts)) AS balances,
+           (SELECT coalesce(json_agg(json_build_array(a.owner_user_id, a.currency,
+                                                      a.balance::text)), '[]')
+              FROM accounts a
+              JOIN unnest(CAST(:balance_users AS bigint[]),
+                          CAST(:balance_currencies AS text[])) AS w(user_id, currency)
+                ON a.owner_user_id = w.user_id AND a.currency = w.currency
+               AND a.kind = 'available') AS balances,
+           ARRAY(SELECT nextval(pg_get_serial_sequence('orders', 'id'))
+                   FROM generate_series(1, :orders)) AS ids,
            ARRAY(SELECT nextval('matcher_sequence') FROM generate_series(1, :orders))
-               AS sequences""")
-# The orders and their requests to the matcher (one sequence number for both).
+               AS sequences,
+           now() AS now""")
+# The second: the orders, their requests to the matcher (one sequence number for both)
+# and their holds (ledger.transfers.INSERT_NEW), then the commit.
 _INSERT_ORDERS = text("""
     WITH new_orders AS (
-        INSERT INTO orders (user_id, market, client_order_id, side, type, time_in_force,
+        INSERT INTO orders (id, user_id, market, client_order_id, side, type, time_in_force,
                             price, stop_price, quantity, quote_quantity, post_only, expire_at,
                             status, hold_currency, hold_amount, hold_remaining, sequence)
-        SELECT u, m, c, sd, t, tif, p, sp, q, qq, po, ea, st, hc, h, h, seq
-          FROM unnest(CAST(:user_id AS bigint[]), CAST(:market AS text[]),
+        OVERRIDING SYSTEM VALUE
+        SELECT i, u, m, c, sd, t, tif, p, sp, q, qq, po, ea, st, hc, h, h, seq
+          FROM unnest(CAST(:id AS bigint[]), CAST(:user_id AS bigint[]),
+                      CAST(:market AS text[]),
                       CAST(:client_order_id AS text[]), CAST(:side AS text[]),
                       CAST(:type AS text[]), CAST(:time_in_force AS text[]),
                       CAST(:price AS numeric[]), CAST(:stop_price AS numeric[]),
@@ -92,12 +107,15 @@ _INSERT_ORDERS = text("""
                       CAST(:post_only AS boolean[]), CAST(:expire_at AS timestamptz[]),
                       CAST(:status AS text[]), CAST(:hold_currency AS text[]),
                       CAST(:hold AS numeric[]), CAST(:sequence AS bigint[]))
-               AS n(u, m, c, sd, t, tif, p, sp, q, qq, po, ea, st, hc, h, seq)
-        RETURNING *),
-    requests AS (
-        INSERT INTO matcher_requests (sequence, market, kind, order_id)
-        SELECT sequence, market, 'order', id FROM new_orders)
-    SELECT * FROM new_orders""")
+               AS n(i, u, m, c, sd, t, tif, p, sp, q, qq, po, ea, st, hc, h, seq)
+        RETURNING id, market, sequence)
+    INSERT INTO matcher_requests (sequence, market, kind, order_id)
+    SELECT sequence, market, 'order', id FROM new_orders""")
+_READ_SQL = {own: round_trips.joined(*(["BEGIN"] if own else []), _LOCK_USERS, _AFTER_LOCKS)
+             for own in (False, True)}
+_WRITE_SQL = {(True, False): round_trips.joined(_INSERT_ORDERS, INSERT_NEW),
+              (True, True): round_trips.joined(_INSERT_ORDERS, INSERT_NEW, "COMMIT"),
+              (False, True): "COMMIT"}
 _CANCEL_ALL = text(f"""
     INSERT INTO matcher_requests (sequence, market, kind, order_id)
     SELECT nextval('matcher_sequence'), market, 'cancel', id
@@ -105,7 +123,7 @@ _CANCEL_ALL = text(f"""
              WHERE user_id = :user_id AND market = :market AND status IN {ACTIVE_STATUSES}
              ORDER BY id) AS open_orders
     RETURNING order_id""")
-_COLUMNS = ("user_id", "market", "client_order_id", "side", "type", "time_in_force", "price",
+_COLUMNS = ("id", "user_id", "market", "client_order_id", "side", "type", "time_in_force", "price",
             "stop_price", "quantity", "quote_quantity", "post_only", "expire_at", "status",
             "hold_currency", "hold", "sequence")
 
@@ -141,15 +159,19 @@ def place(conn: Connection, user_id: int, request: dict[str, Any], now: datetime
     return placement.order, placement.created
 
 
-def place_many(conn: Connection, placements: list[Placement], now: datetime) -> None:
-    """Place a batch in the caller's transaction, deciding each order in turn as if it
-    came alone after the ones before it: validation, the open-order bound, the funds.
+def place_many(conn: Connection, placements: list[Placement], now: datetime | None = None,
+               *, own_transaction: bool = False) -> None:
+    """Place a batch, deciding each order in turn as if it came alone after the ones before
+    it: validation, the open-order bound, the funds.
 
+    In the caller's transaction; or, with ``own_transaction`` (``conn`` in autocommit
+    mode), in one of its own that begins with the first round trip and commits with the
+    second, so that the batch holds its users' accounts only while the server works.
     The funds are decided on the users' available balances read under their locks, so
     nothing else can spend them meanwhile; the ledger's non-negative balances check it
-    again.
-    An order refused sets its placement's error and changes nothing; an unexpected
-    database error is raised (the caller's transaction is then void as a whole).
+    again. An order refused sets its placement's error and changes nothing; an
+    unexpected database error is raised (the batch's transaction is then void as a whole).
+    ``now`` (validation's clock) defaults to the transaction's time.
     """
     for placement in placements:
         placement.forget()
@@ -160,19 +182,33 @@ def place_many(conn: Connection, placements: list[Placement], now: datetime) -> 
     live = [p for p in placements if p.error is None]
     if not live:
         return
+    try:
+        _place_live(conn, live, now, own_transaction)
+    except BaseException:
+        if own_transaction:
+            round_trips.rollback(conn)
+        raise
+    for placement in live:
+        if placement.same_as is not None:
+            placement.order = placement.same_as.order
+
+
+def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
+                own_transaction: bool) -> None:
     users = sorted({p.user_id for p in live})
-    markets = {row.symbol: row for row in conn.execute(_LOCK_USERS_AND_READ_MARKETS, {
-        "users": users, "symbols": sorted({p.request["market"] for p in live})})}
-    accounts = _hold_accounts(conn, live, markets)
     client_keys = sorted({(p.user_id, p.request["client_order_id"]) for p in live
                           if p.request.get("client_order_id") is not None})
-    found = conn.execute(_AFTER_LOCKS, {
-        "users": users, "client_users": [k[0] for k in client_keys],
-        "client_ids": [k[1] for k in client_keys], "accounts": sorted(accounts),
-        "orders": len(live)}).one()
+    wanted = sorted({(p.user_id, _hold_currency(p.request)) for p in live})
+    found = round_trips.last_row(conn, _READ_SQL[own_transaction], {
+        "users": users, "symbols": sorted({p.request["market"] for p in live}),
+        "client_users": [k[0] for k in client_keys], "client_ids": [k[1] for k in client_keys],
+        "balance_users": [k[0] for k in wanted], "balance_currencies": [k[1] for k in wanted],
+        "orders": len(live)})
+    assert found is not None
+    now = now or found.now
+    markets = {m["symbol"]: _market_row(m) for m in found.markets}
     open_orders = {int(user): n for user, n in found.open_orders.items()}
-    available = {accounts[int(account_id)]: Decimal(amount)
-                 for account_id, amount in found.balances.items()}
+    available = {(user, currency): Decimal(amount) for user, currency, amount in found.balances}
     earlier = _earlier_orders(conn, found.earlier)
     claimed: dict[tuple[int, str], Placement] = {}
     for placement in live:
@@ -192,10 +228,25 @@ def place_many(conn: Connection, placements: list[Placement], now: datetime) -> 
             continue
         if key[1] is not None:
             claimed[key] = placement
-    _insert(conn, [p for p in live if p.values], markets, sorted(found.sequences))
-    for placement in live:
-        if placement.same_as is not None:
-            placement.order = placement.same_as.order
+    accepted = [p for p in live if p.values]
+    parameters = _insert_parameters(conn, accepted, sorted(found.ids),
+                                    sorted(found.sequences)) if accepted else {}
+    if accepted or own_transaction:
+        try:
+            conn.exec_driver_sql(_WRITE_SQL[(bool(accepted), own_transaction)], parameters)
+        except DBAPIError as error:
+            raise translated(error) from error
+    for placement in accepted:
+        placement.order = view(_OrderRow(**placement.values, created_at=found.now,
+                                         updated_at=found.now),
+                               _scales_of(markets, placement.values["market"]))
+        placement.created = True
+
+
+def _hold_currency(request: dict[str, Any]) -> str:
+    """The currency an order would hold, by its market's symbol (BASE-QUOTE)."""
+    base, _, quote = str(request.get("market", "")).partition("-")
+    return base if request.get("side") == "sell" else quote
 
 
 def _decide(placement: Placement, markets: dict[str, Any], open_orders: dict[int, int],
@@ -237,40 +288,51 @@ def _earlier_orders(conn: Connection, ids: list[int]) -> dict[tuple[int, str], A
     return {(row.user_id, row.client_order_id): row for row in rows}
 
 
-def _hold_accounts(conn: Connection, live: list[Placement], markets: dict[str, Any]
-                   ) -> dict[int, tuple[int, str]]:
-    """The available accounts the orders may hold from: account id -> (user, currency).
-
-    Their balances are read after the users' locks, and every debit of an available
-    balance (an order's hold, a withdrawal's) is made under its user's lock: until the
-    batch commits they can only grow (fills, releases, deposits), never shrink."""
-    found: dict[int, tuple[int, str]] = {}
-    for placement in live:
-        market = markets.get(placement.request["market"])
-        if market is not None:
-            currency = market.base if placement.request["side"] == "sell" else market.quote
-            available = account(conn, placement.user_id, currency, AccountKind.AVAILABLE)
-            found[available.id] = (placement.user_id, currency)
-    return found
-
-
-def _insert(conn: Connection, accepted: list[Placement], markets: dict[str, Any],
-            sequences: list[int]) -> None:
-    if not accepted:
-        return
-    for placement, sequence in zip(accepted, sequences):
-        placement.values["sequence"] = sequence
-    rows = {row.sequence: row for row in conn.execute(_INSERT_ORDERS, {
-        column: [p.values[column] for p in accepted] for column in _COLUMNS})}
+def _insert_parameters(conn: Connection, accepted: list[Placement], ids: list[int],
+                       sequences: list[int]) -> dict[str, Any]:
     holds = []
-    for placement in accepted:
-        row = rows[placement.values["sequence"]]
-        placement.order, placement.created = view(row, _scales_of(markets, row.market)), True
-        holds.append(move(f"hold:order:{row.id}", "order_hold",
-                          account(conn, row.user_id, row.hold_currency, AccountKind.AVAILABLE),
-                          account(conn, row.user_id, row.hold_currency, AccountKind.HELD),
-                          row.hold_remaining, f"order:{row.id}"))
-    post_many(conn, holds)
+    for placement, order_id, sequence in zip(accepted, ids, sequences):
+        values = placement.values
+        values.update(id=order_id, sequence=sequence)
+        user_id, currency = values["user_id"], values["hold_currency"]
+        holds.append(move(f"hold:order:{order_id}", "order_hold",
+                          account(conn, user_id, currency, AccountKind.AVAILABLE),
+                          account(conn, user_id, currency, AccountKind.HELD),
+                          values["hold"], f"order:{order_id}"))
+    return round_trips.merged(
+        {column: [p.values[column] for p in accepted] for column in _COLUMNS},
+        insert_parameters(holds))
+
+
+class _OrderRow:
+    """A new order as its row reads back, for ``view``: what was inserted, and the
+    columns' defaults."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values, reject_reason=None, filled_quantity=Decimal(0),
+                             filled_notional=Decimal(0), fee_paid=Decimal(0),
+                             hold_remaining=values["hold"])
+
+
+class _MarketRow(NamedTuple):
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    lot_size: Decimal
+    min_notional: Decimal
+    maker_fee_bps: int
+    taker_fee_bps: int
+    status: str
+    base_scale: int
+    quote_scale: int
+    last_price: Decimal | None
+
+
+def _market_row(found: dict[str, Any]) -> _MarketRow:
+    decimals = ("tick_size", "lot_size", "min_notional", "last_price")
+    return _MarketRow(**{name: Decimal(value) if name in decimals and value is not None
+                         else value for name, value in found.items()})
 
 
 def _scales_of(markets: dict[str, Any], symbol: str) -> dict[str, int]:

@@ -6,28 +6,32 @@
   makes the standby lead.
 * Work comes from ``matcher_requests`` in sequence order (the queue message only
   wakes us). Each batch is one transaction: trades, fills, settlement transfers,
-  order states, the requests marked processed. Marking checks that the requests
-  were still pending, so even two leaders at once could not apply work twice.
+  order states, the requests marked processed. A batch claims its requests by marking
+  them, and only requests still pending can be claimed, so even two leaders at once
+  could not apply work twice.
 * The in-memory book is rebuilt from the database at start and after any error,
   so it never runs ahead of what was committed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import psycopg2
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import DBAPIError
 
+from db import round_trips
 from db.schema import currencies, market_state, matcher_requests, orders
-from ledger import AccountKind, account, post_many
+from ledger import AccountKind, account
+from ledger.transfers import INSERT_NEW, insert_parameters, translated
 from matcher import candles, feed
 from matcher.book import Book, MarketRules, Order
-from matcher.errors import MatcherFenced
-from matcher.markets import Market, load_market
+from matcher.markets import Market
 from matcher.settlement import OrderState, Settlement, settle
 from observability import metrics
 
@@ -37,36 +41,38 @@ log = logging.getLogger("matcher")
 Publish = Callable[[str, dict[str, Any]], None]   # (market, what the batch changed)
 
 
-# The trades (each with its ledger transfer), their fills (two per trade, found by that
-# transfer) and the market's state, in one statement. The book's sequence moves with
-# every batch; the last price and trade only with trades.
-_FILL_COLUMNS = ("transfer_id", "user_id", "order_id", "side", "price", "quantity", "fee",
+# The trades (each with its ledger transfer, found by its key), their fills (two per
+# trade, found by that transfer) and the market's state, in one statement. The book's
+# sequence moves with every batch; the last price and trade only with trades.
+_FILL_COLUMNS = ("transfer_key", "user_id", "order_id", "side", "price", "quantity", "fee",
                  "liquidity")
 _INSERT_TRADES_AND_STATE = text("""
     WITH new_trades AS (
         INSERT INTO trades (market, price, quantity, taker_side, maker_order_id,
                             taker_order_id, transfer_id, created_at)
-        SELECT :market, price, quantity, taker_side, maker_order_id, taker_order_id,
-               transfer_id, :now
+        SELECT :market, t.price, t.quantity, t.taker_side, t.maker_order_id,
+               t.taker_order_id, tr.id, :now
           FROM unnest(CAST(:price AS numeric[]), CAST(:quantity AS numeric[]),
                       CAST(:taker_side AS text[]), CAST(:maker_order_id AS bigint[]),
-                      CAST(:taker_order_id AS bigint[]), CAST(:transfer_id AS bigint[]))
+                      CAST(:taker_order_id AS bigint[]), CAST(:transfer_key AS text[]))
                WITH ORDINALITY AS t(price, quantity, taker_side, maker_order_id,
-                                    taker_order_id, transfer_id, n)
-         ORDER BY n
+                                    taker_order_id, transfer_key, n)
+          JOIN transfers tr ON tr.idempotency_key = t.transfer_key
+         ORDER BY t.n
         RETURNING id, transfer_id),
     new_fills AS (
         INSERT INTO fills (trade_id, user_id, order_id, market, side, price, quantity, fee,
                            fee_currency, liquidity, created_at)
         SELECT t.id, f.user_id, f.order_id, :market, f.side, f.price, f.quantity, f.fee,
                :fee_currency, f.liquidity, :now
-          FROM unnest(CAST(:fill_transfer_id AS bigint[]), CAST(:fill_user_id AS bigint[]),
+          FROM unnest(CAST(:fill_transfer_key AS text[]), CAST(:fill_user_id AS bigint[]),
                       CAST(:fill_order_id AS bigint[]), CAST(:fill_side AS text[]),
                       CAST(:fill_price AS numeric[]), CAST(:fill_quantity AS numeric[]),
                       CAST(:fill_fee AS numeric[]), CAST(:fill_liquidity AS text[]))
-               WITH ORDINALITY AS f(transfer_id, user_id, order_id, side, price, quantity,
+               WITH ORDINALITY AS f(transfer_key, user_id, order_id, side, price, quantity,
                                     fee, liquidity, n)
-          JOIN new_trades t ON t.transfer_id = f.transfer_id
+          JOIN transfers tr ON tr.idempotency_key = f.transfer_key
+          JOIN new_trades t ON t.transfer_id = tr.id
          ORDER BY f.n)
     INSERT INTO market_state (market, last_price, last_trade_id, book_sequence)
     VALUES (:market, CAST(:last_price AS numeric), (SELECT max(id) FROM new_trades),
@@ -89,16 +95,40 @@ _UPDATE_ORDERS = text("""
            AS u(id, status, reason, filled_quantity, filled_notional, fee_paid,
                 fee_accrued, hold_remaining, triggered_at)
      WHERE o.id = u.id""")
-_UPSERT_CANDLE = text("""
+# A batch's trades in every interval's candle: one row per interval.
+_UPSERT_CANDLES = text("""
     INSERT INTO candles (market, interval, start, open, high, low, close, volume,
                          quote_volume, trades)
-    VALUES (:market, :interval, :start, :open, :high, :low, :close, :volume, :quote_volume,
-            :trades)
+    SELECT :candle_market, i.interval, i.start, :candle_open, :candle_high, :candle_low,
+           :candle_close, :candle_volume, :candle_quote_volume, :candle_trades
+      FROM unnest(CAST(:candle_interval AS text[]), CAST(:candle_start AS timestamptz[]))
+           AS i(interval, start)
     ON CONFLICT (market, interval, start) DO UPDATE
     SET high = greatest(candles.high, EXCLUDED.high), low = least(candles.low, EXCLUDED.low),
         close = EXCLUDED.close, volume = candles.volume + EXCLUDED.volume,
         quote_volume = candles.quote_volume + EXCLUDED.quote_volume,
         trades = candles.trades + EXCLUDED.trades""")
+# A batch's transaction is the runner's own (its connection in autocommit mode): it
+# begins with reading the market, claims its requests (marking them processed: only
+# requests still pending are claimed, so even two leaders at once could not apply work
+# twice), reads their orders, and sends every write with the commit in one round trip,
+# so that the traders' accounts stay locked only while the server works.
+_BEGIN_AND_READ_MARKET = round_trips.joined("BEGIN", text("""
+    SELECT m.*, q.scale AS quote_scale FROM markets m JOIN currencies q ON q.code = m.quote
+     WHERE m.symbol = :market"""))
+_CLAIM_REQUESTS = text("""
+    UPDATE matcher_requests SET processed_at = now()
+     WHERE sequence IN (SELECT sequence FROM matcher_requests
+                         WHERE market = :market AND processed_at IS NULL
+                         ORDER BY sequence LIMIT :limit FOR UPDATE)
+    RETURNING sequence, kind, order_id, created_at""")
+_WRITES = {"orders": _UPDATE_ORDERS, "candles": _UPSERT_CANDLES, "transfers": INSERT_NEW,
+           "trades": _INSERT_TRADES_AND_STATE}
+
+
+@functools.cache
+def _writes_and_commit(parts: tuple[str, ...]) -> str:
+    return round_trips.joined(*(_WRITES[part] for part in parts), "COMMIT")
 
 
 def lock_key(market: str) -> int:
@@ -171,37 +201,48 @@ class MarketRunner:
         return done
 
     def _one_batch(self) -> int:
-        with self.engine.begin() as conn:
-            market = load_market(conn, self.symbol)
-            if market is None:
-                return 0
-            if self.book is None:
-                self._rebuild(conn, market)
-            assert self.book is not None
-            requests = conn.execute(
-                select(matcher_requests.c.sequence, matcher_requests.c.kind,
-                       matcher_requests.c.order_id, matcher_requests.c.created_at)
-                .where(matcher_requests.c.market == self.symbol,
-                       matcher_requests.c.processed_at.is_(None))
-                .order_by(matcher_requests.c.sequence).limit(self.batch_requests)
-                .with_for_update()).all()
-            if not requests:
-                return 0
-            self._load_new_orders(conn, [r.order_id for r in requests if r.kind == "order"])
-            now = self.clock()
-            scale = self._quote_scale(conn, market)
-            accounts = _AccountCache(conn)
-            settlement = Settlement()
-            for request in requests:
-                events = self._apply(request, now)
-                settle(events, self.states, market, scale, accounts.get,
-                       f"{self.symbol}:{request.sequence}", now, settlement)
-            self._write(conn, market, requests, settlement, now)
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                found = self._batch(conn)
+            except BaseException:
+                round_trips.rollback(conn)
+                raise
+        if found is None:
+            return 0
+        requests, settlement, now = found
         _observe(self.symbol, requests)
         if self.publish is not None:
             self.publish(self.symbol, self._changes(settlement, requests[-1].sequence, now))
         self._forget_closed(settlement)
         return len(requests)
+
+    def _batch(self, conn: Connection) -> tuple[list, Settlement, datetime] | None:
+        """One batch, begun and committed on ``conn``; None (and nothing changed) when
+        there is no work."""
+        row = conn.exec_driver_sql(_BEGIN_AND_READ_MARKET, {"market": self.symbol}).first()
+        market = None if row is None else Market(
+            row.symbol, row.base, row.quote, row.tick_size, row.lot_size, row.min_notional,
+            row.maker_fee_bps, row.taker_fee_bps, row.status)
+        requests = [] if market is None else sorted(conn.execute(_CLAIM_REQUESTS, {
+            "market": self.symbol, "limit": self.batch_requests}).all(),
+            key=lambda request: request.sequence)
+        if market is None or not requests:
+            conn.exec_driver_sql("ROLLBACK")
+            return None
+        if self.book is None:
+            self._rebuild(conn, market)
+        assert self.book is not None
+        self._load_new_orders(conn, [r.order_id for r in requests if r.kind == "order"])
+        now = self.clock()
+        accounts = _AccountCache(conn)
+        settlement = Settlement()
+        for request in requests:
+            events = self._apply(request, now)
+            settle(events, self.states, market, row.quote_scale, accounts.get,
+                   f"{self.symbol}:{request.sequence}", now, settlement)
+        self._write_and_commit(conn, market, requests, settlement, now)
+        return requests, settlement, now
 
     def _changes(self, settlement: Settlement, sequence: int, now: datetime) -> dict[str, Any]:
         """What subscribers need of a committed batch: book changes, trades, order states."""
@@ -280,34 +321,35 @@ class MarketRunner:
 
     # Writing -------------------------------------------------------------------
 
-    def _write(self, conn: Connection, market: Market, requests: list,
-               settlement: Settlement, now: datetime) -> None:
-        """The batch's writes. The ledger's, which lock the traders' accounts until the
-        commit, come last but one: order entry waits on those locks as little as may be."""
-        marked = conn.execute(
-            update(matcher_requests)
-            .where(matcher_requests.c.sequence.in_([r.sequence for r in requests]),
-                   matcher_requests.c.processed_at.is_(None))
-            .values(processed_at=text("now()"))).rowcount
-        if marked != len(requests):
-            raise MatcherFenced(f"{self.symbol}: another matcher processed this batch")
+    def _write_and_commit(self, conn: Connection, market: Market, requests: list,
+                          settlement: Settlement, now: datetime) -> None:
+        """The batch's writes and the commit, in one round trip. The ledger's, which lock
+        the traders' accounts, come last but one."""
+        parts: dict[str, dict[str, Any]] = {}
         if settlement.changed:
-            conn.execute(_UPDATE_ORDERS, _columns([self.states[i] for i in
-                                                   sorted(settlement.changed)]))
+            parts["orders"] = _columns([self.states[i] for i in sorted(settlement.changed)])
         if settlement.trades:
-            conn.execute(_UPSERT_CANDLE, candles.from_trades(self.symbol, settlement.trades, now))
-        posted = {p.key: p.id for p in post_many(conn, settlement.transfers)}
-        trades_made, fills_made = settlement.trades, [
-            row | {"transfer_id": posted[t["transfer_key"]]}
-            for t in settlement.trades for row in _fill_rows(t, market)]
-        conn.execute(_INSERT_TRADES_AND_STATE, {
+            rows = candles.from_trades(self.symbol, settlement.trades, now)
+            parts["candles"] = {f"candle_{name}": rows[0][name] for name in (
+                "market", "open", "high", "low", "close", "volume", "quote_volume", "trades")}
+            parts["candles"] |= {"candle_interval": [r["interval"] for r in rows],
+                                 "candle_start": [r["start"] for r in rows]}
+        if settlement.transfers:
+            parts["transfers"] = insert_parameters(settlement.transfers)
+        fills = [row for t in settlement.trades for row in _fill_rows(t, market)]
+        parts["trades"] = {
             "market": self.symbol, "fee_currency": market.quote, "now": now,
             "last_price": settlement.last_price,
             "book_sequence": max(r.sequence for r in requests),
-            **{name: [t[name] for t in trades_made] for name in
-               ("price", "quantity", "taker_side", "maker_order_id", "taker_order_id")},
-            "transfer_id": [posted[t["transfer_key"]] for t in trades_made],
-            **{f"fill_{name}": [f[name] for f in fills_made] for name in _FILL_COLUMNS}})
+            **{name: [t[name] for t in settlement.trades] for name in
+               ("price", "quantity", "taker_side", "maker_order_id", "taker_order_id",
+                "transfer_key")},
+            **{f"fill_{name}": [f[name] for f in fills] for name in _FILL_COLUMNS}}
+        try:
+            conn.exec_driver_sql(_writes_and_commit(tuple(parts)),
+                                 round_trips.merged(*parts.values()))
+        except DBAPIError as error:
+            raise translated(error) from error
 
     def _forget_closed(self, settlement: Settlement) -> None:
         for order_id in settlement.changed:
@@ -348,7 +390,8 @@ def _core_order(row: Any) -> Order:
 
 def _fill_rows(trade: dict[str, Any], market: Market) -> list[dict[str, Any]]:
     maker_side = "sell" if trade["taker_side"] == "buy" else "buy"
-    common = {"price": trade["price"], "quantity": trade["quantity"]}
+    common = {"price": trade["price"], "quantity": trade["quantity"],
+              "transfer_key": trade["transfer_key"]}
     return [
         common | {"user_id": trade["maker_user_id"], "order_id": trade["maker_order_id"],
                   "side": maker_side, "fee": trade["maker_fee"], "liquidity": "maker"},

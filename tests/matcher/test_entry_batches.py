@@ -2,7 +2,13 @@
 
 from decimal import Decimal as D
 
-from matcher.orders import ORDERS_OPEN_PER_USER_MAX, Placement, place, place_many
+import pytest
+from sqlalchemy import select
+
+from db.schema import orders
+from matcher.orders import (
+    ORDERS_OPEN_PER_USER_MAX, Placement, _scales, place, place_many, view,
+)
 from tests.trading import NOW, assert_consistent, balances, create_market, funded_user
 
 
@@ -57,8 +63,9 @@ def _outcome(order: dict | None, created: bool, error: Exception | None) -> tupl
             order["client_order_id"])
 
 
+@pytest.mark.parametrize("own_transaction", [False, True], ids=["callers", "own"])
 def test_a_batch_decides_each_order_as_if_it_came_alone_after_the_ones_before(
-        engine, admin_engine):
+        engine, admin_engine, own_transaction):
     one_by_one, users_a = _world(engine, admin_engine)
     batched, users_b = _world(engine, admin_engine)
 
@@ -72,9 +79,21 @@ def test_a_batch_decides_each_order_as_if_it_came_alone_after_the_ones_before(
             alone.append(_outcome(None, False, error))
 
     placements = [Placement(users_b[who], request) for who, request in _requests(batched)]
-    with engine.begin() as conn:
-        place_many(conn, placements, NOW)
+    if own_transaction:    # as the API's batches: two round trips, BEGIN to COMMIT
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            place_many(conn, placements, NOW, own_transaction=True)
+    else:
+        with engine.begin() as conn:
+            place_many(conn, placements, NOW)
     together = [_outcome(p.order, p.created, p.error) for p in placements]
+    # Each new order as the batch answered it is the order as read back.
+    with engine.connect() as conn:
+        for placement in placements:
+            if placement.created:
+                row = conn.execute(select(orders).where(
+                    orders.c.id == int(placement.order["id"]))).one()
+                assert view(row, _scales(conn, row.market)) == placement.order
 
     assert together == alone
     assert [outcome[:2] for outcome in together] == [
