@@ -45,7 +45,7 @@ def main() -> None:
     # their request id) are still logged by the API.
     logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     settings = config.load()
-    engine = engines.create(settings.database_url)
+    engine = engines.create(settings.database_url, key_lookups=True)
     app, _ = create_app(settings, engine)
     server = WSGIServer((settings.bind_host, settings.port), app,
                         handler_class=NoDelayHandler, log=None)

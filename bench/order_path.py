@@ -76,7 +76,7 @@ def main(argv: list[str]) -> None:
     up(settings)
     recreate(settings)
     symbols, _ = setup(settings, options.users)
-    engine = engines.create(settings.database_url, pool_size=2)
+    engine = engines.create(settings.database_url, pool_size=2, key_lookups=True)
     with engine.connect() as conn:
         users = list(conn.execute(text("SELECT id FROM users ORDER BY id")).scalars())
     runners = [MarketRunner(engine, settings.database_url, symbol) for symbol in symbols]

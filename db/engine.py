@@ -19,11 +19,25 @@ def sqlalchemy_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True) -> Engine:
+# For the order path's sessions (web, matcher), which read rows by key only. PostgreSQL
+# keeps the plans of foreign-key checks for the life of a session, made from the tables'
+# size when first used: a session opened while ``transfers`` was small went on checking
+# each new entry's transfer with a sequential scan as the table grew (736 million rows
+# read in one 30 s run of bench.trading, PostgreSQL's CPU per order up fourfold), and a
+# small table whose rows are rewritten by every posting (``accounts``) is slow to scan
+# whatever its size. Sequential scans still happen where no index serves.
+KEY_LOOKUPS = {"options": "-c enable_seqscan=off"}
+
+
+def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True,
+           key_lookups: bool = False) -> Engine:
+    connect_args = KEY_LOOKUPS if key_lookups else {}
     if not pooled:
-        return create_engine(sqlalchemy_url(url), poolclass=pool.NullPool)
+        return create_engine(sqlalchemy_url(url), poolclass=pool.NullPool,
+                             connect_args=connect_args)
     return create_engine(
         sqlalchemy_url(url),
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=POOL_OVERFLOW_MAX,
         pool_timeout=POOL_TIMEOUT_SECONDS,

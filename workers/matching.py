@@ -116,7 +116,7 @@ def _runner(market: str) -> tuple[MarketRunner, threading.Lock]:
     global _engine
     with _lock:
         if _engine is None:
-            _engine = engines.create(_settings.database_url, pool_size=4)
+            _engine = engines.create(_settings.database_url, pool_size=4, key_lookups=True)
         if market not in _runners:
             _runners[market] = MarketRunner(
                 _engine, _settings.database_url, market, publish=_publish,
