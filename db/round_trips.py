@@ -11,7 +11,7 @@ aborted, and ``rollback`` ends it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, TextClause
 from sqlalchemy.dialects.postgresql.psycopg2 import dialect as psycopg2_dialect
@@ -33,10 +33,6 @@ def last_row(conn: Connection, sql: str, parameters: dict[str, Any]) -> Row | No
     return result.first() if result.returns_rows else None
 
 
-def run(conn: Connection, sql: str, parameters: dict[str, Any]) -> None:
-    conn.exec_driver_sql(sql, parameters)
-
-
 def rollback(conn: Connection) -> None:
     """End a transaction begun by ``BEGIN`` in a string, whatever state it is in."""
     try:
@@ -53,6 +49,3 @@ def merged(*parameter_sets: dict[str, Any]) -> dict[str, Any]:
         assert not clash, f"parameters named twice in one round trip: {sorted(clash)}"
         merged_set.update(parameters)
     return merged_set
-
-
-__all__: Sequence[str] = ("joined", "last_row", "merged", "rollback", "run")

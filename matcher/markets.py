@@ -33,11 +33,6 @@ def load_markets(conn: Connection) -> list[Market]:
     return [_market(row) for row in conn.execute(select(markets).order_by(markets.c.symbol))]
 
 
-def load_market(conn: Connection, symbol: str) -> Market | None:
-    row = conn.execute(select(markets).where(markets.c.symbol == symbol)).first()
-    return None if row is None else _market(row)
-
-
 def _market(row) -> Market:
     return Market(row.symbol, row.base, row.quote, row.tick_size, row.lot_size,
                   row.min_notional, row.maker_fee_bps, row.taker_fee_bps, row.status)
