@@ -16,6 +16,7 @@ from typing import Sequence
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
 
+from db import round_trips
 from db.schema import transfers
 from ledger.accounts import Account
 from ledger.amounts import MONEY, check_scale
@@ -50,7 +51,8 @@ _INSERT = text(_INSERT_TEMPLATE.format(on_conflict="ON CONFLICT (idempotency_key
 # Transfers that must be new: a key posted before fails the statement (and its
 # transaction) instead of being skipped, so that a caller who reads no result back
 # cannot lose a transfer silently.
-INSERT_NEW = text(_INSERT_TEMPLATE.format(on_conflict=""))
+INSERT_NEW = round_trips.Prepared("ledger_insert_new",
+                                  text(_INSERT_TEMPLATE.format(on_conflict="")))
 REFERENCE_LENGTH_MAX = 200
 _KIND = re.compile(r"[a-z_]{1,40}")
 

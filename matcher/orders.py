@@ -54,10 +54,10 @@ _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # decisions need, in one row: the markets named, each user's open orders, the earlier
 # orders with the batch's client_order_ids, the available balances, and for each order
 # an id and a sequence number.
-_LOCK_USERS = text("""
+_LOCK_USERS = round_trips.Prepared("entry_lock_users", text("""
     SELECT count(*) FROM (SELECT id FROM users WHERE id = ANY(:users) ORDER BY id
-                          FOR NO KEY UPDATE) AS locked""")
-_AFTER_LOCKS = text(f"""
+                          FOR NO KEY UPDATE) AS locked"""), users="bigint[]")
+_AFTER_LOCKS = round_trips.Prepared("entry_after_locks", text(f"""
     SELECT (SELECT coalesce(json_agg(json_build_object(
                 'symbol', m.symbol, 'base', m.base, 'quote', m.quote,
                 'tick_size', m.tick_size::text, 'lot_size', m.lot_size::text,
@@ -88,10 +88,10 @@ _AFTER_LOCKS = text(f"""
                    FROM generate_series(1, :orders)) AS ids,
            ARRAY(SELECT nextval('matcher_sequence') FROM generate_series(1, :orders))
                AS sequences,
-           now() AS now""")
+           now() AS now"""), symbols="text[]", users="bigint[]", orders="integer")
 # The second: the orders, their requests to the matcher (one sequence number for both)
 # and their holds (ledger.transfers.INSERT_NEW), then the commit.
-_INSERT_ORDERS = text("""
+_INSERT_ORDERS = round_trips.Prepared("entry_insert_orders", text("""
     WITH new_orders AS (
         INSERT INTO orders (id, user_id, market, client_order_id, side, type, time_in_force,
                             price, stop_price, quantity, quote_quantity, post_only, expire_at,
@@ -110,7 +110,7 @@ _INSERT_ORDERS = text("""
                AS n(i, u, m, c, sd, t, tif, p, sp, q, qq, po, ea, st, hc, h, seq)
         RETURNING id, market, sequence)
     INSERT INTO matcher_requests (sequence, market, kind, order_id)
-    SELECT sequence, market, 'order', id FROM new_orders""")
+    SELECT sequence, market, 'order', id FROM new_orders"""))
 _READ_SQL = {own: round_trips.joined(*(["BEGIN"] if own else []), _LOCK_USERS, _AFTER_LOCKS)
              for own in (False, True)}
 _WRITE_SQL = {(True, False): round_trips.joined(_INSERT_ORDERS, INSERT_NEW),
@@ -233,7 +233,7 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
                                     sorted(found.sequences)) if accepted else {}
     if accepted or own_transaction:
         try:
-            conn.exec_driver_sql(_WRITE_SQL[(bool(accepted), own_transaction)], parameters)
+            round_trips.execute(conn, _WRITE_SQL[(bool(accepted), own_transaction)], parameters)
         except DBAPIError as error:
             raise translated(error) from error
     for placement in accepted:

@@ -46,7 +46,7 @@ Publish = Callable[[str, dict[str, Any]], None]   # (market, what the batch chan
 # sequence moves with every batch; the last price and trade only with trades.
 _FILL_COLUMNS = ("transfer_key", "user_id", "order_id", "side", "price", "quantity", "fee",
                  "liquidity")
-_INSERT_TRADES_AND_STATE = text("""
+_INSERT_TRADES_AND_STATE = round_trips.Prepared("matcher_insert_trades", text("""
     WITH new_trades AS (
         INSERT INTO trades (market, price, quantity, taker_side, maker_order_id,
                             taker_order_id, transfer_id, created_at)
@@ -80,8 +80,9 @@ _INSERT_TRADES_AND_STATE = text("""
     ON CONFLICT (market) DO UPDATE
     SET last_price = coalesce(EXCLUDED.last_price, market_state.last_price),
         last_trade_id = coalesce(EXCLUDED.last_trade_id, market_state.last_trade_id),
-        book_sequence = EXCLUDED.book_sequence""")
-_UPDATE_ORDERS = text("""
+        book_sequence = EXCLUDED.book_sequence"""),
+    market="text", now="timestamptz", fee_currency="text", book_sequence="bigint")
+_UPDATE_ORDERS = round_trips.Prepared("matcher_update_orders", text("""
     UPDATE orders o SET status = u.status, reject_reason = u.reason,
            filled_quantity = u.filled_quantity, filled_notional = u.filled_notional,
            fee_paid = u.fee_paid, fee_accrued = u.fee_accrued,
@@ -94,9 +95,9 @@ _UPDATE_ORDERS = text("""
                   CAST(:triggered AS timestamptz[]))
            AS u(id, status, reason, filled_quantity, filled_notional, fee_paid,
                 fee_accrued, hold_remaining, triggered_at)
-     WHERE o.id = u.id""")
+     WHERE o.id = u.id"""))
 # A batch's trades in every interval's candle: one row per interval.
-_UPSERT_CANDLES = text("""
+_UPSERT_CANDLES = round_trips.Prepared("matcher_upsert_candles", text("""
     INSERT INTO candles (market, interval, start, open, high, low, close, volume,
                          quote_volume, trades)
     SELECT :candle_market, i.interval, i.start, :candle_open, :candle_high, :candle_low,
@@ -107,21 +108,25 @@ _UPSERT_CANDLES = text("""
     SET high = greatest(candles.high, EXCLUDED.high), low = least(candles.low, EXCLUDED.low),
         close = EXCLUDED.close, volume = candles.volume + EXCLUDED.volume,
         quote_volume = candles.quote_volume + EXCLUDED.quote_volume,
-        trades = candles.trades + EXCLUDED.trades""")
+        trades = candles.trades + EXCLUDED.trades"""),
+    candle_market="text", candle_open="numeric", candle_high="numeric", candle_low="numeric",
+    candle_close="numeric", candle_volume="numeric", candle_quote_volume="numeric",
+    candle_trades="integer")
 # A batch's transaction is the runner's own (its connection in autocommit mode): it
 # begins with reading the market, claims its requests (marking them processed: only
 # requests still pending are claimed, so even two leaders at once could not apply work
 # twice), reads their orders, and sends every write with the commit in one round trip,
 # so that the traders' accounts stay locked only while the server works.
-_BEGIN_AND_READ_MARKET = round_trips.joined("BEGIN", text("""
+_BEGIN_AND_READ_MARKET = round_trips.joined("BEGIN", round_trips.Prepared(
+    "matcher_read_market", text("""
     SELECT m.*, q.scale AS quote_scale FROM markets m JOIN currencies q ON q.code = m.quote
-     WHERE m.symbol = :market"""))
-_CLAIM_REQUESTS = text("""
+     WHERE m.symbol = :market"""), market="text"))
+_CLAIM_REQUESTS = round_trips.joined(round_trips.Prepared("matcher_claim_requests", text("""
     UPDATE matcher_requests SET processed_at = now()
      WHERE sequence IN (SELECT sequence FROM matcher_requests
                          WHERE market = :market AND processed_at IS NULL
                          ORDER BY sequence LIMIT :limit FOR UPDATE)
-    RETURNING sequence, kind, order_id, created_at""")
+    RETURNING sequence, kind, order_id, created_at"""), market="text", limit="integer"))
 _WRITES = {"orders": _UPDATE_ORDERS, "candles": _UPSERT_CANDLES, "transfers": INSERT_NEW,
            "trades": _INSERT_TRADES_AND_STATE}
 
@@ -220,11 +225,11 @@ class MarketRunner:
     def _batch(self, conn: Connection) -> tuple[list, Settlement, datetime] | None:
         """One batch, begun and committed on ``conn``; None (and nothing changed) when
         there is no work."""
-        row = conn.exec_driver_sql(_BEGIN_AND_READ_MARKET, {"market": self.symbol}).first()
+        row = round_trips.last_row(conn, _BEGIN_AND_READ_MARKET, {"market": self.symbol})
         market = None if row is None else Market(
             row.symbol, row.base, row.quote, row.tick_size, row.lot_size, row.min_notional,
             row.maker_fee_bps, row.taker_fee_bps, row.status)
-        requests = [] if market is None else sorted(conn.execute(_CLAIM_REQUESTS, {
+        requests = [] if market is None else sorted(round_trips.execute(conn, _CLAIM_REQUESTS, {
             "market": self.symbol, "limit": self.batch_requests}).all(),
             key=lambda request: request.sequence)
         if market is None or not requests:
@@ -346,8 +351,8 @@ class MarketRunner:
                 "transfer_key")},
             **{f"fill_{name}": [f[name] for f in fills] for name in _FILL_COLUMNS}}
         try:
-            conn.exec_driver_sql(_writes_and_commit(tuple(parts)),
-                                 round_trips.merged(*parts.values()))
+            round_trips.execute(conn, _writes_and_commit(tuple(parts)),
+                                round_trips.merged(*parts.values()))
         except DBAPIError as error:
             raise translated(error) from error
 
