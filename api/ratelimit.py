@@ -3,12 +3,16 @@
 Every API request is counted against two limits (its address's and its caller's), and
 a signed request also claims its signature (see ``api.auth``): ``admit`` does all of it
 in one Redis round trip, with the library's own sliding-window script in a pipeline.
+Concurrent requests share their round trips (``Coalesced``).
 """
 
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
+from typing import Any
 
 import redis
 
@@ -21,7 +25,62 @@ from api.errors import ApiError
 
 REDIS_CONNECTIONS_MAX = 50
 REDIS_WAIT_SECONDS = 5
+COALESCED_CALLERS_MAX = 200
 Limit = tuple[str, tuple[str, ...]]      # ("100/minute", identity), e.g. ("ip", "1.2.3.4")
+
+
+class Coalesced:
+    """Redis commands of concurrent callers sent together: one pipeline per round trip,
+    with every caller's commands that arrived while the one before was in flight (as
+    order entry's group commit). Each caller gets its own answers, or the error that
+    ended the round trip. A pool checkout and a round trip per request were a sixth of
+    the ``web`` process's CPU."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._waiting: queue.SimpleQueue[tuple[list[tuple], threading.Event, list]] = \
+            queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def send(self, commands: list[tuple]) -> list[Any]:
+        """The answers to ``commands`` (an answer may be an exception: a script error)."""
+        answered, answers = threading.Event(), []
+        self._waiting.put((commands, answered, answers))
+        with self._lock:
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_forever, daemon=True,
+                                                name="redis-coalesced")
+                self._sender.start()
+        answered.wait()
+        if isinstance(answers[0], BaseException):
+            raise answers[0]
+        return answers[0]
+
+    def _send_forever(self) -> None:
+        while True:
+            callers = [self._waiting.get()]
+            while len(callers) < COALESCED_CALLERS_MAX:
+                try:
+                    callers.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            pipeline = self._client.pipeline(transaction=False)
+            for commands, _, _ in callers:
+                for command in commands:
+                    pipeline.execute_command(*command)
+            try:
+                answers = pipeline.execute(raise_on_error=False)
+            except Exception as error:   # the round trip failed: each caller hears of it
+                for _, _, own in callers:
+                    own.append(error)
+            else:
+                start = 0
+                for commands, _, own in callers:
+                    own.append(answers[start:start + len(commands)])
+                    start += len(commands)
+            for _, answered, _ in callers:
+                answered.set()
 
 
 class RateLimiter:
@@ -33,6 +92,7 @@ class RateLimiter:
             redis_url, max_connections=REDIS_CONNECTIONS_MAX, timeout=REDIS_WAIT_SECONDS)
         self._storage = RedisStorage(uri, connection_pool=pool)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        self._coalesced = Coalesced(redis.Redis(connection_pool=pool))
         self._items: dict[str, RateLimitItem] = {}
 
     def hit(self, limit: str, *identity: str) -> None:
@@ -61,18 +121,18 @@ class RateLimiter:
 
     def _send(self, limits: list[Limit], claim: tuple[str, int] | None) -> list:
         storage = self._storage
-        pipeline = storage.get_connection().pipeline(transaction=False)
+        commands: list[tuple] = []
         for limit, identity in limits:
             item = self._item(limit)
             # The keys and arguments of the library's own SlidingWindowCounter hit.
             key = item.key_for(*identity)
-            pipeline.evalsha(storage.lua_acquire_sliding_window.sha, 2,
+            commands.append(("EVALSHA", storage.lua_acquire_sliding_window.sha, 2,
                              storage.prefixed_key(storage._previous_window_key(key)),
                              storage.prefixed_key(storage._current_window_key(key)),
-                             item.amount, item.get_expiry(), 1)
+                             item.amount, item.get_expiry(), 1))
         if claim is not None:
-            pipeline.set(claim[0], 1, nx=True, ex=claim[1])
-        return pipeline.execute(raise_on_error=False)
+            commands.append(("SET", claim[0], 1, "NX", "EX", claim[1]))
+        return self._coalesced.send(commands)
 
     def _item(self, limit: str) -> RateLimitItem:
         if limit not in self._items:

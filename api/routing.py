@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import bottle
 import jsonschema
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from api.auth import Authenticator, Principal, first_use
@@ -55,8 +56,26 @@ class Operation:
     query: dict[str, dict]
     responses: dict[int, tuple[str, dict | None]]
     handler: Callable[[Call], Any] = field(repr=False)
-    body_validator: Draft202012Validator | None = None
-    query_validator: Draft202012Validator | None = None
+    body_validator: Validator | None = None
+    query_validator: Validator | None = None
+
+
+class Validator:
+    """A JSON Schema (draft 2020-12), checked by the compiled ``jsonschema_rs`` (a tenth of
+    the cost), and explained by ``jsonschema``, whose errors name the field, only when that
+    finds fault. ``tests/api/test_validation.py`` holds the two to the same verdicts."""
+
+    def __init__(self, schema: dict) -> None:
+        self.explaining = Draft202012Validator(schema)
+        self.compiled = jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
+
+    def raise_first_error(self, value: Any, where: str) -> None:
+        try:
+            if self.compiled.is_valid(value):
+                return
+        except ValueError:
+            pass        # a value it cannot read (a non-integer JsonNumber): explained below
+        _raise_first_error(self.explaining, value, where)
 
 
 class Api:
@@ -76,8 +95,7 @@ class Api:
                             "additionalProperties": True}
             operation = Operation(
                 method, path, summary, tag, auth, body, query or {}, responses, handler,
-                Draft202012Validator(body) if body else None,
-                Draft202012Validator(query_schema))
+                Validator(body) if body else None, Validator(query_schema))
             self.operations.append(operation)
             bottle_path = _PARAMETER.sub(r"<\1>", path)
             self.app.route(bottle_path, method, self._wrapped(operation))
@@ -147,7 +165,7 @@ def _validated_body(operation: Operation, raw: bytes) -> dict[str, Any]:
     if operation.body_validator is None:
         return {}
     body = decode_object(raw)
-    _raise_first_error(operation.body_validator, body, "body")
+    operation.body_validator.raise_first_error(body, "body")
     return body
 
 
@@ -167,7 +185,7 @@ def _validated_query(operation: Operation, query: bottle.FormsDict) -> dict[str,
         elif "default" in schema:
             values[name] = schema["default"]
     assert operation.query_validator is not None
-    _raise_first_error(operation.query_validator, values, "query")
+    operation.query_validator.raise_first_error(values, "query")
     return values
 
 

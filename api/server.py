@@ -23,20 +23,25 @@ from geventwebsocket.handler import WebSocketHandler  # noqa: E402
 import config
 from observability import logs  # noqa: E402
 from api.app import create_app  # noqa: E402
+from api.request_headers import RequestHeaders  # noqa: E402
 from db import engine as engines  # noqa: E402
 
 SHUTDOWN_GRACE_SECONDS = 10
 log = logging.getLogger("api.server")
 
 
-class NoDelayHandler(WebSocketHandler):
-    """gevent writes headers and body apart; without TCP_NODELAY, Nagle and delayed
-    ACKs stall each keep-alive response by about 40 ms."""
+class Handler(WebSocketHandler):
+    """gevent's handler, with TCP_NODELAY (gevent writes headers and body apart; without
+    it, Nagle and delayed ACKs stall each keep-alive response by about 40 ms) and the
+    request's headers read by ``api.request_headers``."""
 
     def __init__(self, sock, address, server, rfile=None):  # type: ignore[no-untyped-def]
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().__init__(sock, address, server, rfile)
+
+    def MessageClass(self, rfile, *_):  # type: ignore[no-untyped-def] # noqa: N802 (gevent's)
+        return RequestHeaders.read(rfile)
 
 
 def main() -> None:
@@ -48,7 +53,7 @@ def main() -> None:
     engine = engines.create(settings.database_url, key_lookups=True)
     app, _ = create_app(settings, engine)
     server = WSGIServer((settings.bind_host, settings.port), app,
-                        handler_class=NoDelayHandler, log=None)
+                        handler_class=Handler, log=None)
 
     def stop() -> None:
         log.info("stopping: finishing requests for up to %ss", SHUTDOWN_GRACE_SECONDS)

@@ -9,7 +9,7 @@ import sys  # noqa: E402
 import bottle  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
-from api.server import NoDelayHandler  # noqa: E402
+from api.server import Handler  # noqa: E402
 
 app = bottle.Bottle()
 
@@ -21,5 +21,5 @@ def bare() -> str:
 
 
 if __name__ == "__main__":
-    WSGIServer(("127.0.0.1", int(sys.argv[1])), app, handler_class=NoDelayHandler,
+    WSGIServer(("127.0.0.1", int(sys.argv[1])), app, handler_class=Handler,
                log=None).serve_forever()

@@ -16,6 +16,7 @@ CPU per order.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, TextClause
@@ -64,8 +65,26 @@ def joined(*statements: Prepared | TextClause | str) -> str:
                       else _driver_sql(statement) for statement in statements)
 
 
+def _array_literal(value: Any) -> Any:
+    """A list of integers, Decimals or strings as one array literal, ``'{1,2.5,NULL,"a"}'``,
+    exact (``str`` of a number is PostgreSQL's input syntax; a string is quoted, its
+    backslashes and quotes escaped); anything else as it is. psycopg2 adapts each element
+    of a list alone, about a microsecond apiece: a fifth of the matcher's CPU per order."""
+    if type(value) is not list or not value or not all(
+            type(item) in _ELEMENT_TYPES for item in value):
+        return value
+    return "{" + ",".join(
+        "NULL" if item is None else
+        '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' if type(item) is str else
+        str(item) for item in value) + "}"
+
+
+_ELEMENT_TYPES = (int, Decimal, str, type(None))     # not bool: str(True) is no number
+
+
 def execute(conn: Connection, sql: str, parameters: dict[str, Any]) -> CursorResult:
-    """Run ``sql`` (from ``joined``) once the connection has every ``Prepared``."""
+    """Run ``sql`` (from ``joined``) once the connection has every ``Prepared``; lists go
+    as array literals where they can (the ``Prepared`` cast each argument to its type)."""
     prepared = conn.connection.info.setdefault(_PREPARED_KEY, set())
     if len(prepared) < len(_PREPARED):
         # In a round trip of their own, after forgetting any: so that one that failed
@@ -73,7 +92,8 @@ def execute(conn: Connection, sql: str, parameters: dict[str, Any]) -> CursorRes
         conn.connection.dbapi_connection.cursor().execute(";\n".join(
             ["DEALLOCATE ALL", *(statement.prepare for statement in _PREPARED.values())]))
         prepared.update(_PREPARED)
-    return conn.exec_driver_sql(sql, parameters)
+    return conn.exec_driver_sql(sql, {name: _array_literal(value)
+                                      for name, value in parameters.items()})
 
 
 def last_row(conn: Connection, sql: str, parameters: dict[str, Any]) -> Row | None:

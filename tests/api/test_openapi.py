@@ -70,6 +70,32 @@ def test_requests_from_one_address_are_limited_with_retry_after(settings, tmp_pa
         assert web.stop() == 0
 
 
+def test_concurrent_requests_are_each_counted_once_even_after_redis_forgets_its_scripts(
+        settings, tmp_path):
+    """Concurrent requests share Redis round trips (api.ratelimit.Coalesced): each is
+    still counted once, and a Redis that forgot the limiter's script (a restart) neither
+    fails a request nor lets one through uncounted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.api.conftest import start_web
+
+    web, base_url = start_web(tmp_path, RATE_LIMIT_PER_IP="30/minute")
+    store = redis.Redis.from_url(settings.redis_url)
+    store.flushdb()  # forget the start-up probe
+    try:
+        def get(_: int) -> int:
+            return requests.get(base_url + "/v1/markets", timeout=10).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            first = list(pool.map(get, range(20)))
+            store.script_flush()
+            second = list(pool.map(get, range(16)))
+        assert sorted(first) == [200] * 20
+        assert sorted(second) == [200] * 10 + [429] * 6
+    finally:
+        assert web.stop() == 0
+
+
 def test_a_server_error_shows_a_request_id_and_no_trace_and_is_logged(settings, caplog):
     import wsgiref.util
 
