@@ -52,8 +52,9 @@ _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # deadlock with the account locks a batch holds). Then, in a new statement (so a new
 # snapshot: it sees every order committed before the locks were granted), all that the
 # decisions need, in one row: the markets named, each user's open orders, the earlier
-# orders with the batch's client_order_ids, the available balances, and for each order
-# an id and a sequence number.
+# orders with the batch's client_order_ids, the available balances (each found by its
+# key: a join let the generic plan scan every available account), and for each order an
+# id and a sequence number.
 _LOCK_USERS = round_trips.Prepared("entry_lock_users", text("""
     SELECT count(*) FROM (SELECT id FROM users WHERE id = ANY(:users) ORDER BY id
                           FOR NO KEY UPDATE) AS locked"""), users="bigint[]")
@@ -77,13 +78,13 @@ _AFTER_LOCKS = round_trips.Prepared("entry_after_locks", text(f"""
                    JOIN unnest(CAST(:client_users AS bigint[]), CAST(:client_ids AS text[]))
                         AS c(user_id, client_id)
                      ON o.user_id = c.user_id AND o.client_order_id = c.client_id) AS earlier,
-           (SELECT coalesce(json_agg(json_build_array(a.owner_user_id, a.currency,
-                                                      a.balance::text)), '[]')
-              FROM accounts a
-              JOIN unnest(CAST(:balance_users AS bigint[]),
+           (SELECT coalesce(json_agg(json_build_array(w.user_id, w.currency, (
+                        SELECT a.balance::text FROM accounts a
+                         WHERE a.owner_user_id = w.user_id AND a.currency = w.currency
+                           AND a.kind = 'available'))), '[]')
+              FROM unnest(CAST(:balance_users AS bigint[]),
                           CAST(:balance_currencies AS text[])) AS w(user_id, currency)
-                ON a.owner_user_id = w.user_id AND a.currency = w.currency
-               AND a.kind = 'available') AS balances,
+           ) AS balances,
            ARRAY(SELECT nextval(pg_get_serial_sequence('orders', 'id'))
                    FROM generate_series(1, :orders)) AS ids,
            ARRAY(SELECT nextval('matcher_sequence') FROM generate_series(1, :orders))
@@ -208,7 +209,8 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
     now = now or found.now
     markets = {m["symbol"]: _market_row(m) for m in found.markets}
     open_orders = {int(user): n for user, n in found.open_orders.items()}
-    available = {(user, currency): Decimal(amount) for user, currency, amount in found.balances}
+    available = {(user, currency): Decimal(amount) for user, currency, amount in found.balances
+                 if amount is not None}
     earlier = _earlier_orders(conn, found.earlier)
     claimed: dict[tuple[int, str], Placement] = {}
     for placement in live:
