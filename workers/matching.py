@@ -20,6 +20,7 @@ import logging
 import signal
 import threading
 import time
+from typing import Any
 
 import dramatiq
 import redis
@@ -32,6 +33,7 @@ from workers import broker  # noqa: F401  (sets the broker)
 
 MATCHER_QUEUE = "matcher"
 WAKE_KEY_TTL_MS = 50
+IDLE_POLL_MS_MAX = 20
 ROUNDS_PER_WAKE_MAX = 10_000
 TRANSIENT_RETRIES_MAX = 5
 TRANSIENT_PGCODES = ("40P01", "40001")  # deadlock detected, serialization failure
@@ -64,7 +66,17 @@ class _StopAfterBatch(dramatiq.Middleware):
         _stopping.set()
 
 
+class _PromptWakeUps(dramatiq.Middleware):
+    """Dramatiq's consumer polls an idle queue ever less often, up to once a second. A busy
+    matcher's queue is idle (its wake-ups are coalesced while it works), so the first
+    wake-up after a burst waited up to that second: settlement's p99 was 0.4 s."""
+
+    def after_consumer_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
+        thread.worker_timeout = min(thread.worker_timeout, IDLE_POLL_MS_MAX)
+
+
 broker.broker.add_middleware(_StopAfterBatch())
+broker.broker.add_middleware(_PromptWakeUps())
 
 
 def wake_key(market: str) -> str:
