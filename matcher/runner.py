@@ -115,18 +115,26 @@ _UPSERT_CANDLES = round_trips.Prepared("matcher_upsert_candles", text("""
 # A batch's transaction is the runner's own (its connection in autocommit mode): it
 # begins with reading the market, claims its requests (marking them processed: only
 # requests still pending are claimed, so even two leaders at once could not apply work
-# twice), reads their orders, and sends every write with the commit in one round trip,
-# so that the traders' accounts stay locked only while the server works.
+# twice) and reads their new orders in the same statement, and sends every write with
+# the commit in one round trip, so that the traders' accounts stay locked only while the
+# server works. An order and its request share their sequence number.
 _BEGIN_AND_READ_MARKET = round_trips.joined("BEGIN", round_trips.Prepared(
     "matcher_read_market", text("""
     SELECT m.*, q.scale AS quote_scale FROM markets m JOIN currencies q ON q.code = m.quote
      WHERE m.symbol = :market"""), market="text"))
 _CLAIM_REQUESTS = round_trips.joined(round_trips.Prepared("matcher_claim_requests", text("""
-    UPDATE matcher_requests SET processed_at = now()
-     WHERE sequence IN (SELECT sequence FROM matcher_requests
-                         WHERE market = :market AND processed_at IS NULL
-                         ORDER BY sequence LIMIT :limit FOR UPDATE)
-    RETURNING sequence, kind, order_id, created_at"""), market="text", limit="integer"))
+    WITH claimed AS (
+        UPDATE matcher_requests SET processed_at = now()
+         WHERE sequence IN (SELECT sequence FROM matcher_requests
+                             WHERE market = :market AND processed_at IS NULL
+                             ORDER BY sequence LIMIT :limit FOR UPDATE)
+        RETURNING sequence, kind, order_id, created_at)
+    SELECT c.sequence, c.kind, c.order_id, c.created_at, o.id, o.user_id, o.side, o.type,
+           o.time_in_force, o.price, o.stop_price, o.quantity, o.post_only, o.expire_at,
+           o.status, o.reject_reason, o.hold_currency, o.hold_remaining, o.filled_quantity,
+           o.filled_notional, o.fee_paid, o.fee_accrued, o.triggered_at
+      FROM claimed c LEFT JOIN orders o ON c.kind = 'order' AND o.id = c.order_id
+     ORDER BY c.sequence"""), market="text", limit="integer"))
 _WRITES = {"orders": _UPDATE_ORDERS, "candles": _UPSERT_CANDLES, "transfers": INSERT_NEW,
            "trades": _INSERT_TRADES_AND_STATE}
 
@@ -229,16 +237,17 @@ class MarketRunner:
         market = None if row is None else Market(
             row.symbol, row.base, row.quote, row.tick_size, row.lot_size, row.min_notional,
             row.maker_fee_bps, row.taker_fee_bps, row.status)
-        requests = [] if market is None else sorted(round_trips.execute(conn, _CLAIM_REQUESTS, {
-            "market": self.symbol, "limit": self.batch_requests}).all(),
-            key=lambda request: request.sequence)
+        if market is not None and self.book is None:
+            # Before claiming: the book holds what the requests processed before this
+            # batch made, and this batch's requests enter it only by being applied.
+            self._rebuild(conn, market)
+        requests = [] if market is None else round_trips.execute(conn, _CLAIM_REQUESTS, {
+            "market": self.symbol, "limit": self.batch_requests}).all()
         if market is None or not requests:
             conn.exec_driver_sql("ROLLBACK")
             return None
-        if self.book is None:
-            self._rebuild(conn, market)
         assert self.book is not None
-        self._load_new_orders(conn, [r.order_id for r in requests if r.kind == "order"])
+        self._take_new_orders(requests)
         now = self.clock()
         accounts = _AccountCache(conn)
         settlement = Settlement()
@@ -310,12 +319,11 @@ class MarketRunner:
             market_state.c.market == self.symbol)).scalar() or 0
         log.info("%s: book rebuilt with %d orders", self.symbol, len(rows))
 
-    def _load_new_orders(self, conn: Connection, order_ids: list[int]) -> None:
+    def _take_new_orders(self, requests: list) -> None:  # type: ignore[type-arg]
+        """The orders that the claimed requests bring (each row is its request's too)."""
         self._pending = {}
-        if not order_ids:
-            return
-        for row in conn.execute(select(orders).where(orders.c.id.in_(order_ids))):
-            if row.status in ("accepted", "untriggered"):
+        for row in requests:
+            if row.id is not None and row.status in ("accepted", "untriggered"):
                 self.states[row.id] = _state(row)
                 self._pending[row.id] = _core_order(row)
 

@@ -142,6 +142,30 @@ def test_stop_orders_trigger_and_cascade_in_sequence(engine, settings, market):
     assert_consistent(engine)
 
 
+def test_a_runner_that_rebuilds_its_book_applies_a_new_stop_once(engine, settings, market):
+    """A new runner rebuilds its book from the orders whose requests were processed
+    before its first batch: a stop whose request that batch claims enters the book once,
+    from its request, even when it triggers at once."""
+    base, quote = market.split("-")
+    bids = funded_user(engine, market, quote="10000")
+    for price in ("100.00", "95.00", "90.00"):
+        place(engine, bids, market, side="buy", type="limit", quantity="1", price=price)
+    seller = funded_user(engine, market, base="2")
+    place(engine, seller, market, side="sell", type="limit", quantity="1", price="100.00")
+    runner(engine, settings, market).run_pending()          # the last price is now 100
+    place(engine, seller, market, side="sell", type="limit", quantity="1", price="95.00")
+    stopper = funded_user(engine, market, base="1")
+    stop = place(engine, stopper, market, side="sell", type="stop_market", quantity="1",
+                 stop_price="99.00")
+    runner(engine, settings, market).run_pending()          # a new runner: book rebuilt
+    # The sell at 95 reaches the stop, which sells once, at 90.
+    assert order_row(engine, stop["id"]).status == "filled"
+    assert order_row(engine, stop["id"]).filled_quantity == D("1")
+    assert balances(engine, stopper)[quote] == (D("89.82"), D("0"))  # taker fee 0.18
+    assert balances(engine, stopper)[base] == (D("0"), D("0"))
+    assert_consistent(engine)
+
+
 def test_a_gtd_order_expires_at_its_time_by_the_clock_not_by_sleeping(engine, settings, market):
     base, quote = market.split("-")
     user = funded_user(engine, market, quote="100")
