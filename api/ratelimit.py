@@ -30,21 +30,22 @@ Limit = tuple[str, tuple[str, ...]]      # ("100/minute", identity), e.g. ("ip",
 
 
 class Coalesced:
-    """Redis commands of concurrent callers sent together: one pipeline per round trip,
-    with every caller's commands that arrived while the one before was in flight (as
-    order entry's group commit). Each caller gets its own answers, or the error that
-    ended the round trip. A pool checkout and a round trip per request were a sixth of
-    the ``web`` process's CPU."""
+    """Redis commands of concurrent callers sent together: one round trip on a connection
+    of its own, with every caller's commands that arrived while the one before was in
+    flight (as order entry's group commit). Each caller gets its own answers (an error
+    answer, such as a forgotten script, in its place), or the error that ended the round
+    trip. A pool checkout, a pipeline and a round trip per request were a sixth of the
+    ``web`` process's CPU."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self._client = client
+    def __init__(self, pool: redis.ConnectionPool) -> None:
+        self._pool = pool
         self._waiting: queue.SimpleQueue[tuple[list[tuple], threading.Event, list]] = \
             queue.SimpleQueue()
         self._sender: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def send(self, commands: list[tuple]) -> list[Any]:
-        """The answers to ``commands`` (an answer may be an exception: a script error)."""
+        """The answers to ``commands``, as Redis gives them (SET: b"OK" or None)."""
         answered, answers = threading.Event(), []
         self._waiting.put((commands, answered, answers))
         with self._lock:
@@ -58,6 +59,7 @@ class Coalesced:
         return answers[0]
 
     def _send_forever(self) -> None:
+        connection = self._pool.make_connection()
         while True:
             callers = [self._waiting.get()]
             while len(callers) < COALESCED_CALLERS_MAX:
@@ -65,22 +67,39 @@ class Coalesced:
                     callers.append(self._waiting.get_nowait())
                 except queue.Empty:
                     break
-            pipeline = self._client.pipeline(transaction=False)
-            for commands, _, _ in callers:
-                for command in commands:
-                    pipeline.execute_command(*command)
+            commands = [command for own, _, _ in callers for command in own]
             try:
-                answers = pipeline.execute(raise_on_error=False)
+                try:
+                    answers = self._round_trip(connection, commands)
+                except (redis.ConnectionError, redis.TimeoutError, OSError):
+                    # Redis restarted or dropped the connection: once more, connected
+                    # afresh (commands it may have run already only count a request
+                    # twice, or refuse a replayed signature that the caller then re-signs).
+                    connection.disconnect()
+                    answers = self._round_trip(connection, commands)
             except Exception as error:   # the round trip failed: each caller hears of it
-                for _, _, own in callers:
-                    own.append(error)
+                connection.disconnect()
+                for _, _, own_answers in callers:
+                    own_answers.append(error)
             else:
                 start = 0
-                for commands, _, own in callers:
-                    own.append(answers[start:start + len(commands)])
-                    start += len(commands)
+                for own, _, own_answers in callers:
+                    own_answers.append(answers[start:start + len(own)])
+                    start += len(own)
             for _, answered, _ in callers:
                 answered.set()
+
+    @staticmethod
+    def _round_trip(connection: redis.connection.AbstractConnection,
+                    commands: list[tuple]) -> list[Any]:
+        connection.send_packed_command(connection.pack_commands(commands))
+        answers: list[Any] = []
+        for _ in commands:
+            try:
+                answers.append(connection.read_response())
+            except redis.exceptions.ResponseError as error:
+                answers.append(error)
+        return answers
 
 
 class RateLimiter:
@@ -92,7 +111,7 @@ class RateLimiter:
             redis_url, max_connections=REDIS_CONNECTIONS_MAX, timeout=REDIS_WAIT_SECONDS)
         self._storage = RedisStorage(uri, connection_pool=pool)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
-        self._coalesced = Coalesced(redis.Redis(connection_pool=pool))
+        self._coalesced = Coalesced(pool)
         self._items: dict[str, RateLimitItem] = {}
 
     def hit(self, limit: str, *identity: str) -> None:

@@ -96,6 +96,17 @@ def test_concurrent_requests_are_each_counted_once_even_after_redis_forgets_its_
         assert web.stop() == 0
 
 
+def test_requests_go_on_when_redis_drops_the_web_process_connections(api_url, settings):
+    """As after a Redis restart: the rate limiter's connection is made afresh, and no
+    request fails."""
+    store = redis.Redis.from_url(settings.redis_url)
+    assert requests.get(api_url + "/v1/markets", timeout=10).status_code == 200
+    assert store.client_kill_filter(_type="normal", skipme=True) >= 1
+    statuses = [requests.get(api_url + "/v1/markets", timeout=10).status_code
+                for _ in range(3)]
+    assert statuses == [200, 200, 200]
+
+
 def test_a_server_error_shows_a_request_id_and_no_trace_and_is_logged(settings, caplog):
     import wsgiref.util
 
