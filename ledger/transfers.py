@@ -30,8 +30,8 @@ KEY_LENGTH_MAX = 200
 
 # One statement whatever the batch: the transfers, then the entries of those that are
 # new (a key posted before inserts nothing). Arrays keep it one fixed text: one parse,
-# one round trip, no limit on parameters. Entries go in account order, so that the
-# foreign keys' locks are taken in the same order as the balances'.
+# one round trip, no limit on parameters. Entries go in account order (as the entry
+# trigger locks their accounts).
 _INSERT_TEMPLATE = """
     WITH new_transfers AS (
         INSERT INTO transfers (idempotency_key, kind, reference, content_hash)
