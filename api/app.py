@@ -99,8 +99,8 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
     app.config["json.enable"] = False  # JsonApi serialises; Decimal must never slip through
     app.install(JsonApi(settings))
     redis_client = redis.Redis.from_url(settings.redis_url)
-    api = Api(app, settings, Authenticator(settings, engine, redis_client),
-              RateLimiter(settings.redis_url))
+    limiter = RateLimiter(settings.redis_url)
+    api = Api(app, settings, Authenticator(settings, engine, redis_client), limiter)
     routes_public.register(api, engine)
     routes_market_data.register(api, engine)
     routes_access.register(api, engine, settings)
@@ -112,7 +112,7 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
         orders = [(p.user_id, p.order) for p in placements if p.order is not None]
         for _, order in orders:
             metrics.ORDERS_ACCEPTED.labels(order["market"]).inc()
-        wake_all(sorted({order["market"] for _, order in orders}), redis_client, [
+        wake_all(sorted({order["market"] for _, order in orders}), limiter.coalesced.send, [
             (f"user:{user_id}", json.dumps({
                 "market": order["market"], "fills": [], "orders": [
                     {"id": order["id"], "status": order["status"], "filled_quantity": "0",
@@ -120,7 +120,8 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
             for user_id, order in orders])
 
     batcher = OrderBatcher(engine, announce, settings.order_writers)
-    routes_trading.register(api, engine, batcher, lambda market: wake(market, redis_client))
+    routes_trading.register(api, engine, batcher,
+                            lambda market: wake(market, limiter.coalesced.send))
     from workers.withdrawals import send_withdrawal
 
     routes_custody.register(api, engine, settings, send_withdrawal.send)

@@ -3,16 +3,13 @@
 Every API request is counted against two limits (its address's and its caller's), and
 a signed request also claims its signature (see ``api.auth``): ``admit`` does all of it
 in one Redis round trip, with the library's own sliding-window script in a pipeline.
-Concurrent requests share their round trips (``Coalesced``).
+Concurrent requests share their round trips (``api.coalesced``).
 """
 
 from __future__ import annotations
 
 import math
-import queue
-import threading
 import time
-from typing import Any
 
 import redis
 
@@ -20,86 +17,13 @@ from limits import RateLimitItem, parse
 from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from api.coalesced import Coalesced
 from api.errors import ApiError
 
 
 REDIS_CONNECTIONS_MAX = 50
 REDIS_WAIT_SECONDS = 5
-COALESCED_CALLERS_MAX = 200
 Limit = tuple[str, tuple[str, ...]]      # ("100/minute", identity), e.g. ("ip", "1.2.3.4")
-
-
-class Coalesced:
-    """Redis commands of concurrent callers sent together: one round trip on a connection
-    of its own, with every caller's commands that arrived while the one before was in
-    flight (as order entry's group commit). Each caller gets its own answers (an error
-    answer, such as a forgotten script, in its place), or the error that ended the round
-    trip. A pool checkout, a pipeline and a round trip per request were a sixth of the
-    ``web`` process's CPU."""
-
-    def __init__(self, pool: redis.ConnectionPool) -> None:
-        self._pool = pool
-        self._waiting: queue.SimpleQueue[tuple[list[tuple], threading.Event, list]] = \
-            queue.SimpleQueue()
-        self._sender: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def send(self, commands: list[tuple]) -> list[Any]:
-        """The answers to ``commands``, as Redis gives them (SET: b"OK" or None)."""
-        answered, answers = threading.Event(), []
-        self._waiting.put((commands, answered, answers))
-        with self._lock:
-            if self._sender is None:
-                self._sender = threading.Thread(target=self._send_forever, daemon=True,
-                                                name="redis-coalesced")
-                self._sender.start()
-        answered.wait()
-        if isinstance(answers[0], BaseException):
-            raise answers[0]
-        return answers[0]
-
-    def _send_forever(self) -> None:
-        connection = self._pool.make_connection()
-        while True:
-            callers = [self._waiting.get()]
-            while len(callers) < COALESCED_CALLERS_MAX:
-                try:
-                    callers.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            commands = [command for own, _, _ in callers for command in own]
-            try:
-                try:
-                    answers = self._round_trip(connection, commands)
-                except (redis.ConnectionError, redis.TimeoutError, OSError):
-                    # Redis restarted or dropped the connection: once more, connected
-                    # afresh (commands it may have run already only count a request
-                    # twice, or refuse a replayed signature that the caller then re-signs).
-                    connection.disconnect()
-                    answers = self._round_trip(connection, commands)
-            except Exception as error:   # the round trip failed: each caller hears of it
-                connection.disconnect()
-                for _, _, own_answers in callers:
-                    own_answers.append(error)
-            else:
-                start = 0
-                for own, _, own_answers in callers:
-                    own_answers.append(answers[start:start + len(own)])
-                    start += len(own)
-            for _, answered, _ in callers:
-                answered.set()
-
-    @staticmethod
-    def _round_trip(connection: redis.connection.AbstractConnection,
-                    commands: list[tuple]) -> list[Any]:
-        connection.send_packed_command(connection.pack_commands(commands))
-        answers: list[Any] = []
-        for _ in commands:
-            try:
-                answers.append(connection.read_response())
-            except redis.exceptions.ResponseError as error:
-                answers.append(error)
-        return answers
 
 
 class RateLimiter:
@@ -111,7 +35,7 @@ class RateLimiter:
             redis_url, max_connections=REDIS_CONNECTIONS_MAX, timeout=REDIS_WAIT_SECONDS)
         self._storage = RedisStorage(uri, connection_pool=pool)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
-        self._coalesced = Coalesced(pool)
+        self.coalesced = Coalesced(pool)   # shared with the web's announcements
         self._items: dict[str, RateLimitItem] = {}
 
     def hit(self, limit: str, *identity: str) -> None:
@@ -151,7 +75,7 @@ class RateLimiter:
                              item.amount, item.get_expiry(), 1))
         if claim is not None:
             commands.append(("SET", claim[0], 1, "NX", "EX", claim[1]))
-        return self._coalesced.send(commands)
+        return self.coalesced.send(commands)
 
     def _item(self, limit: str) -> RateLimitItem:
         if limit not in self._items:

@@ -20,7 +20,7 @@ import logging
 import signal
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import dramatiq
 import redis
@@ -83,24 +83,33 @@ def wake_key(market: str) -> str:
     return f"matcher:wake:{market}"
 
 
-def wake(market: str, redis_client: redis.Redis = _redis) -> None:
+Send = Callable[[list[tuple]], list]   # Redis commands -> their answers, in one round trip
+
+
+def wake(market: str, send: Send | None = None) -> None:
     """Ask the market's matcher to look at its work; one pending wake-up is enough."""
-    wake_all([market], redis_client)
+    wake_all([market], send)
 
 
-def wake_all(markets: list[str], redis_client: redis.Redis = _redis,
+def wake_all(markets: list[str], send: Send | None = None,
              publish: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
     """Wake each market's matcher, after publishing ``(channel, message)`` pairs: all in
-    one Redis round trip, then a message to each matcher whose wake key was absent."""
-    pipeline = redis_client.pipeline(transaction=False)
-    for channel, message in publish:
-        pipeline.publish(channel, message)
-    for market in markets:
-        pipeline.set(wake_key(market), 1, nx=True, px=WAKE_KEY_TTL_MS)
-    absent = pipeline.execute()[len(publish):]
-    for market, was_absent in zip(markets, absent):
-        if was_absent:
+    one Redis round trip (``send``'s, or a pipeline's), then a message to each matcher
+    whose wake key was absent."""
+    commands = [("PUBLISH", channel, message) for channel, message in publish]
+    commands += [("SET", wake_key(market), 1, "NX", "PX", WAKE_KEY_TTL_MS)
+                 for market in markets]
+    answers = (send or _pipelined)(commands)[len(publish):]
+    for market, answer in zip(markets, answers):
+        if answer is not None:   # set (it was absent), or an error: a wake-up too many
             wake_matcher.send(market)
+
+
+def _pipelined(commands: list[tuple]) -> list:
+    pipeline = _redis.pipeline(transaction=False)
+    for command in commands:
+        pipeline.execute_command(*command)
+    return pipeline.execute()
 
 
 def _publish(market: str, changes: dict) -> None:

@@ -72,7 +72,7 @@ def test_requests_from_one_address_are_limited_with_retry_after(settings, tmp_pa
 
 def test_concurrent_requests_are_each_counted_once_even_after_redis_forgets_its_scripts(
         settings, tmp_path):
-    """Concurrent requests share Redis round trips (api.ratelimit.Coalesced): each is
+    """Concurrent requests share Redis round trips (api.coalesced.Coalesced): each is
     still counted once, and a Redis that forgot the limiter's script (a restart) neither
     fails a request nor lets one through uncounted."""
     from concurrent.futures import ThreadPoolExecutor
