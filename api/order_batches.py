@@ -5,7 +5,8 @@ Each order is still decided alone and in arrival order; the batch only shares th
 statements and the commit (two round trips), which are most of an order's cost. A batch
 that fails as a whole (a deadlock, a lost connection) is retried an order per
 transaction, so that one order's trouble never becomes another's. After each commit, the
-new orders are announced and their markets' matchers woken in one Redis round trip.
+callers have their answers, and then the new orders are announced and their markets'
+matchers woken in one Redis round trip.
 """
 
 from __future__ import annotations
@@ -54,16 +55,18 @@ class OrderBatcher:
                     batch.append(self._waiting.get_nowait())
                 except queue.Empty:
                     break
+            placements = [placement for placement, _ in batch]
             try:
-                self._write([placement for placement, _ in batch])
+                self._write(placements)
             except Exception as error:  # every waiting caller hears of it; we go on
                 log.exception("an order batch failed")
-                for placement, _ in batch:
+                for placement in placements:
                     if placement.order is None and placement.error is None:
                         placement.error = error
             finally:
                 for _, written in batch:
                     written.set()
+            self._announce(placements)
 
     def _write(self, placements: list[Placement]) -> None:
         metrics.ORDER_BATCH_ORDERS.observe(len(placements))
@@ -80,7 +83,15 @@ class OrderBatcher:
                     self._commit([placement])
                 except DBAPIError as error:
                     placement.error = error
-        self.announce([p for p in placements if p.created])
+
+    def _announce(self, placements: list[Placement]) -> None:
+        """After the callers have their answers: announcing is not part of accepting."""
+        created = [p for p in placements if p.created]
+        try:
+            if created:
+                self.announce(created)
+        except Exception:   # the scheduler's sweep wakes any matcher with work within a second
+            log.exception("announcing %d new orders failed", len(created))
 
     def _commit(self, placements: list[Placement]) -> None:
         try:

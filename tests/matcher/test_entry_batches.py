@@ -131,6 +131,7 @@ def test_a_batch_that_fails_as_a_whole_is_placed_again_one_order_at_a_time(
     # No such user: the database refuses the whole batch (a foreign key), not Python.
     placements = [Placement(seller, sell), Placement(10**12, sell), Placement(seller, sell)]
     batcher._write(placements)
+    batcher._announce(placements)
     assert [p.created for p in placements] == [True, False, True]
     assert placements[1].error is not None and placements[1].order is None
     assert announced == [placements[0], placements[2]]
