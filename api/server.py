@@ -32,13 +32,17 @@ log = logging.getLogger("api.server")
 
 class Handler(WebSocketHandler):
     """gevent's handler, with TCP_NODELAY (gevent writes headers and body apart; without
-    it, Nagle and delayed ACKs stall each keep-alive response by about 40 ms) and the
-    request's headers read by ``api.request_headers``."""
+    it, Nagle and delayed ACKs stall each keep-alive response by about 40 ms), the
+    request's headers read by ``api.request_headers``, and no access log."""
 
     def __init__(self, sock, address, server, rfile=None):  # type: ignore[no-untyped-def]
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().__init__(sock, address, server, rfile)
+
+    def log_request(self) -> None:
+        """No line per request: formatting it cost more than the request's own work here
+        (errors, 5xx with their request id, are logged by the API)."""
 
     def MessageClass(self, rfile, *_):  # type: ignore[no-untyped-def] # noqa: N802 (gevent's)
         return RequestHeaders.read(rfile)
@@ -46,8 +50,6 @@ class Handler(WebSocketHandler):
 
 def main() -> None:
     logs.configure("web")
-    # A line per request costs more than the request's own work here; errors (5xx, with
-    # their request id) are still logged by the API.
     logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     settings = config.load()
     engine = engines.create(settings.database_url, key_lookups=True)
