@@ -12,6 +12,7 @@ from psycogreen.gevent import patch_psycopg  # noqa: E402
 
 patch_psycopg()
 
+import gc  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -66,6 +67,9 @@ def main() -> None:
     settings = config.load()
     engine = engines.create(settings.database_url, key_lookups=True)
     app, _ = create_app(settings, engine)
+    # What start-up made lives as long as the process: kept out of the collector's full
+    # passes, which otherwise walked it all (about 80 ms here, every request waiting).
+    gc.freeze()
     server = WSGIServer((settings.bind_host, settings.port), app,
                         handler_class=Handler, log=None)
 

@@ -25,8 +25,9 @@ def sqlalchemy_url(url: str) -> str:
 # went on checking each new entry's transfer (then a foreign key) with a sequential scan
 # as the table grew (736 million rows read in one 30 s run of bench.trading, PostgreSQL's
 # CPU per order up fourfold), and a small table whose rows are rewritten by every
-# posting (``accounts``) is slow to scan whatever its size. Sequential scans still happen where no index serves. Their prepared
-# statements (``db.round_trips.Prepared``) keep one generic plan, never planned again.
+# posting (``accounts``) is slow to scan whatever its size. Sequential scans still happen
+# where no index serves. Their prepared statements (``db.round_trips.Prepared``) keep one
+# generic plan, never planned again.
 KEY_LOOKUPS = {"options": "-c enable_seqscan=off -c plan_cache_mode=force_generic_plan"}
 
 
