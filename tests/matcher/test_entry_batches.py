@@ -137,3 +137,23 @@ def test_a_batch_that_fails_as_a_whole_is_placed_again_one_order_at_a_time(
     assert announced == [placements[0], placements[2]]
     assert balances(engine, seller)[market.split("-")[0]] == (D("0"), D("2"))
     assert_consistent(engine)
+
+
+@pytest.mark.timeout(60)
+def test_an_announcement_that_fails_fails_no_caller(engine, admin_engine):
+    from api.order_batches import OrderBatcher
+
+    market = create_market(admin_engine)
+    seller = funded_user(engine, market, base="1")
+
+    def announce(placements: list[Placement]) -> None:
+        raise ConnectionError("Redis is down")
+
+    batcher = OrderBatcher(engine, announce, writers=1)
+    sell = {"market": market, "side": "sell", "type": "limit", "quantity": "0.5",
+            "price": "100.00"}
+    for _ in range(2):   # the writer goes on after a failed announcement
+        order, created = batcher.place(seller, sell)
+        assert created and order["status"] == "accepted" and order["held"] == "0.50000000"
+    assert balances(engine, seller)[market.split("-")[0]] == (D("0"), D("1"))
+    assert_consistent(engine)
