@@ -10,7 +10,8 @@ clears what still rests) for ``--warmup`` seconds, not counted (connections, pre
 statements and the matchers' books are made on first use), and then for ``--seconds``.
 It prints orders accepted per second, p50/p99 of accept latency (as the clients see it),
 orders settled per second and p50/p99 of accept-to-settled latency (from the order's row
-to its request being processed), and pgbench's TPC-B figure taken in the same run.
+to its request being processed), pgbench's TPC-B figure taken in the same run, and the
+time a fixed Python loop takes before and after it (the machine's speed drifts).
 """
 
 from __future__ import annotations
@@ -194,6 +195,16 @@ def pgbench(settings: config.Settings) -> float:
     return float(re.search(r"tps = ([\d.]+)", output).group(1))
 
 
+def machine_speed() -> float:
+    """Seconds a fixed Python loop takes on an idle core: this machine's speed drifts by a
+    third from minute to minute, and the figures with it."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(5_000_000):
+        total += number
+    return time.perf_counter() - started
+
+
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
@@ -209,6 +220,7 @@ def main(argv: list[str]) -> None:
     options = parser.parse_args(argv)
     settings = config.load()
     up(settings)
+    speed_before = machine_speed()
     tps = pgbench(settings)
     recreate(settings)
     python = str(config.PROJECT_DIR / ".venv" / "bin" / "python")
@@ -279,12 +291,15 @@ def main(argv: list[str]) -> None:
             process.terminate()
         for process in processes:
             process.wait(30)
+    speed_after = machine_speed()
     settled = [float(r[0]) for r in rows]
     settle_span = max(float(r[1]) for r in rows) - measure_from
     print(f"{os.cpu_count()} cores; {options.web} web processes, 1 matcher, {options.clients} "
           f"signed clients in {CLIENT_PROCESSES} processes, {options.seconds} s after "
           f"{options.warmup} s of warm-up, 2 markets")
     print(f"pgbench TPC-B -c4 -j2, same run:   {tps:>8,.0f} transactions/s")
+    print(f"a fixed Python loop, idle machine: {speed_before:8.2f} s before, "
+          f"{speed_after:.2f} s after")
     print(f"orders accepted (HTTP 202):        {len(accepted) / options.seconds:>8,.0f} /s   "
           f"p50 {statistics.median(accepted) * 1000:6.1f} ms   "
           f"p99 {percentile(accepted, 0.99) * 1000:6.1f} ms")
