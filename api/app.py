@@ -94,13 +94,17 @@ def error_response(error: ApiError) -> str:
                                  "field": error.field}})
 
 
-def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
+def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = None
+               ) -> tuple[bottle.Bottle, Api]:
+    """``autocommit`` (``db.engine.create(autocommit=True)``, else ``engine``) serves the
+    order writers and the API-key lookups, which need no transaction of the driver's."""
+    autocommit = autocommit or engine
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False  # JsonApi serialises; Decimal must never slip through
     app.install(JsonApi(settings))
     redis_client = redis.Redis.from_url(settings.redis_url)
     limiter = RateLimiter(settings.redis_url)
-    api = Api(app, settings, Authenticator(settings, engine, redis_client), limiter)
+    api = Api(app, settings, Authenticator(settings, autocommit, redis_client), limiter)
     routes_public.register(api, engine)
     routes_market_data.register(api, engine)
     routes_access.register(api, engine, settings)
@@ -119,7 +123,7 @@ def create_app(settings: Settings, engine: Engine) -> tuple[bottle.Bottle, Api]:
                      "held": order["held"]}]}))
             for user_id, order in orders])
 
-    batcher = OrderBatcher(engine, announce, settings.order_writers)
+    batcher = OrderBatcher(autocommit, announce, settings.order_writers)
     routes_trading.register(api, engine, batcher,
                             lambda market: wake(market, limiter.coalesced.send))
     from workers.withdrawals import send_withdrawal

@@ -66,7 +66,9 @@ def main() -> None:
     logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     settings = config.load()
     engine = engines.create(settings.database_url, key_lookups=True)
-    app, _ = create_app(settings, engine)
+    autocommit = engines.create(settings.database_url, key_lookups=True, autocommit=True,
+                                pool_size=settings.order_writers + 2)
+    app, _ = create_app(settings, engine, autocommit)
     # What start-up made lives as long as the process: kept out of the collector's full
     # passes, which otherwise walked it all (about 80 ms here, every request waiting).
     gc.freeze()

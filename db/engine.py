@@ -32,14 +32,21 @@ KEY_LOOKUPS = {"options": "-c enable_seqscan=off -c plan_cache_mode=force_generi
 
 
 def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True,
-           key_lookups: bool = False) -> Engine:
+           key_lookups: bool = False, autocommit: bool = False) -> Engine:
+    """``autocommit``: every connection stays in autocommit mode for life, for paths that
+    begin and commit in their own statements. Switching a pooled connection into it per
+    use (``execution_options``) costs a round trip on each return to the pool
+    (``SET default_transaction_isolation TO DEFAULT``); on this engine, asking for
+    AUTOCOMMIT again costs nothing."""
     connect_args = KEY_LOOKUPS if key_lookups else {}
+    isolation = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if not pooled:
         return create_engine(sqlalchemy_url(url), poolclass=pool.NullPool,
-                             connect_args=connect_args)
+                             connect_args=connect_args, **isolation)
     return create_engine(
         sqlalchemy_url(url),
         connect_args=connect_args,
+        **isolation,
         pool_size=pool_size,
         max_overflow=POOL_OVERFLOW_MAX,
         pool_timeout=POOL_TIMEOUT_SECONDS,

@@ -137,7 +137,8 @@ def _runner(market: str) -> tuple[MarketRunner, threading.Lock]:
     global _engine
     with _lock:
         if _engine is None:
-            _engine = engines.create(_settings.database_url, pool_size=4, key_lookups=True)
+            _engine = engines.create(_settings.database_url, pool_size=4, key_lookups=True,
+                                     autocommit=True)
         if market not in _runners:
             _runners[market] = MarketRunner(
                 _engine, _settings.database_url, market, publish=_publish,
