@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ ALL_SCOPES = frozenset(api_keys.SCOPES)
 SIGNATURE_HEX_LENGTH = 64
 # A key is read from the database at most this often per process; a revocation takes
 # effect at once in the process that revoked it and within this time in the others.
+# Each read is kept for a random part of it (from half to all), so that keys first read
+# together are not read again together: a burst of reads at once opened connections
+# beyond the pool's, which are closed again on return (a new PostgreSQL backend each).
 API_KEY_CACHE_SECONDS = 2.0
 API_KEY_CACHE_SIZE_MAX = 10_000
 
@@ -47,7 +51,7 @@ class Principal:
 class Authenticator:
     def __init__(self, settings: Settings, engine: Engine, redis_client: redis.Redis) -> None:
         self.settings, self.engine, self.redis = settings, engine, redis_client
-        self._keys: dict[str, tuple[float, tuple | None]] = {}
+        self._keys: dict[str, tuple[float, tuple | None]] = {}   # key id: (until, found)
         # Lookups need no transaction: no BEGIN, and nothing to roll back.
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -61,18 +65,18 @@ class Authenticator:
         if key_id is None or request.headers.get("Authorization"):
             return False
         cached = self._keys.get(key_id)
-        return cached is not None and time.monotonic() - cached[0] < API_KEY_CACHE_SECONDS
+        return cached is not None and time.monotonic() < cached[0]
 
     def _key(self, key_id: str) -> tuple | None:
         now = time.monotonic()
         cached = self._keys.get(key_id)
-        if cached is not None and now - cached[0] < API_KEY_CACHE_SECONDS:
+        if cached is not None and now < cached[0]:
             return cached[1]
         with self._reader.connect() as conn:
             found = api_keys.for_signature(conn, self.settings.secret_key, key_id)
         if len(self._keys) >= API_KEY_CACHE_SIZE_MAX:
             self._keys.clear()
-        self._keys[key_id] = (now, found)
+        self._keys[key_id] = (now + API_KEY_CACHE_SECONDS * random.uniform(0.5, 1), found)
         return found
 
     def principal(self, request: bottle.BaseRequest, body: bytes) -> Principal | None:

@@ -67,7 +67,7 @@ def main() -> None:
     settings = config.load()
     engine = engines.create(settings.database_url, key_lookups=True)
     autocommit = engines.create(settings.database_url, key_lookups=True, autocommit=True,
-                                pool_size=settings.order_writers + 2)
+                                pool_size=settings.order_writers + 4)
     app, _ = create_app(settings, engine, autocommit)
     # What start-up made lives as long as the process: kept out of the collector's full
     # passes, which otherwise walked it all (about 80 ms here, every request waiting).

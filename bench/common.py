@@ -42,7 +42,9 @@ def wait_until_up(url: str) -> None:
 
 
 class CpuMeter:
-    """CPU time used by each kind of process on the machine between ``start`` and ``stop``."""
+    """CPU time used by each kind of process on the machine between ``start`` and ``stop``,
+    with that of their children that ended meanwhile (PostgreSQL's backends that closed
+    count too, by the postmaster's)."""
 
     KINDS = (("api.server", "web"), ("workers.matching", "matcher"), ("scheduler", "scheduler"),
              ("multiprocessing", "load generator"), ("postgres", "postgres"),
@@ -60,7 +62,8 @@ class CpuMeter:
             times = process.info["cpu_times"]
             kind = next((k for pattern, k in self.KINDS if pattern in command), None)
             if kind is not None and times is not None:
-                found[process.pid] = (kind, times.user + times.system)
+                found[process.pid] = (kind, times.user + times.system + times.children_user +
+                                      times.children_system)
         return found
 
     def start(self) -> None:
