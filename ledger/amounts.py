@@ -29,7 +29,10 @@ _DECIMAL_TEXT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 
 def unit(scale: int) -> Decimal:
     """The smallest amount of a currency with this scale: ``unit(8) == Decimal('1E-8')``."""
-    return Decimal(1).scaleb(-scale)
+    return _UNITS[scale] if 0 <= scale <= SCALE_MAX else Decimal(1).scaleb(-scale)
+
+
+_UNITS = tuple(Decimal(1).scaleb(-scale) for scale in range(SCALE_MAX + 1))
 
 
 def parse_amount(value: object, scale: int, *, field: str = "amount",

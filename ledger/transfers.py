@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Sequence
 
 from sqlalchemy import Connection, select, text
@@ -55,6 +54,7 @@ INSERT_NEW = round_trips.Prepared("ledger_insert_new",
                                   text(_INSERT_TEMPLATE.format(on_conflict="")))
 REFERENCE_LENGTH_MAX = 200
 _KIND = re.compile(r"[a-z_]{1,40}")
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -144,18 +144,21 @@ def _validated_hash(transfer: Transfer) -> bytes:
     if not 2 <= len(transfer.entries) <= ENTRIES_PER_TRANSFER_MAX:
         raise UnbalancedTransfer(f"a transfer has 2 to {ENTRIES_PER_TRANSFER_MAX} entries, "
                                  f"not {len(transfer.entries)}")
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    with localcontext(MONEY):
-        for entry in transfer.entries:
-            check_scale(entry.amount, entry.account.scale)
-            if entry.amount == 0:
-                raise UnbalancedTransfer("an entry of zero moves nothing; leave it out")
-            totals[entry.account.currency] += entry.amount
-        canonical = "\n".join([transfer.kind, transfer.reference] + sorted(
-            f"{entry.account.id}:{entry.amount.normalize():f}" for entry in transfer.entries))
+    totals: dict[str, Decimal] = {}
+    lines = []
+    for entry in transfer.entries:
+        amount, entry_account = entry.amount, entry.account
+        check_scale(amount, entry_account.scale)
+        if amount == 0:
+            raise UnbalancedTransfer("an entry of zero moves nothing; leave it out")
+        currency = entry_account.currency
+        totals[currency] = MONEY.add(totals.get(currency, _ZERO), amount)
+        lines.append(f"{entry_account.id}:{MONEY.normalize(amount):f}")
+    lines.sort()
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
         raise UnbalancedTransfer(f"transfer {transfer.key!r} does not sum to zero: {unbalanced}")
+    canonical = "\n".join([transfer.kind, transfer.reference, *lines])
     return hashlib.sha256(canonical.encode()).digest()
 
 
