@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from typing import Any, Callable
 
 import bottle
@@ -114,8 +115,8 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
     def announce(placements: list[Placement]) -> None:
         """The callers' private channels hear of their new orders before the matchers do."""
         orders = [(p.user_id, p.order) for p in placements if p.order is not None]
-        for _, order in orders:
-            metrics.ORDERS_ACCEPTED.labels(order["market"]).inc()
+        for market, number in Counter(order["market"] for _, order in orders).items():
+            metrics.ORDERS_ACCEPTED.labels(market).inc(number)
         wake_all(sorted({order["market"] for _, order in orders}), limiter.coalesced.send, [
             (f"user:{user_id}", json.dumps({
                 "market": order["market"], "fills": [], "orders": [

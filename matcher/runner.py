@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -432,8 +433,10 @@ def _observe(market: str, requests: list) -> None:  # type: ignore[type-arg]
     """Match latency: from each request's acceptance to its settlement, just committed."""
     settled = datetime.now(timezone.utc)
     metrics.MATCHER_BATCH_REQUESTS.labels(market).observe(len(requests))
+    kinds = Counter(request.kind for request in requests)
+    for kind, number in kinds.items():
+        metrics.MATCHER_REQUESTS.labels(market, kind).inc(number)
+    match_seconds = metrics.MATCH_SECONDS.labels(market)
     for request in requests:
-        metrics.MATCHER_REQUESTS.labels(market, request.kind).inc()
         if request.kind == "order":
-            metrics.MATCH_SECONDS.labels(market).observe(
-                max((settled - request.created_at).total_seconds(), 0))
+            match_seconds.observe(max((settled - request.created_at).total_seconds(), 0))
