@@ -115,3 +115,29 @@ def test_signed_requests_and_refused_ones_count_against_the_address(settings, tm
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
     finally:
         assert web.stop() == 0
+
+
+def test_keys_read_together_are_read_again_apart(settings, engine):
+    """Each key is kept for a random part of API_KEY_CACHE_SECONDS (from half to all), so
+    that keys first read in one burst are not read again in one burst."""
+    import redis
+
+    from api.auth import API_KEY_CACHE_SECONDS, Authenticator
+    from users import api_keys, signup
+
+    with engine.begin() as conn:
+        user_id = signup.sign_up(conn, f"cache-{time.time_ns()}@example.com",
+                                 "a long enough password")["id"]
+        ids = [api_keys.create(conn, settings.secret_key, user_id, ["read"], "bot", [])[0].id
+               for _ in range(20)]
+    authenticator = Authenticator(settings, engine, redis.Redis.from_url(settings.redis_url))
+    kept = []
+    for key_id in ids:
+        asked_at = time.monotonic()
+        assert authenticator._key(key_id)[0].id == key_id
+        answered_at = time.monotonic()
+        until = authenticator._keys[key_id][0]
+        assert asked_at + API_KEY_CACHE_SECONDS / 2 <= until
+        assert until <= answered_at + API_KEY_CACHE_SECONDS
+        kept.append(until - answered_at)
+    assert max(kept) - min(kept) > API_KEY_CACHE_SECONDS / 10
