@@ -235,3 +235,23 @@ def test_posting_through_a_failed_transaction_leaves_no_trace(engine, btc):
         raise LedgerIntegrityError("caller failed after posting")
     with engine.connect() as conn:
         assert balance(conn, available) == 0
+
+
+def test_a_transfers_content_hash_never_changes():
+    """Stored with each transfer and compared when its key is posted again: a retry made
+    after an upgrade must hash as before (this is the digest of the first release)."""
+    from ledger.accounts import Account, AccountKind
+    from ledger.transfers import Entry, Transfer, _validated_hash
+
+    held = Account(7, 3, "BTC", AccountKind.HELD, 8)
+    available = Account(9, 4, "BTC", AccountKind.AVAILABLE, 8)
+    fees = Account(2, None, "BTC", AccountKind.FEES, 8)
+    quote_held = Account(8, 4, "USD", AccountKind.HELD, 2)
+    quote_available = Account(6, 3, "USD", AccountKind.AVAILABLE, 2)
+    entries = ((held, "-1.50000000"), (available, "1.497"), (fees, "0.003"),
+               (quote_held, "-150.00"), (quote_available, "150"))
+    transfer = Transfer("trade:BTC-USD:1", "trade",
+                        tuple(Entry(account, Decimal(amount)) for account, amount in entries),
+                        "trade:1")
+    assert _validated_hash(transfer).hex() == \
+        "4f65be30be2e343fa9c9e14e72c18c2f5e271a9c3f044154fdc707995940f087"
