@@ -264,9 +264,7 @@ class EthereumWallet(CurrencyDriver):
         try:
             self.rpc.call("eth_sendRawTransaction", raw)
             return
-        except TemporaryNodeError:
-            raise
-        except NodeError as error:
+        except NodeError as error:    # a TemporaryNodeError goes up: retried, still held
             refused = error
         if self.rpc.call("eth_getTransactionByHash", txid) is not None:
             return                        # in the node's pool or mined: sent before, or by others

@@ -10,6 +10,8 @@ import sys
 from decimal import Decimal
 
 import pytest
+import redis
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 
 import config
@@ -18,6 +20,7 @@ from custody import withdrawals
 from db.schema import transfers
 from db.schema import withdrawals as withdrawal_rows
 from ledger import reconcile
+from scheduler import jobs
 from tests.currencies.nodes import driver_on
 from tests.currencies.proxy import RefusingProxy
 from tests.currencies.test_sending import CONFIRMATIONS, FEE, _balances, _status, requested
@@ -69,6 +72,16 @@ def _nonce(chain, address, block="latest") -> int:
     return int(chain.rpc.call("eth_getTransactionCount", address, block), 16)
 
 
+def _waiting_for_an_operator(engine, settings) -> tuple[float, int]:
+    """The gauge of sending withdrawals that need an operator, and their number."""
+    jobs.observe(engine, redis.Redis.from_url(settings.redis_url))
+    with engine.connect() as conn:
+        flagged = conn.execute(select(func.count()).select_from(withdrawal_rows).where(
+            withdrawal_rows.c.needs_attention)).scalar_one()
+    return REGISTRY.get_sample_value("exchange_withdrawals_waiting",
+                                     {"status": "sending_attention"}), flagged
+
+
 def _admin(code, node_url, *args):
     return subprocess.run([sys.executable, "-m", "admin", *args], cwd=config.PROJECT_DIR,
                           env={**os.environ, f"NODE_URL_{code}": node_url},
@@ -101,6 +114,8 @@ def test_a_signed_payment_the_node_refuses_stays_held_and_the_next_one_leaves_no
     assert _balances(engine, user_b, driver.code) == (Decimal("2.4999"), Decimal("0.5001"))
     assert _releases(engine, first) == 0 and _releases(engine, second) == 0
     assert chain.received(outside_a) == 0 and chain.received(outside_b) == 0
+    gauge, flagged = _waiting_for_an_operator(engine, settings)
+    assert flagged >= 1 and gauge == flagged
     assert reconcile(engine) == []
 
     anvil_proxy.refuse(set())
