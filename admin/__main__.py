@@ -4,8 +4,12 @@
                  [--withdrawal-fee F] [--withdrawal-min M] [--withdrawal-max M]
                  [--withdrawal-daily-max M] [--approval-above A]
     withdrawals-pause CODE | withdrawals-resume CODE
-    withdrawals [--status S]                    pending_approval and attention by default
+    withdrawals [--status S]                    by default pending_approval, attention, and
+                                                sending ones needing attention (held: the
+                                                node refused us and the payment may be out)
     withdrawal-approve ID | withdrawal-reject ID
+    withdrawal-retry ID                         an attempt to pay now, as the worker makes;
+                                                exit status 1 while it still needs attention
     wallets [CODE]                              each node wallet against what we owe;
                                                 exit status 1 on any shortfall
     market-add BASE-QUOTE --tick T --lot L --min-notional M --maker-bps B --taker-bps B
@@ -23,7 +27,7 @@ import sys
 import uuid
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 
 import config
 from db import engine as engines
@@ -60,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("withdrawals-pause", "withdrawals-resume"):
         commands.add_parser(name).add_argument("code")
     commands.add_parser("withdrawals").add_argument("--status", action="append")
-    for name in ("withdrawal-approve", "withdrawal-reject"):
+    for name in ("withdrawal-approve", "withdrawal-reject", "withdrawal-retry"):
         commands.add_parser(name).add_argument("withdrawal_id", type=uuid.UUID)
     commands.add_parser("wallets").add_argument("code", nargs="?")
     commands.add_parser("backup")
@@ -108,7 +112,8 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
             print(f"no currency {options.code}", file=sys.stderr)
             return 2
         print(f"{options.code} withdrawals {'paused' if paused else 'resumed'}")
-    elif command in ("withdrawals", "withdrawal-approve", "withdrawal-reject", "wallets"):
+    elif command in ("withdrawals", "withdrawal-approve", "withdrawal-reject",
+                     "withdrawal-retry", "wallets"):
         return _custody(engine, options)
     elif command in ("backup", "backups", "restore"):
         return _backups(options)
@@ -171,19 +176,27 @@ def _custody(engine: Engine, options: argparse.Namespace) -> int:
             found = withdrawals.cancel(engine, None, options.withdrawal_id, "rejected")
             print(f"withdrawal {found['id']} rejected; {found['amount']} {found['currency']} "
                   "(and its fee) returned")
+        elif options.command == "withdrawal-retry":
+            return _retry(engine, options.withdrawal_id)
     except CustodyError as error:
         print(error.message, file=sys.stderr)
         return 2
+    except CurrencyError as error:
+        print(f"the node is unavailable: {error}", file=sys.stderr)
+        return 2
     if options.command == "withdrawals":
-        statuses = options.status or ["pending_approval", "attention"]
+        table = withdrawals.withdrawals
+        wanted = table.c.status.in_(options.status) if options.status else or_(
+            table.c.status.in_(("pending_approval", "attention")), table.c.needs_attention)
         with engine.connect() as conn:
-            rows = conn.execute(withdrawals.viewed().where(
-                withdrawals.withdrawals.c.status.in_(statuses))
-                .order_by(withdrawals.withdrawals.c.number)).all()
+            rows = conn.execute(withdrawals.viewed().where(wanted)
+                                .order_by(table.c.number)).all()
         for row in rows:
             view = withdrawals.describe(row)
+            view["status"] += " (attention)" if row.needs_attention else ""
             print("\t".join(str(view[k]) for k in ("id", "status", "currency", "amount",
-                                                    "address", "txid", "created_at")))
+                                                    "address", "txid", "created_at"))
+                  + f"\t{row.error or ''}")
     elif options.command == "wallets":
         short = False
         with engine.connect() as conn:
@@ -200,6 +213,25 @@ def _custody(engine: Engine, options: argparse.Namespace) -> int:
                   + (f"SHORT {check.shortfall}: withdrawals paused" if check.shortfall else "ok"))
         return 1 if short else 0
     return 0
+
+
+def _retry(engine: Engine, withdrawal_id: uuid.UUID) -> int:
+    from currencies.registry import driver_for
+    from custody import withdrawals
+    from custody.errors import WithdrawalNotFound
+
+    with engine.connect() as conn:
+        code = conn.execute(select(withdrawals.withdrawals.c.currency).where(
+            withdrawals.withdrawals.c.id == withdrawal_id)).scalar()
+    if code is None:
+        raise WithdrawalNotFound()
+    status = withdrawals.send(engine, driver_for(engine, code), withdrawal_id)
+    with engine.connect() as conn:
+        row = conn.execute(select(withdrawals.withdrawals).where(
+            withdrawals.withdrawals.c.id == withdrawal_id)).one()
+    print(f"withdrawal {withdrawal_id}: {status}"
+          + (f" (attention: {row.error})" if row.needs_attention else ""))
+    return 1 if row.needs_attention else 0
 
 
 def _backups(options: argparse.Namespace) -> int:

@@ -55,7 +55,12 @@ class CurrencyDriver(abc.ABC):
 
     @abc.abstractmethod
     def send(self, address: str, amount: Decimal, withdrawal_id: str) -> str:
-        """Pay ``amount`` to ``address``, recording ``withdrawal_id`` with the node; a txid."""
+        """Pay ``amount`` to ``address``, recording ``withdrawal_id`` with the node; a txid.
+
+        Raises ``PaymentDeferred`` only when nothing was signed or sent for
+        ``withdrawal_id``, and ``PaymentRefused`` only when the chain or the wallet proves
+        that no payment for it was or ever can be made: the caller returns the funds on
+        that error alone. After any other error the payment may be out, or may still go."""
 
     @abc.abstractmethod
     def find_sent(self, withdrawal_id: str) -> str | None:

@@ -7,7 +7,10 @@ it as decimal strings: no float ever holds money.
 
 A send is ``sendtoaddress`` with the withdrawal's id as the wallet comment: the
 node stores it with the transaction in the same step that broadcasts it, so a
-retry that finds the comment in the wallet knows the payment exists.
+retry that finds the comment in the wallet knows the payment exists. A payment is
+refused (its funds go back) only when the node answered the send with an error and
+its wallet then lists nothing under the comment; an HTTP 401/403 or a lookup that
+fails proves nothing, and leaves the withdrawal to an operator.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
-from currencies.errors import NodeError, WalletUnderfunded
+from currencies.errors import NodeError, PaymentRefused, WalletUnderfunded
 from currencies.jsonrpc import JsonRpc, RpcError
 from ledger.amounts import check_scale
 
@@ -64,7 +67,16 @@ class BitcoindWallet(CurrencyDriver):
         except RpcError as error:
             if error.code == RPC_WALLET_INSUFFICIENT_FUNDS:
                 raise WalletUnderfunded(f"the {self.code} wallet cannot pay {amount}") from error
-            raise
+            refused = error
+        # The node itself answered, refusing (an HTTP 401/403 is no answer of the wallet's,
+        # and is left to an operator). The wallet holds the only keys and stores every
+        # payment it makes under its comment, even one it then reports it could not
+        # broadcast: no payment under the comment is proof that none was made.
+        txid = self.find_sent(withdrawal_id)
+        if txid is not None:
+            return txid
+        raise PaymentRefused(f"the {self.code} node refused the payment: "
+                             f"{refused.message}") from refused
 
     def find_sent(self, withdrawal_id: str) -> str | None:
         skip = 0

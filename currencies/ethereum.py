@@ -10,6 +10,22 @@ A send is signed first and stored in ``wallet_sends`` under the withdrawal's id,
 in a committed transaction, and only then broadcast. A retry finds the stored
 transaction and broadcasts the same bytes again: the same nonce can be mined at
 most once, so a withdrawal can never be paid twice, whatever crashed when.
+
+Once stored, a signed transaction is a payment that anyone who saw its bytes (the
+node, a provider in front of it, a peer it reached) may broadcast at any time, and
+no answer of a node proves that it did not. So its withdrawal is refunded
+(``PaymentRefused``) on one proof only: the hot wallet's nonce, read at the block
+``confirmations`` deep, is past the transaction's nonce, and the transaction has no
+receipt. Another transaction then spent that nonce, as deep as a deposit must be to
+count, and a nonce is spent once. Every other failure to broadcast (the node's
+refusal, an HTTP 401/403, a refused lookup) is a ``NodeError``: the withdrawal stays
+``sending`` for an operator, and each retry broadcasts the same bytes again.
+
+Nonces leave no gap: a new payment is signed at the node's pending nonce, and only
+once every stored transaction is known to the node (in its pool or mined). Until
+then the stored ones are broadcast again in nonce order, and the new payment waits
+unsigned (``PaymentDeferred``): signed past a stuck nonce, it would be reported sent
+while it could not be mined before the stuck one.
 """
 
 from __future__ import annotations
@@ -21,10 +37,13 @@ from decimal import ROUND_DOWN, Decimal
 
 from eth_account import Account
 from eth_utils import is_checksum_address, to_checksum_address
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
-from currencies.errors import NodeError, TemporaryNodeError, WalletUnderfunded
+from currencies.errors import (
+    CurrencyError, NodeError, PaymentDeferred, PaymentRefused, TemporaryNodeError,
+    WalletUnderfunded,
+)
 from currencies.jsonrpc import JsonRpc, RpcError
 from ledger.amounts import check_scale
 
@@ -33,6 +52,7 @@ TRANSFER_GAS = 21_000
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HOT_WALLET_LABEL = "hot-wallet"
 SCAN_BLOCKS_PER_BATCH = 50
+STORED_REBROADCAST_MAX = 64          # stored transactions the node lost, sent again per send
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 TXID = re.compile(r"0x[0-9a-f]{64}")
 
@@ -173,11 +193,10 @@ class EthereumWallet(CurrencyDriver):
         return "0x" + signed.raw_transaction.hex(), "0x" + signed.hash.hex()
 
     def _broadcast(self, raw: str, txid: str) -> None:
+        """Broadcast a sweep of a deposit address (a sweep pays nobody but us)."""
         try:
             self.rpc.call("eth_sendRawTransaction", raw)
         except RpcError as error:
-            # Sent before (and perhaps mined): the node knows it, which is all we need.
-            # Otherwise the signed transaction holds its nonce: it must go out, later.
             if self.rpc.call("eth_getTransactionByHash", txid) is None:
                 raise TemporaryNodeError(f"{self.code} node refused transaction {txid}: "
                                          f"{error.message}") from error
@@ -188,28 +207,79 @@ class EthereumWallet(CurrencyDriver):
         with self.engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('wallet_sends:' || :c))"),
                          {"c": self.code})
-            stored = conn.execute(text("SELECT raw, txid FROM wallet_sends "
+            stored = conn.execute(text("SELECT nonce, raw, txid FROM wallet_sends "
                                        "WHERE currency = :c AND withdrawal_id = :w"),
                                   {"c": self.code, "w": withdrawal_id}).first()
             if stored is None:
-                gas_price = int(self.rpc.call("eth_gasPrice"), 16)
-                wei = _wei(amount)
-                balance = int(self.rpc.call("eth_getBalance", hot, "pending"), 16)
-                if balance < wei + gas_price * TRANSFER_GAS:
-                    raise WalletUnderfunded(f"the {self.code} hot wallet cannot pay {amount}")
-                node_nonce = int(self.rpc.call("eth_getTransactionCount", hot, "pending"), 16)
-                last = conn.execute(text("SELECT max(nonce) FROM wallet_sends WHERE currency = :c"),
-                                    {"c": self.code}).scalar()
-                nonce = max(node_nonce, -1 if last is None else last + 1)
-                raw, txid = self._signed_transfer(key_index, address, wei, nonce, gas_price)
-                conn.execute(text("INSERT INTO wallet_sends (currency, withdrawal_id, nonce, "
-                                  "raw, txid) VALUES (:c, :w, :n, :r, :t)"),
-                             {"c": self.code, "w": withdrawal_id, "n": nonce, "r": raw,
-                              "t": txid})
-            else:
-                raw, txid = stored
-        self._broadcast(raw, txid)
+                stored = self._sign_next(conn, key_index, hot, address, amount, withdrawal_id)
+        nonce, raw, txid = stored
+        self._broadcast_stored(hot, nonce, raw, txid)
         return txid
+
+    def _sign_next(self, conn: Connection, key_index: int, hot: str, address: str, amount: Decimal,
+                   withdrawal_id: str) -> tuple[int, str, str]:
+        """Sign and store the payment at the next nonce; raises ``PaymentDeferred`` unsigned."""
+        nonce = self._next_nonce(conn, hot)
+        gas_price = int(self.rpc.call("eth_gasPrice"), 16)
+        wei = _wei(amount)
+        balance = int(self.rpc.call("eth_getBalance", hot, "pending"), 16)
+        if balance < wei + gas_price * TRANSFER_GAS:
+            raise WalletUnderfunded(f"the {self.code} hot wallet cannot pay {amount}")
+        raw, txid = self._signed_transfer(key_index, address, wei, nonce, gas_price)
+        conn.execute(text("INSERT INTO wallet_sends (currency, withdrawal_id, nonce, raw, txid) "
+                          "VALUES (:c, :w, :n, :r, :t)"),
+                     {"c": self.code, "w": withdrawal_id, "n": nonce, "r": raw, "t": txid})
+        return nonce, raw, txid
+
+    def _pending_nonce(self, hot: str) -> int:
+        return int(self.rpc.call("eth_getTransactionCount", hot, "pending"), 16)
+
+    def _next_nonce(self, conn: Connection, hot: str) -> int:
+        """The node's pending nonce, once it knows every stored transaction (no gap)."""
+        nonce = self._pending_nonce(hot)
+        unknown = conn.execute(text(
+            "SELECT nonce, raw, txid FROM wallet_sends WHERE currency = :c AND nonce >= :n "
+            "ORDER BY nonce LIMIT :m"),
+            {"c": self.code, "n": nonce, "m": STORED_REBROADCAST_MAX}).all()
+        if not unknown:
+            return nonce
+        stuck = unknown[0]
+        try:
+            for stuck in unknown:
+                self.rpc.call("eth_sendRawTransaction", stuck.raw)
+            nonce = self._pending_nonce(hot)
+        except CurrencyError as error:
+            raise PaymentDeferred(f"{self.code} payments wait behind transaction {stuck.txid} "
+                                  f"(nonce {stuck.nonce}), which the node does not take: "
+                                  f"{error}") from error
+        last = conn.execute(text("SELECT max(nonce) FROM wallet_sends WHERE currency = :c"),
+                            {"c": self.code}).scalar_one()
+        if last >= nonce:
+            raise PaymentDeferred(f"{self.code} payments wait until the node knows the stored "
+                                  f"transaction of nonce {nonce}")
+        return nonce
+
+    def _broadcast_stored(self, hot: str, nonce: int, raw: str, txid: str) -> None:
+        """Broadcast a stored payment; ``PaymentRefused`` only on the proof it is dead."""
+        try:
+            self.rpc.call("eth_sendRawTransaction", raw)
+            return
+        except NodeError as error:    # a TemporaryNodeError goes up: retried, still held
+            refused = error
+        if self.rpc.call("eth_getTransactionByHash", txid) is not None:
+            return                        # in the node's pool or mined: sent before, or by others
+        if self._nonce_spent_by_another(hot, nonce, txid):
+            raise PaymentRefused(f"{self.code} transaction {txid} can never be mined: another "
+                                 f"transaction spent its nonce {nonce}") from refused
+        raise NodeError(f"{self.code} transaction {txid} (nonce {nonce}) is signed and may "
+                        f"still be mined, but the node does not take it: {refused}") from refused
+
+    def _nonce_spent_by_another(self, hot: str, nonce: int, txid: str) -> bool:
+        settled = self.tip_height() - max(self.confirmations, 1) + 1
+        if settled < 0:
+            return False
+        spent = int(self.rpc.call("eth_getTransactionCount", hot, _hex(settled)), 16)
+        return spent > nonce and self.rpc.call("eth_getTransactionReceipt", txid) is None
 
     def find_sent(self, withdrawal_id: str) -> str | None:
         with self.engine.connect() as conn:

@@ -17,6 +17,14 @@ attempt first asks the node for a payment recorded under the withdrawal's id, an
 attempts for one currency are serialised by an advisory lock held across the call.
 A crash anywhere leaves the withdrawal ``sending``; the next attempt finds the
 payment (or that there is none) and goes on from there.
+
+An error of the node leaves ``sending`` on the driver's word alone: ``failed`` (the
+funds go back) only on ``PaymentRefused``, the driver's proof that no payment was or
+ever can be made; ``queued`` only on ``PaymentDeferred``, nothing signed or sent. Any
+other refusal (an HTTP 401/403, a refused lookup, a signed payment the node will not
+take) may hide a payment that is out or can still go: the withdrawal stays ``sending``
+with ``needs_attention`` set, its funds held, listed for operators and retried, until
+an attempt finds it sent or proved refused.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from currencies.base import CurrencyDriver
-from currencies.errors import NodeError, TemporaryNodeError, WalletUnderfunded
+from currencies.errors import NodeError, PaymentDeferred, PaymentRefused, TemporaryNodeError
 from custody.errors import WithdrawalNotCancellable, WithdrawalNotFound, WithdrawalRefused
 from db.schema import currencies, withdrawal_addresses, withdrawals
 from ledger import AccountKind, Entry, Transfer, account, format_amount, move, parse_amount, post
@@ -237,7 +245,7 @@ def _release(conn: Connection, row, status: str, error: str | None) -> None:
                     account(conn, row.user_id, row.currency, AccountKind.HELD),
                     account(conn, row.user_id, row.currency, AccountKind.AVAILABLE),
                     row.amount + row.fee, f"withdrawal:{row.id}"))
-    _set(conn, row.id, status=status, error=error)
+    _set(conn, row.id, status=status, error=error, needs_attention=False)
 
 
 # Sending, exactly once.
@@ -267,29 +275,32 @@ def _send_locked(engine: Engine, driver: CurrencyDriver, withdrawal_id: uuid.UUI
         elif row.status != "sending":
             return row.status
     reference = f"withdrawal:{withdrawal_id}"
-    txid = driver.find_sent(reference)
-    if txid is None:
-        try:
+    try:
+        txid = driver.find_sent(reference)
+        if txid is None:
             txid = driver.send(row.address, row.amount, reference)
-        except WalletUnderfunded as error:
-            # Nothing left the wallet: back in the queue, cancellable again.
-            log.warning("withdrawal %s waits for the hot wallet: %s", withdrawal_id, error)
-            with engine.begin() as conn:
-                _set(conn, withdrawal_id, status="queued", error=str(error))
-            return "queued"
-        except TemporaryNodeError:
-            raise                     # unknown whether it left: stays sending, retried later
-        except NodeError as error:
-            # Some wallets record a payment and then report that broadcasting it failed
-            # (and broadcast it again later): only a payment the node has no record of
-            # is refused, and only then do the funds go back.
-            txid = driver.find_sent(reference)
-            if txid is None:
-                with engine.begin() as conn:
-                    row = _locked(conn, withdrawal_id, None)
-                    if row.status == "sending":
-                        _release(conn, row, "failed", str(error))
-                return "failed"
+    except PaymentDeferred as error:
+        # Nothing was signed or sent: back in the queue, cancellable again.
+        log.warning("withdrawal %s waits: %s", withdrawal_id, error)
+        with engine.begin() as conn:
+            _set(conn, withdrawal_id, status="queued", error=str(error), needs_attention=False)
+        return "queued"
+    except TemporaryNodeError:
+        raise                         # unknown whether it left: stays sending, retried later
+    except PaymentRefused as error:
+        with engine.begin() as conn:
+            row = _locked(conn, withdrawal_id, None)
+            if row.status == "sending":
+                _release(conn, row, "failed", str(error))
+        return "failed"
+    except NodeError as error:
+        log.error("withdrawal %s: the node refused us and the payment may be out or still "
+                  "go; it stays sending, held, until an operator looks: %s", withdrawal_id, error)
+        with engine.begin() as conn:
+            row = _locked(conn, withdrawal_id, None)
+            if row.status == "sending":
+                _set(conn, withdrawal_id, needs_attention=True, error=str(error))
+        return row.status
     with engine.begin() as conn:
         row = _locked(conn, withdrawal_id, None)
         if row.status != "sending":
@@ -302,7 +313,7 @@ def _send_locked(engine: Engine, driver: CurrencyDriver, withdrawal_id: uuid.UUI
             entries.append(Entry(account(conn, None, row.currency, AccountKind.FEES), row.fee))
         post(conn, Transfer(f"withdrawal-sent:{withdrawal_id}", "withdrawal_sent",
                             tuple(entries), reference))
-        _set(conn, withdrawal_id, status="sent", txid=txid, error=None)
+        _set(conn, withdrawal_id, status="sent", txid=txid, error=None, needs_attention=False)
     return "sent"
 
 

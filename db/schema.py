@@ -251,6 +251,7 @@ withdrawals = Table(
     Column("confirmations", Integer, nullable=False),
     Column("network_fee", Numeric(asdecimal=True)),
     Column("error", Text),
+    Column("needs_attention", Boolean, nullable=False),   # sending, and an operator must look
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
 )

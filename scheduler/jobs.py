@@ -129,10 +129,12 @@ def observe(engine: Engine, redis_client) -> None:  # type: ignore[no-untyped-de
     with engine.connect() as conn:
         metrics.MATCHER_BACKLOG.set(conn.execute(text(
             "SELECT count(*) FROM matcher_requests WHERE processed_at IS NULL")).scalar_one())
+        # A sending one that needs an operator is counted apart: its payment may be out.
         waiting = dict(conn.execute(text(
-            "SELECT status, count(*) FROM withdrawals WHERE status IN ('pending_approval', "
-            "'queued', 'sending', 'attention') GROUP BY status")).all())
-    for status in ("pending_approval", "queued", "sending", "attention"):
+            "SELECT status || CASE WHEN needs_attention THEN '_attention' ELSE '' END, "
+            "count(*) FROM withdrawals WHERE status IN ('pending_approval', 'queued', "
+            "'sending', 'attention') GROUP BY 1")).all())
+    for status in ("pending_approval", "queued", "sending", "sending_attention", "attention"):
         metrics.WITHDRAWALS_WAITING.labels(status).set(waiting.get(status, 0))
 
 
