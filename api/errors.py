@@ -18,8 +18,8 @@ from matcher.errors import (
     InvalidOrder, MarketHalted, OrderError, OrderNotCancellable, OrderNotFound, UnknownMarket,
 )
 from users.errors import (
-    AccessError, AccountFrozen, EmailTaken, InvalidCredentials, InvalidInput, InvalidSecondFactor,
-    NotFound, SecondFactorRequired, SessionInvalid,
+    AccessError, AccountFrozen, AllowlistTooBroad, EmailTaken, InvalidCredentials, InvalidInput,
+    InvalidSecondFactor, NotFound, SecondFactorLocked, SecondFactorRequired, SessionInvalid,
 )
 
 
@@ -43,11 +43,13 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (TemporaryNodeError, 503, "currency_unavailable"),
     (CurrencyError, 503, "currency_unavailable"),
     (CustodyError, 0, ""),     # the error's own status and code
+    (AllowlistTooBroad, 400, "ip_allowlist_too_broad"),
     (InvalidInput, 400, "invalid_request"),
     (EmailTaken, 409, "email_taken"),
     (InvalidCredentials, 401, "invalid_credentials"),
     (SecondFactorRequired, 401, "totp_required"),
     (InvalidSecondFactor, 401, "invalid_totp"),
+    (SecondFactorLocked, 429, "second_factor_locked"),   # with Retry-After
     (SessionInvalid, 401, "invalid_session"),
     (NotFound, 404, "not_found"),
     (AccountFrozen, 403, "account_frozen"),
@@ -76,5 +78,7 @@ def translate(error: Exception) -> ApiError | None:
                 code = error.code  # type: ignore[attr-defined]
             if status == 0:
                 status = error.status  # type: ignore[attr-defined]
-            return ApiError(status, code, message, field)
+            retry_after = getattr(error, "retry_after_seconds", None)
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+            return ApiError(status, code, message, field, headers)
     return None

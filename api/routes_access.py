@@ -8,14 +8,15 @@ from api.routing import Api, Call
 from api.schemas import TIMESTAMP, TOTP_CODE, obj
 from config import Settings
 from db.schema import users
-from users import api_keys, sessions, signup, totp
+from users import api_keys, second_factor, sessions, signup, totp
 
 EMAIL = {"type": "string", "maxLength": 254}
 PASSWORD = {"type": "string", "maxLength": 256}
 LOGIN_LIMIT_PER_IP = "20/minute"
 LOGIN_LIMIT_PER_EMAIL = "10/15minutes"
 SIGNUP_LIMIT_PER_IP = "30/hour"
-TOTP_LIMIT_PER_USER = "10/5minutes"
+# Wrong second-factor codes have their own bound on every path (users.second_factor).
+API_KEY_CREATION_LIMIT_PER_USER = "10/5minutes"
 
 USER = obj(id={"type": "string"}, email={"type": "string"}, totp_enabled={"type": "boolean"},
            created_at=TIMESTAMP)
@@ -55,8 +56,8 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
         api.limiter.hit(LOGIN_LIMIT_PER_EMAIL, "login-email", call.body["email"].lower())
         with engine.begin() as conn:
             user_id = signup.check_password(conn, call.body["email"], call.body["password"])
+        second_factor.verify(engine, key, user_id, call.body.get("totp"), action="log_in")
         with engine.begin() as conn:
-            totp.require(conn, key, user_id, call.body.get("totp"))
             token, expires_at = sessions.create(conn, key, user_id)
         return {"token": token, "expires_at": expires_at.isoformat()}
 
@@ -88,18 +89,14 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
                    enabled={"const": True},
                    recovery_codes={"type": "array", "items": {"type": "string"}}))})
     def confirm_totp(call: Call) -> dict:
-        api.limiter.hit(TOTP_LIMIT_PER_USER, "totp", str(call.user_id))
-        with engine.begin() as conn:
-            codes = totp.confirm(conn, key, call.user_id, call.body["code"])
+        codes = second_factor.confirm(engine, key, call.user_id, call.body["code"])
         return {"enabled": True, "recovery_codes": codes}
 
     @api.route("DELETE", "/v1/me/totp", summary="remove the second factor (needs a code)",
                tag="second factor", auth="session", body=obj(totp=TOTP_CODE),
                responses={204: ("removed", None)})
     def remove_totp(call: Call) -> None:
-        api.limiter.hit(TOTP_LIMIT_PER_USER, "totp", str(call.user_id))
-        with engine.begin() as conn:
-            totp.remove(conn, key, call.user_id, call.body["totp"])
+        second_factor.remove(engine, key, call.user_id, call.body["totp"])
 
     @api.route("POST", "/v1/api-keys", summary="create an API key; its secret is shown once",
                tag="api keys", auth="session",
@@ -111,12 +108,14 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
                         totp=TOTP_CODE),
                responses={201: ("the key and its secret", NEW_API_KEY)})
     def create_api_key(call: Call) -> dict:
-        api.limiter.hit(TOTP_LIMIT_PER_USER, "totp", str(call.user_id))
+        api.limiter.hit(API_KEY_CREATION_LIMIT_PER_USER, "api-key-creation", str(call.user_id))
+        wanted = (call.body["scopes"], call.body.get("label", ""),
+                  call.body.get("ip_allowlist", []))
+        api_keys.checked(*wanted)           # a request refused anyway spends no code
+        second_factor.verify(engine, key, call.user_id, call.body.get("totp"),
+                             action="api_key_create")
         with engine.begin() as conn:
-            totp.require(conn, key, call.user_id, call.body.get("totp"))
-            created, secret = api_keys.create(conn, key, call.user_id, call.body["scopes"],
-                                              call.body.get("label", ""),
-                                              call.body.get("ip_allowlist", []))
+            created, secret = api_keys.create(conn, key, call.user_id, *wanted)
         return {**created.public(), "secret": secret}
 
     @api.route("GET", "/v1/api-keys", summary="the caller's API keys (never their secrets)",

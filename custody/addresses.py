@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from currencies.base import CurrencyDriver
 from custody.errors import WithdrawalRefused
 from db.schema import withdrawal_addresses
-from users import totp
+from users import second_factor
 
 ADDRESSES_PER_USER_MAX = 100
 
@@ -25,9 +25,10 @@ def add(engine: Engine, driver: CurrencyDriver, secret_key: bytes, user_id: int,
     if not driver.validate_address(address):
         raise WithdrawalRefused("invalid_address", f"this is not a valid {driver.code} "
                                 "address on our network", "address")
+    # Spent in a transaction of its own: a refusal below cannot give the code back.
+    second_factor.verify(engine, secret_key, user_id, totp_code, action="withdrawal_address")
     with engine.begin() as conn:
         conn.execute(text("SELECT 1 FROM users WHERE id = :u FOR NO KEY UPDATE"), {"u": user_id})
-        totp.require(conn, secret_key, user_id, totp_code)
         count = conn.execute(select(func.count()).select_from(withdrawal_addresses).where(
             withdrawal_addresses.c.user_id == user_id)).scalar_one()
         if count >= ADDRESSES_PER_USER_MAX:

@@ -44,7 +44,8 @@ from currencies.errors import NodeError, PaymentDeferred, PaymentRefused, Tempor
 from custody.errors import WithdrawalNotCancellable, WithdrawalNotFound, WithdrawalRefused
 from db.schema import currencies, withdrawal_addresses, withdrawals
 from ledger import AccountKind, Entry, Transfer, account, format_amount, move, parse_amount, post
-from users import totp
+from users import second_factor
+from users.errors import InvalidSecondFactor
 
 CANCELLABLE = ("pending_approval", "queued")
 COUNTED_AGAINST_DAILY_LIMIT = ("pending_approval", "queued", "sending", "sent", "confirmed",
@@ -96,6 +97,9 @@ def request(engine: Engine, driver: CurrencyDriver, secret_key: bytes, user_id: 
     if not driver.validate_address(asked.address):
         raise WithdrawalRefused("invalid_address", f"this is not a valid {currency.code} "
                                 "address on our network", "address")
+    twin = _spend_second_factor(engine, secret_key, user_id, idempotency_key, asked)
+    if twin is not None:
+        return twin, False
     withdrawal_id = uuid.uuid4()
     fee = currency.withdrawal_fee
     status = "pending_approval" if currency.withdrawal_approval_above is not None \
@@ -103,7 +107,6 @@ def request(engine: Engine, driver: CurrencyDriver, secret_key: bytes, user_id: 
     try:
         with engine.begin() as conn:
             _lock_user(conn, user_id)     # serialises this user's requests: the daily limit
-            totp.require(conn, secret_key, user_id, asked.totp)
             _check_address_allowed(conn, user_id, currency.code, asked.address)
             _check_daily_limit(conn, user_id, currency, amount)
             conn.execute(withdrawals.insert().values(
@@ -121,6 +124,21 @@ def request(engine: Engine, driver: CurrencyDriver, secret_key: bytes, user_id: 
             raise
         return existing, False
     return get(engine, user_id, withdrawal_id), True
+
+
+def _spend_second_factor(engine: Engine, secret_key: bytes, user_id: int,
+                         idempotency_key: str, asked: Request) -> dict | None:
+    """Check the code, and spend it if right, in a transaction of its own: a refusal after
+    it (address, limits, funds) cannot give it back to be tried again. Returns the
+    withdrawal of a twin request (same key, same body, sent at once) that spent it."""
+    try:
+        second_factor.verify(engine, secret_key, user_id, asked.totp, action="withdrawal")
+    except InvalidSecondFactor:
+        twin = _by_key(engine, user_id, idempotency_key, asked)
+        if twin is None:
+            raise
+        return twin
+    return None
 
 
 def _by_key(engine: Engine, user_id: int, key: str, asked: Request) -> dict | None:

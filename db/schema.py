@@ -68,6 +68,14 @@ totp_recovery_codes = Table(
     Column("used_at", DateTime(timezone=True)),
 )
 
+second_factor_failures = Table(
+    "second_factor_failures", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("action", Text, nullable=False),
+    Column("failed_at", DateTime(timezone=True)),
+)
+
 api_keys = Table(
     "api_keys", metadata,
     Column("id", Text, primary_key=True),

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select, update
 
 from db.schema import api_keys, users
-from users import crypto
+from users import crypto, ip_allowlist
 from users.errors import InvalidInput, NotFound
 
 SCOPES = ("read", "trade", "withdraw")
 KEYS_PER_USER_MAX = 30
 LABEL_LENGTH_MAX = 100
-ALLOWLIST_ENTRIES_MAX = 20
 _PURPOSE = "api-key"
 
 
@@ -33,15 +32,11 @@ class ApiKey:
     ip_allowlist: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None
+    # Parsed once per read of the key, not on every signed request.
+    networks: tuple[ip_allowlist.Network, ...] = field(default=(), compare=False, repr=False)
 
     def allows_ip(self, address: str) -> bool:
-        if not self.ip_allowlist:
-            return True
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in ipaddress.ip_network(network) for network in self.ip_allowlist)
+        return ip_allowlist.allows(self.networks, address)
 
     def public(self) -> dict:
         return {"id": self.id, "label": self.label, "scopes": list(self.scopes),
@@ -50,33 +45,23 @@ class ApiKey:
                 "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None}
 
 
-def _checked(scopes: object, label: object, allowlist: object) -> tuple[list[str], str, list[str]]:
+def checked(scopes: object, label: object, allowlist: object
+            ) -> tuple[list[str], str, list[str]]:
+    """The scopes, label and networks of a new key, or InvalidInput naming the field."""
     if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
         raise InvalidInput(f"scopes must be a non-empty list of {', '.join(SCOPES)}",
                            field="scopes")
     if not isinstance(label, str) or len(label) > LABEL_LENGTH_MAX:
         raise InvalidInput(f"label must be a string of at most {LABEL_LENGTH_MAX} characters",
                            field="label")
-    if not isinstance(allowlist, list) or len(allowlist) > ALLOWLIST_ENTRIES_MAX:
-        raise InvalidInput(f"ip_allowlist must be a list of at most {ALLOWLIST_ENTRIES_MAX} "
-                           "addresses or networks", field="ip_allowlist")
-    networks = []
-    for entry in allowlist:
-        try:
-            networks.append(str(ipaddress.ip_network(entry, strict=False)))
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{entry!r} is not an IP address or network such as "
-                               "203.0.113.7 or 203.0.113.0/24", field="ip_allowlist") from None
-    if "withdraw" in scopes and not networks:
-        raise InvalidInput("a key with the withdraw scope needs an ip_allowlist",
-                           field="ip_allowlist")
-    return sorted(set(scopes), key=SCOPES.index), label, networks
+    networks = ip_allowlist.parsed(allowlist, withdraw="withdraw" in scopes)
+    return sorted(set(scopes), key=SCOPES.index), label, [str(n) for n in networks]
 
 
 def create(conn: Connection, secret_key: bytes, user_id: int, scopes: object, label: object,
            allowlist: object) -> tuple[ApiKey, str]:
     """A new key and its secret (to show once)."""
-    checked_scopes, checked_label, networks = _checked(scopes, label, allowlist)
+    checked_scopes, checked_label, networks = checked(scopes, label, allowlist)
     # Serialise creations per user so that the bound below holds under concurrency.
     conn.execute(select(users.c.id).where(users.c.id == user_id)
                  .with_for_update(key_share=True))
@@ -123,5 +108,6 @@ def for_signature(conn: Connection, secret_key: bytes, key_id: str
 
 
 def _key(row) -> ApiKey:  # type: ignore[no-untyped-def]
+    networks = tuple(ipaddress.ip_network(n) for n in row.ip_allowlist)
     return ApiKey(row.id, row.user_id, row.label, tuple(row.scopes),
-                  tuple(str(n) for n in row.ip_allowlist), row.created_at, row.revoked_at)
+                  tuple(str(n) for n in networks), row.created_at, row.revoked_at, networks)

@@ -6,6 +6,8 @@
     ├── InvalidCredentials      (wrong email or password: never says which)
     ├── SecondFactorRequired
     ├── InvalidSecondFactor
+    ├── SecondFactorLocked      (too many wrong codes: retry after retry_after_seconds)
+    ├── AllowlistTooBroad       (a withdraw key's IP allow-list names too wide a network)
     ├── SessionInvalid          (expired, revoked or forged token)
     ├── NotFound                (no such object of the caller's)
     └── AccountFrozen
@@ -53,6 +55,24 @@ class InvalidSecondFactor(AccessError):
     """Raised when a second-factor code is wrong, expired or already used."""
 
     code = "invalid_totp"
+
+
+class SecondFactorLocked(AccessError):
+    """Raised when a user's recent wrong codes reached the bound: no code is checked
+    (not even a right one) for ``retry_after_seconds``."""
+
+    code = "second_factor_locked"
+
+    def __init__(self, message: str, *, retry_after_seconds: int,
+                 field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class AllowlistTooBroad(AccessError):
+    """Raised when a key with the withdraw scope would be usable from too wide a network."""
+
+    code = "ip_allowlist_too_broad"
 
 
 class SessionInvalid(AccessError):

@@ -1,7 +1,9 @@
 """The TOTP second factor (RFC 6238, pyotp) with single-use recovery codes.
 
 A code's time step is accepted once (no replay within its window); a recovery
-code works once, in place of a TOTP code.
+code works once, in place of a TOTP code. These are the steps on one connection;
+``users.second_factor`` runs them, with the bound on wrong codes, in transactions of
+their own.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import Connection, func, select, update
 
 from db.schema import totp_recovery_codes, users
 from users import crypto
-from users.errors import InvalidInput, InvalidSecondFactor, SecondFactorRequired
+from users.errors import InvalidInput, InvalidSecondFactor
 
 ISSUER = "Exchange"
 STEP_SECONDS = 30
@@ -47,33 +49,16 @@ def enrol(conn: Connection, secret_key: bytes, user_id: int, email: str) -> tupl
     return secret, pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
 
 
-def confirm(conn: Connection, secret_key: bytes, user_id: int, code: object) -> list[str]:
-    """Enable the factor with a first good code; returns the recovery codes, shown once."""
-    row = conn.execute(select(users.c.totp_secret_encrypted, users.c.totp_enabled_at)
-                       .where(users.c.id == user_id)).one()
-    if row.totp_secret_encrypted is None:
-        raise InvalidInput("enrol first: POST /v1/me/totp", field=None)
-    if row.totp_enabled_at is not None:
-        raise InvalidInput("the second factor is already enabled", field=None)
-    _check_code(conn, secret_key, user_id, row.totp_secret_encrypted, code)
-    conn.execute(update(users).where(users.c.id == user_id).values(totp_enabled_at=func.now()))
-    codes = ["-".join(_random_group() for _ in range(3)) for _ in range(RECOVERY_CODES)]
-    conn.execute(totp_recovery_codes.insert(),
-                 [{"user_id": user_id, "code_hash": _hash(c)} for c in codes])
-    return codes
+def well_formed(code: str) -> bool:
+    """Whether ``code`` could be right at all: six digits, or a recovery code."""
+    return _CODE.fullmatch(code) is not None or _RECOVERY.fullmatch(code) is not None
 
 
-def require(conn: Connection, secret_key: bytes, user_id: int, code: object,
-            field: str = "totp") -> None:
-    """Pass if the factor is off; otherwise ``code`` must be a fresh TOTP or recovery code."""
-    row = conn.execute(select(users.c.totp_secret_encrypted, users.c.totp_enabled_at)
-                       .where(users.c.id == user_id)).one()
-    if row.totp_enabled_at is None:
-        return
-    if code is None or code == "":
-        raise SecondFactorRequired("this account has a second factor: send its current code "
-                                   f"in {field}", field=field)
-    if isinstance(code, str) and _RECOVERY.fullmatch(code):
+def spend(conn: Connection, secret_key: bytes, user_id: int, encrypted: bytes, code: str,
+          field: str) -> None:
+    """Accept a well-formed code once, in ``conn``: a TOTP code's step or a recovery code
+    is marked used; InvalidSecondFactor (and nothing written) if it is wrong or used."""
+    if _RECOVERY.fullmatch(code):
         used = conn.execute(update(totp_recovery_codes).where(
             totp_recovery_codes.c.user_id == user_id,
             totp_recovery_codes.c.code_hash == _hash(code),
@@ -81,22 +66,6 @@ def require(conn: Connection, secret_key: bytes, user_id: int, code: object,
         if used != 1:
             raise InvalidSecondFactor("this recovery code is wrong or was used", field=field)
         return
-    _check_code(conn, secret_key, user_id, row.totp_secret_encrypted, code, field)
-
-
-def remove(conn: Connection, secret_key: bytes, user_id: int, code: object) -> None:
-    if not is_enabled(conn, user_id):
-        raise InvalidInput("the second factor is not enabled", field=None)
-    require(conn, secret_key, user_id, code)
-    conn.execute(update(users).where(users.c.id == user_id).values(
-        totp_secret_encrypted=None, totp_enabled_at=None, totp_last_step=None))
-    conn.execute(totp_recovery_codes.delete().where(totp_recovery_codes.c.user_id == user_id))
-
-
-def _check_code(conn: Connection, secret_key: bytes, user_id: int, encrypted: bytes,
-                code: object, field: str = "totp") -> None:
-    if not isinstance(code, str) or not _CODE.fullmatch(code):
-        raise InvalidSecondFactor("a second-factor code is 6 digits", field=field)
     secret = crypto.decrypt(secret_key, _PURPOSE, encrypted, str(user_id)).decode()
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
     now_step = int(time.time()) // STEP_SECONDS
@@ -112,6 +81,21 @@ def _check_code(conn: Connection, secret_key: bytes, user_id: int, encrypted: by
             raise InvalidSecondFactor("this code was used already; wait for the next one",
                                       field=field)
     raise InvalidSecondFactor("the second-factor code is wrong or expired", field=field)
+
+
+def enable(conn: Connection, user_id: int) -> list[str]:
+    """Turn the enrolled factor on; returns the recovery codes, shown once."""
+    conn.execute(update(users).where(users.c.id == user_id).values(totp_enabled_at=func.now()))
+    codes = ["-".join(_random_group() for _ in range(3)) for _ in range(RECOVERY_CODES)]
+    conn.execute(totp_recovery_codes.insert(),
+                 [{"user_id": user_id, "code_hash": _hash(c)} for c in codes])
+    return codes
+
+
+def disable(conn: Connection, user_id: int) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(
+        totp_secret_encrypted=None, totp_enabled_at=None, totp_last_step=None))
+    conn.execute(totp_recovery_codes.delete().where(totp_recovery_codes.c.user_id == user_id))
 
 
 def _random_group() -> str:
