@@ -1,18 +1,22 @@
 """Time priority is the order in which the matcher put orders in the book, and a book
 rebuilt from the database after a restart is the book that was running."""
 
+import json
+import time
 from decimal import Decimal as D
 
 import pytest
+import redis
 from sqlalchemy import text
 
 from matcher import orders as entry
+from matcher.errors import StaleBook
+from matcher.runner import MarketRunner
+from tests.processes import Process
 from tests.trading import (
     NOW, Clock, assert_consistent, balances, create_market, fee_balance, funded_user,
     order_row, place,
 )
-from matcher.errors import StaleBook
-from matcher.runner import MarketRunner
 
 
 @pytest.fixture
@@ -57,7 +61,7 @@ def _buy_one_at_100_after_a_restart(engine, settings, market, feed, running):
     return buyer
 
 
-def test_equal_price_orders_committed_out_of_sequence_keep_the_running_books_priority_after_a_restart(  # noqa: E501
+def test_equal_price_orders_committed_out_of_sequence_keep_their_priority_after_a_restart(
         engine, settings, market):
     base, quote = market.split("-")
     early, late = (funded_user(engine, market, base="1") for _ in range(2))
@@ -96,7 +100,7 @@ def test_equal_price_orders_committed_out_of_sequence_keep_the_running_books_pri
     assert_consistent(engine)
 
 
-def test_a_stop_that_triggers_into_the_book_queues_behind_orders_already_there_after_a_restart(  # noqa: E501
+def test_a_triggered_stop_queues_behind_orders_already_in_the_book_after_a_restart(
         engine, settings, market):
     base, quote = market.split("-")
     trader = funded_user(engine, market, base="2", quote="1000")
@@ -154,4 +158,55 @@ def test_a_runner_whose_book_another_runner_has_moved_on_writes_nothing_and_rebu
     assert balances(engine, buyer)[quote] == (D("99.80"), D("0"))
     assert balances(engine, buyer)[base] == (D("1"), D("0"))
     assert balances(engine, seller)[quote] == (D("99.90"), D("0"))
+    assert_consistent(engine)
+
+
+def _wait_for_status(engine, market, order_id, status, timeout=60):
+    from workers.matching import wake
+    deadline = time.monotonic() + timeout
+    while order_row(engine, order_id).status != status:
+        assert time.monotonic() < deadline, f"order {order_id} never became {status}"
+        wake(market)
+        time.sleep(0.1)
+
+
+def test_a_killed_matcher_process_started_again_fills_the_order_its_book_had_first(
+        engine, settings, market, tmp_path):
+    base, quote = market.split("-")
+    early, late = (funded_user(engine, market, base="1") for _ in range(2))
+    listener = redis.Redis.from_url(settings.redis_url).pubsub()
+    listener.subscribe(f"market:{market}")
+    matcher = Process("matcher", tmp_path)
+    matcher.wait_for_output("ready for action")
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        slow, _ = entry.place(conn, early, {"market": market, "side": "sell",
+                                            "type": "limit", "quantity": "1",
+                                            "price": "100.00"}, NOW)
+        fast = place(engine, late, market, side="sell", type="limit", quantity="1",
+                     price="100.00")
+        _wait_for_status(engine, market, fast["id"], "open")
+        transaction.commit()
+    _wait_for_status(engine, market, slow["id"], "open")
+    matcher.kill()
+    matcher = Process("matcher", tmp_path)
+    matcher.wait_for_output("ready for action")
+    buyer = funded_user(engine, market, quote="200")
+    buy = place(engine, buyer, market, side="buy", type="limit", quantity="1", price="100.00")
+    _wait_for_status(engine, market, buy["id"], "filled")
+    assert matcher.stop() == 0
+    assert order_row(engine, fast["id"]).status == "filled"
+    assert order_row(engine, slow["id"]).status == "open"
+    assert balances(engine, late)[quote] == (D("99.90"), D("0"))
+    assert balances(engine, early)[base] == (D("0"), D("1"))
+    assert balances(engine, buyer)[quote] == (D("99.80"), D("0"))
+    assert balances(engine, buyer)[base] == (D("1"), D("0"))
+    feed = Feed()
+    while (message := listener.get_message(timeout=1)) is not None:
+        if message["type"] == "message":
+            feed.books.append(json.loads(message["data"])["book"])
+    listener.close()
+    assert len(feed.books) == 3  # one batch each: the two sells, then the buy after the kill
+    feed.assert_chained()
+    assert feed.books[-1]["sequence"] == _book_sequence(engine, market)
     assert_consistent(engine)
