@@ -134,9 +134,10 @@ def test_a_triggered_stop_queues_behind_orders_already_in_the_book_after_a_resta
     assert_consistent(engine)
 
 
-def test_a_runner_whose_book_another_runner_has_moved_on_writes_nothing_and_rebuilds(
-        engine, settings, market):
-    base, quote = market.split("-")
+def _a_stale_runner(engine, settings, market):
+    """A runner that believes it leads, with a book built before another runner put a
+    sell at 100.00 in the market's; a buy that meets it is pending. (stale runner, the
+    sell's and the buyer's ids)"""
     first, second = (_runner(engine, settings, market, Feed()) for _ in range(2))
     second.lead = lambda: True  # as if the lock were lost: both believe they lead
     assert second.run_pending() == 0                      # its book is built, empty
@@ -144,21 +145,42 @@ def test_a_runner_whose_book_another_runner_has_moved_on_writes_nothing_and_rebu
     sell = place(engine, seller, market, side="sell", type="limit", quantity="1",
                  price="100.00")
     assert first.run_pending() == 1                       # the sell rests in the book
-    before = _book_sequence(engine, market)
+    first.resign()
     buyer = funded_user(engine, market, quote="200")
     buy = place(engine, buyer, market, side="buy", type="limit", quantity="1", price="100.00")
-    with pytest.raises(StaleBook):
-        second.run_pending()  # its book has no sell: the buy would rest instead of trading
-    assert order_row(engine, buy["id"]).status == "accepted"
-    assert _book_sequence(engine, market) == before
-    assert balances(engine, buyer)[quote] == (D("99.80"), D("100.20"))
-    assert second.run_pending() == 1                      # rebuilt: the buy meets the sell
+    return second, sell, buy, seller, buyer
+
+
+def _assert_the_buy_met_the_sell(engine, market, sell, buy, seller, buyer):
+    base, quote = market.split("-")
     assert (order_row(engine, buy["id"]).status, order_row(engine, sell["id"]).status) == (
         "filled", "filled")
     assert balances(engine, buyer)[quote] == (D("99.80"), D("0"))
     assert balances(engine, buyer)[base] == (D("1"), D("0"))
     assert balances(engine, seller)[quote] == (D("99.90"), D("0"))
     assert_consistent(engine)
+
+
+def test_a_runner_whose_book_another_runner_has_moved_on_writes_nothing_and_rebuilds(
+        engine, settings, market):
+    _, quote = market.split("-")
+    stale, sell, buy, seller, buyer = _a_stale_runner(engine, settings, market)
+    before = _book_sequence(engine, market)
+    with pytest.raises(StaleBook):
+        stale.run_pending()  # its book has no sell: the buy would rest instead of trading
+    assert order_row(engine, buy["id"]).status == "accepted"
+    assert _book_sequence(engine, market) == before
+    assert balances(engine, buyer)[quote] == (D("99.80"), D("100.20"))
+    assert stale.run_pending() == 1                       # rebuilt: the buy meets the sell
+    _assert_the_buy_met_the_sell(engine, market, sell, buy, seller, buyer)
+
+
+def test_the_matcher_worker_runs_a_stale_runners_batch_again_on_a_rebuilt_book(
+        engine, settings, market):
+    from workers.matching import _run_with_retries
+    stale, sell, buy, seller, buyer = _a_stale_runner(engine, settings, market)
+    assert _run_with_retries(stale) == 1
+    _assert_the_buy_met_the_sell(engine, market, sell, buy, seller, buyer)
 
 
 def _wait_for_status(engine, market, order_id, status, timeout=60):
