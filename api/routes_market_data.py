@@ -1,8 +1,8 @@
 """Public market data: the aggregated book, trades, candles and 24-hour tickers.
 
 Everything is read from what the matcher committed, so any ``web`` process serves
-the same answer: the book from the resting orders (with the sequence of the last
-request the matcher applied), candles from the table the matcher keeps per batch.
+the same answer: the book from the resting orders (with the book's sequence as the
+matcher last committed it), candles from the table the matcher keeps per batch.
 """
 
 from __future__ import annotations

@@ -144,6 +144,7 @@ orders = Table(
     Column("triggered_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
+    Column("priority", BigInteger),
 )
 
 matcher_requests = Table(

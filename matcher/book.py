@@ -10,7 +10,10 @@ Rules:
 * self-trade prevention cancels the newest order (the taker's remainder);
 * post-only orders that would take are rejected;
 * IOC keeps what fills and cancels the rest; FOK fills whole or is rejected;
-* market buys spend at most their budget (the funds held for them), fee included;
+* market buys spend at most their budget (the funds held for them), fee included; a
+  buy by quote amount is filled (whole, for FOK) once what is left cannot pay for one
+  more lot at the price where it stops: the next level's, or the last level's when
+  the book runs out (the remainder is released);
 * stop orders wait outside the book until the last trade price reaches their
   stop (buy: at or above, sell: at or below), then enter as market or limit;
 * an order past its ``expire_at`` never trades: it expires when met.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
 
@@ -193,6 +196,8 @@ class Book:
                     events.append(Closed(maker.id, "filled"))
             if not queue:
                 del opposite[key]
+        if taker.quantity is None and traded and self._spent(taker.budget, self.last_price):
+            return Closed(taker.id, "filled")  # the book ran out as the budget did
         return None
 
     def _quantity(self, taker: Order, maker: Order, price: Decimal) -> Decimal:
@@ -249,32 +254,49 @@ class Book:
         return None
 
     def _fillable(self, taker: Order, now: datetime) -> bool:
-        """FOK: could the whole quantity trade now (without meeting the taker's own orders)?"""
-        needed = taker.quantity
-        budget = taker.budget
+        """FOK: would the whole order trade now (without meeting the taker's own orders)?
+
+        A buy by quote amount (no quantity) is whole once what is left of its budget
+        cannot pay for one more lot where it stops, as ``_match`` ends it: at a maker it
+        cannot buy out, or at the last level when the book runs out. That remainder is
+        released; an order that could buy nothing at all is killed."""
+        needed, budget = taker.quantity, taker.budget
+        price, traded = None, False
+        for price, maker in self._live_makers(taker, now):
+            if maker.user_id == taker.user_id:
+                return False
+            assert maker.quantity is not None
+            quantity = maker.quantity if needed is None else min(needed, maker.quantity)
+            if budget is not None:
+                affordable = self._largest_lots(budget, price)
+                if affordable < quantity:  # the budget ends at this maker
+                    return needed is None and (traded or affordable > ZERO)
+                budget -= self.cost(price, quantity)
+            traded = True
+            if needed is not None:
+                needed -= quantity
+                if needed == ZERO:
+                    return True
+        return needed is None and traded and self._spent(budget, price)
+
+    def _live_makers(self, taker: Order, now: datetime) -> Iterator[tuple[Decimal, Order]]:
+        """(price, maker) in the order ``taker`` would meet them, within its limit price,
+        skipping the expired."""
         opposite = self._side("sell" if taker.side == "buy" else "buy")
         for key, queue in opposite.items():
             price = -key if taker.side == "sell" else key
             if taker.price is not None and not taker.is_market and \
                     (price > taker.price if taker.side == "buy" else price < taker.price):
-                return False
+                return
             for maker in queue:
-                if maker.expire_at is not None and maker.expire_at <= now:
-                    continue
-                if maker.user_id == taker.user_id:
-                    return False
-                assert maker.quantity is not None
-                quantity = maker.quantity if needed is None else min(needed, maker.quantity)
-                if budget is not None:
-                    quantity = min(quantity, self._largest_lots(budget, price))
-                    budget -= self.cost(price, quantity) if quantity else ZERO
-                if needed is not None:
-                    needed -= quantity
-                    if needed == ZERO:
-                        return True
-                if quantity == ZERO:
-                    return False
-        return False
+                if maker.expire_at is None or maker.expire_at > now:
+                    yield price, maker
+
+    def _spent(self, budget: Decimal | None, price: Decimal | None) -> bool:
+        """Whether a buy by quote amount with ``budget`` left is done: it cannot pay for one
+        more lot at ``price`` (the last it traded at)."""
+        return budget is not None and price is not None and \
+            self._largest_lots(budget, price) == ZERO
 
     # Stops ---------------------------------------------------------------------
 

@@ -6,7 +6,8 @@
     ├── MarketHalted
     ├── OrderNotFound         (no such order of the caller's)
     ├── OrderNotCancellable   (the order is closed already)
-    └── HoldExceeded          (a bug: a fill would spend more than its order holds)
+    ├── HoldExceeded          (a bug: a fill would spend more than its order holds)
+    └── StaleBook             (another runner wrote the market: the batch is void)
 """
 
 from __future__ import annotations
@@ -57,3 +58,10 @@ class HoldExceeded(OrderError):
     """Raised when a fill would spend more than its order holds (never by design)."""
 
     code = "hold_exceeded"
+
+
+class StaleBook(OrderError):
+    """Raised when a batch's book is not the market's as committed (another runner wrote
+    the market since it was built): the batch is void and the book is rebuilt."""
+
+    code = "stale_book"

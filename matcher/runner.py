@@ -10,7 +10,12 @@
   them, and only requests still pending can be claimed, so even two leaders at once
   could not apply work twice.
 * The in-memory book is rebuilt from the database at start and after any error,
-  so it never runs ahead of what was committed.
+  so it never runs ahead of what was committed. Time priority is the order in which
+  this book queued the orders, not their sequence numbers (taken before their
+  transactions commit, so a later number can arrive first): each order that enters
+  the book records its step of the market's ``book_sequence``, and the rebuild queues
+  them by it. That sequence only grows, and a batch whose book was built on another
+  value than the committed one (a second runner wrote the market) is void.
 """
 
 from __future__ import annotations
@@ -31,12 +36,14 @@ from db.schema import currencies, market_state, matcher_requests, orders
 from ledger import AccountKind, account
 from ledger.transfers import INSERT_NEW, insert_parameters, translated
 from matcher import candles, feed
-from matcher.book import Book, MarketRules, Order
+from matcher.book import Book, MarketRules, Order, Rested
+from matcher.errors import StaleBook
 from matcher.markets import Market
 from matcher.settlement import OrderState, Settlement, settle
 from observability import metrics
 
 BATCH_REQUESTS_MAX = 500
+NOT_NULL_VIOLATION = "23502"
 RESTING_STATUSES = ("open", "partially_filled", "untriggered")
 log = logging.getLogger("matcher")
 Publish = Callable[[str, dict[str, Any]], None]   # (market, what the batch changed)
@@ -44,7 +51,10 @@ Publish = Callable[[str, dict[str, Any]], None]   # (market, what the batch chan
 
 # The trades (each with its ledger transfer, found by its key), their fills (two per
 # trade, found by that transfer) and the market's state, in one statement. The book's
-# sequence moves with every batch; the last price and trade only with trades.
+# sequence moves with every batch, from the value this runner's book was built on or
+# last wrote: if another runner wrote the market meanwhile, NULL breaks the column's
+# NOT NULL and the batch is void (see ``StaleBook``). The last price and trade move only
+# with trades.
 _FILL_COLUMNS = ("transfer_key", "user_id", "order_id", "side", "price", "quantity", "fee",
                  "liquidity")
 _INSERT_TRADES_AND_STATE = round_trips.Prepared("matcher_insert_trades", text("""
@@ -81,21 +91,24 @@ _INSERT_TRADES_AND_STATE = round_trips.Prepared("matcher_insert_trades", text(""
     ON CONFLICT (market) DO UPDATE
     SET last_price = coalesce(EXCLUDED.last_price, market_state.last_price),
         last_trade_id = coalesce(EXCLUDED.last_trade_id, market_state.last_trade_id),
-        book_sequence = EXCLUDED.book_sequence"""),
-    market="text", now="timestamptz", fee_currency="text", book_sequence="bigint")
+        book_sequence = CASE WHEN market_state.book_sequence = :book_sequence_before
+                             THEN EXCLUDED.book_sequence END"""),
+    market="text", now="timestamptz", fee_currency="text", book_sequence="bigint",
+    book_sequence_before="bigint")
 _UPDATE_ORDERS = round_trips.Prepared("matcher_update_orders", text("""
     UPDATE orders o SET status = u.status, reject_reason = u.reason,
            filled_quantity = u.filled_quantity, filled_notional = u.filled_notional,
            fee_paid = u.fee_paid, fee_accrued = u.fee_accrued,
            hold_remaining = u.hold_remaining,
-           triggered_at = u.triggered_at, updated_at = now()
+           triggered_at = u.triggered_at, priority = coalesce(u.priority, o.priority),
+           updated_at = now()
       FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]),
                   CAST(:reasons AS text[]), CAST(:filled AS numeric[]),
                   CAST(:notional AS numeric[]), CAST(:fees AS numeric[]),
                   CAST(:accrued AS numeric[]), CAST(:holds AS numeric[]),
-                  CAST(:triggered AS timestamptz[]))
+                  CAST(:triggered AS timestamptz[]), CAST(:priorities AS bigint[]))
            AS u(id, status, reason, filled_quantity, filled_notional, fee_paid,
-                fee_accrued, hold_remaining, triggered_at)
+                fee_accrued, hold_remaining, triggered_at, priority)
      WHERE o.id = u.id"""))
 # A batch's trades in every interval's candle: one row per interval.
 _UPSERT_CANDLES = round_trips.Prepared("matcher_upsert_candles", text("""
@@ -166,6 +179,9 @@ class MarketRunner:
         self._pending: dict[int, Order] = {}   # new orders of the current batch
         self._published: dict[str, list] = {}  # the book's top levels as last published
         self._published_sequence = 0
+        # The market's book_sequence as committed: one step per request applied and one
+        # per order entering the book, which takes its step as its time priority.
+        self._book_sequence = 0
 
     # Leadership ----------------------------------------------------------------
 
@@ -227,7 +243,7 @@ class MarketRunner:
         requests, settlement, now = found
         _observe(self.symbol, requests)
         if self.publish is not None:
-            self.publish(self.symbol, self._changes(settlement, requests[-1].sequence, now))
+            self.publish(self.symbol, self._changes(settlement, self._book_sequence, now))
         self._forget_closed(settlement)
         return len(requests)
 
@@ -252,12 +268,25 @@ class MarketRunner:
         now = self.clock()
         accounts = _AccountCache(conn)
         settlement = Settlement()
+        step = self._book_sequence
         for request in requests:
             events = self._apply(request, now)
+            step = self._number_entries(events, step + 1)
             settle(events, self.states, market, row.quote_scale, accounts.get,
                    f"{self.symbol}:{request.sequence}", now, settlement)
-        self._write_and_commit(conn, market, requests, settlement, now)
+        self._write_and_commit(conn, market, settlement, now, step)
+        self._book_sequence = step
         return requests, settlement, now
+
+    def _number_entries(self, events: list, step: int) -> int:  # type: ignore[type-arg]
+        """Each order that entered the book takes the next step as its time priority: the
+        order the book queues it in, written with its state, so a rebuilt book queues the
+        same (a stop that triggers enters when it does, whatever its sequence number)."""
+        for event in events:
+            if type(event) is Rested:
+                step += 1
+                self.states[event.order_id].priority = step
+        return step
 
     def _changes(self, settlement: Settlement, sequence: int, now: datetime) -> dict[str, Any]:
         """What subscribers need of a committed batch: book changes, trades, order states."""
@@ -309,15 +338,17 @@ class MarketRunner:
         processed = select(matcher_requests.c.sequence).where(
             matcher_requests.c.sequence == orders.c.sequence,
             matcher_requests.c.processed_at.is_not(None)).exists()
+        # In the order the book queued them (waiting stops, not in it yet, come last).
         rows = conn.execute(select(orders).where(
             orders.c.market == self.symbol, orders.c.status.in_(RESTING_STATUSES), processed)
-            .order_by(orders.c.sequence)).all()
+            .order_by(orders.c.priority.asc().nulls_last(), orders.c.sequence)).all()
         for row in rows:
             self.states[row.id] = _state(row)
             self.book.restore(_core_order(row))
         self._published = self._top_levels()
-        self._published_sequence = conn.execute(select(market_state.c.book_sequence).where(
+        self._book_sequence = conn.execute(select(market_state.c.book_sequence).where(
             market_state.c.market == self.symbol)).scalar() or 0
+        self._published_sequence = self._book_sequence
         log.info("%s: book rebuilt with %d orders", self.symbol, len(rows))
 
     def _take_new_orders(self, requests: list) -> None:  # type: ignore[type-arg]
@@ -335,8 +366,8 @@ class MarketRunner:
 
     # Writing -------------------------------------------------------------------
 
-    def _write_and_commit(self, conn: Connection, market: Market, requests: list,
-                          settlement: Settlement, now: datetime) -> None:
+    def _write_and_commit(self, conn: Connection, market: Market, settlement: Settlement,
+                          now: datetime, book_sequence: int) -> None:
         """The batch's writes and the commit, in one round trip. The ledger's, which lock
         the traders' accounts, come last but one."""
         parts: dict[str, dict[str, Any]] = {}
@@ -354,7 +385,7 @@ class MarketRunner:
         parts["trades"] = {
             "market": self.symbol, "fee_currency": market.quote, "now": now,
             "last_price": settlement.last_price,
-            "book_sequence": max(r.sequence for r in requests),
+            "book_sequence": book_sequence, "book_sequence_before": self._book_sequence,
             **{name: [t[name] for t in settlement.trades] for name in
                ("price", "quantity", "taker_side", "maker_order_id", "taker_order_id",
                 "transfer_key")},
@@ -363,6 +394,10 @@ class MarketRunner:
             round_trips.execute(conn, _writes_and_commit(tuple(parts)),
                                 round_trips.merged(*parts.values()))
         except DBAPIError as error:
+            if getattr(error.orig, "pgcode", None) == NOT_NULL_VIOLATION and getattr(
+                    getattr(error.orig, "diag", None), "column_name", None) == "book_sequence":
+                raise StaleBook(f"{self.symbol}: another runner wrote the market since this "
+                                "book was built; it is rebuilt") from error
             raise translated(error) from error
 
     def _forget_closed(self, settlement: Settlement) -> None:
@@ -421,7 +456,8 @@ def _columns(states: list[OrderState]) -> dict[str, list]:
             "notional": [s.filled_notional for s in states],
             "fees": [s.fee_paid for s in states], "accrued": [s.fee_accrued for s in states],
             "holds": [s.hold_remaining for s in states],
-            "triggered": [s.triggered_at for s in states]}
+            "triggered": [s.triggered_at for s in states],
+            "priorities": [s.priority for s in states]}
 
 
 def pending_markets(conn: Connection) -> list[str]:

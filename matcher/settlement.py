@@ -57,6 +57,7 @@ class OrderState:
     status: str
     reject_reason: str | None = None
     triggered_at: datetime | None = None
+    priority: int | None = None         # the book's step when it entered the book
 
 
 @dataclass

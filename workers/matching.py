@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 import config
 from db import engine as engines
+from matcher.errors import StaleBook
 from matcher.runner import MarketRunner
 from workers import broker  # noqa: F401  (sets the broker)
 
@@ -148,11 +149,15 @@ def _runner(market: str) -> tuple[MarketRunner, threading.Lock]:
 
 
 def _run_with_retries(runner: MarketRunner) -> int:
-    """Run the market's pending work; a deadlock or a serialization failure rolled the
-    batch back whole (and the book is rebuilt), so running again is safe."""
+    """Run the market's pending work; a deadlock, a serialization failure or a stale book
+    rolled the batch back whole (and the book is rebuilt), so running again is safe."""
     for attempt in range(1, TRANSIENT_RETRIES_MAX + 1):
         try:
             return runner.run_pending(_stopping.is_set)
+        except StaleBook as error:
+            if attempt == TRANSIENT_RETRIES_MAX:
+                raise
+            log.warning("%s: %s", runner.symbol, error)
         except OperationalError as error:
             if attempt == TRANSIENT_RETRIES_MAX or \
                     getattr(error.orig, "pgcode", None) not in TRANSIENT_PGCODES:

@@ -167,3 +167,67 @@ def test_cancel_removes_resting_orders_and_waiting_stops():
     assert b.cancel(resting.id) == [Closed(resting.id, "cancelled")]
     assert b.cancel(stop.id, "expired") == [Closed(stop.id, "expired")]
     assert b.cancel(resting.id) == [] and b.depth("sell") == [] and b.orders == {}
+
+
+def test_a_fok_buy_by_quote_amount_fills_until_less_than_a_lot_is_left_or_is_killed():
+    b = book(fee_bps=20)
+    cheap, dear = order(1, "sell", "1", "100"), order(1, "sell", "1", "101")
+    b.submit(cheap, NOW)
+    b.submit(dear, NOW)
+    for budget in ("250.00", "0.50"):  # more than the book sells for (201.41); not one lot
+        killed = order(2, "buy", None, type="market", tif="fok", budget=D(budget))
+        assert b.submit(killed, NOW) == [Closed(killed.id, "rejected", "fok_not_filled")]
+    assert b.depth("sell") == [(D("100"), D("1")), (D("101"), D("1"))]
+    whole = order(2, "buy", None, type="market", tif="fok", budget=D("150.00"))
+    events = b.submit(whole, NOW)
+    # 1 @ 100 costs 100.20, 0.49 @ 101 costs 49.59: the 0.21 left buys no lot at 101.
+    assert fills(events) == [(cheap.id, whole.id, D("100"), D("1")),
+                             (dear.id, whole.id, D("101"), D("0.49"))]
+    assert events[-1] == Closed(whole.id, "filled") and whole.budget == D("0.21")
+
+
+def test_a_buy_by_quote_amount_that_empties_the_book_with_less_than_a_lot_left_is_filled():
+    for tif in ("ioc", "fok"):
+        b = book(fee_bps=20)
+        maker = order(1, "sell", "1", "100")
+        b.submit(maker, NOW)
+        taker = order(2, "buy", None, type="market", tif=tif, budget=D("100.30"))
+        events = b.submit(taker, NOW)  # 100.20 spent; 0.10 buys no lot (1.01)
+        assert fills(events) == [(maker.id, taker.id, D("100"), D("1"))]
+        assert events[-1] == Closed(taker.id, "filled")
+    b = book(fee_bps=20)
+    b.submit(order(1, "sell", "1", "100"), NOW)
+    more = order(2, "buy", None, type="market", tif="ioc", budget=D("200.00"))
+    assert b.submit(more, NOW)[-1] == Closed(more.id, "cancelled", "no_more_liquidity")
+
+
+def test_a_fok_sell_fills_whole_or_is_killed():
+    b = book()
+    b.submit(order(1, "buy", "1", "100"), NOW)
+    b.submit(order(1, "buy", "1", "99"), NOW)
+    for too_much in (order(2, "sell", "2.01", type="market", tif="fok"),
+                     order(2, "sell", "2", "99.50", tif="fok")):
+        assert b.submit(too_much, NOW) == [Closed(too_much.id, "rejected", "fok_not_filled")]
+    whole = order(2, "sell", "2", type="market", tif="fok")
+    events = b.submit(whole, NOW)
+    assert [f[2:] for f in fills(events)] == [(D("100"), D("1")), (D("99"), D("1"))]
+    assert events[-1] == Closed(whole.id, "filled") and b.depth("buy") == []
+
+
+def test_a_triggered_fok_stop_market_buy_fills_whole_or_is_killed_within_its_budget():
+    def stop(quantity, budget):
+        return order(2, "buy", quantity, type="stop_market", tif="fok",
+                     stop_price=D("100"), budget=D(budget))
+
+    b = book(fee_bps=20)
+    b.submit(order(1, "sell", "1", "100"), NOW)
+    b.submit(order(1, "sell", "1", "105"), NOW)
+    b.last_price = D("100")
+    # 2.01 is more than the book; 2 would cost 205.41, more than the budget of 205.
+    for killed in (stop("2.01", "300.00"), stop("2", "205.00")):
+        assert b.submit(killed, NOW) == [Triggered(killed.id),
+                                         Closed(killed.id, "rejected", "fok_not_filled")]
+    whole = stop("2", "205.41")
+    events = b.submit(whole, NOW)
+    assert [f[2:] for f in fills(events)] == [(D("100"), D("1")), (D("105"), D("1"))]
+    assert events[-1] == Closed(whole.id, "filled") and whole.budget == D("0")
