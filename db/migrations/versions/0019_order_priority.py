@@ -16,12 +16,12 @@ them, once per start; an index on the column would be one more to keep on the UP
 of every batch.
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0017
 """
 from alembic import op
 
 revision = "0019"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,7 @@ with a broad list loses the ``withdraw`` scope, or is revoked if that was its on
 (not undone by the downgrade).
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 """
 import logging
 
@@ -20,7 +20,7 @@ from alembic import context, op
 from sqlalchemy import text
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
