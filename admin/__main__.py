@@ -128,8 +128,7 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
     elif command == "ledger":
         return _ledger(engine, options)
     elif command == "liabilities-publish":
-        published = liability_snapshots.publish(engine, options.currency,
-                                                config.load().secret_key)
+        published = liability_snapshots.publish(engine, options.currency)
         print(f"snapshot {published['snapshot_id']}: {options.currency} root "
               f"{published['root_hash']} total {published['total']} over "
               f"{published['users']} users")

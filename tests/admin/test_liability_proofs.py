@@ -94,14 +94,14 @@ def test_two_users_with_equal_balances_never_share_a_leaf_and_snapshots_are_unli
     assert holds(verify(tmp_path, again, "--user-id", alice_id, "--balance", "0.50000000"))
     with engine.connect() as conn:
         leaves = conn.execute(text(
-            "SELECT count(*), count(DISTINCT leaf_hash), count(DISTINCT salt) "
+            "SELECT count(*), count(DISTINCT l.leaf_hash), count(DISTINCT l.salt) "
             "FROM liability_leaves l JOIN liability_snapshots s ON s.id = l.snapshot_id "
             "WHERE s.currency = :c"), {"c": currency}).one()
     assert tuple(leaves) == (4, 4, 4)
 
 
 def test_the_database_refuses_a_leaf_not_derived_from_its_user_salt_and_balance(
-        settings, alice, admin_engine):
+        settings, alice, admin_engine, engine):
     currency = create_currency(admin_engine, scale=8)
     assert alice.post("/v1/faucet", {"currency": currency, "amount": "2"}).status_code == 201
     published(currency)
@@ -111,12 +111,15 @@ def test_the_database_refuses_a_leaf_not_derived_from_its_user_salt_and_balance(
             "ON s.id = l.snapshot_id WHERE s.currency = :c"), {"c": currency}).one()
     salt = "ab" * 16
     honest = hashlib.sha256(f"leaf2|{leaf.user_id}|{salt}|2.00000000".encode()).hexdigest()
-    for attempt in ({"salt": salt, "leaf_hash": "0" * 64},             # not its hash
-                    {"salt": salt, "leaf_hash": honest, "balance": "3"},  # another balance
-                    {"salt": leaf.salt, "leaf_hash": leaf.leaf_hash},   # a shared leaf
-                    {"salt": None, "leaf_hash": None}):                 # no salt at all
+    check_violation, unique_violation = "23514", "23505"
+    for attempt, code in (
+            ({"salt": salt, "leaf_hash": "0" * 64}, check_violation),             # not its hash
+            ({"salt": salt, "leaf_hash": honest, "balance": "3"}, check_violation),
+            ({"salt": salt, "leaf_hash": honest, "balance": "2.000000001"}, check_violation),
+            ({"salt": leaf.salt, "leaf_hash": leaf.leaf_hash}, unique_violation),  # shared
+            ({"salt": None, "leaf_hash": None}, check_violation)):                # no salt
         values = {"salt": salt, "leaf_hash": honest, "balance": "2", **attempt}
-        with pytest.raises(DBAPIError), admin_engine.begin() as conn:
+        with pytest.raises(DBAPIError) as refused, admin_engine.begin() as conn:
             snapshot = conn.execute(text(
                 "INSERT INTO liability_snapshots (currency, root_hash, total, users) "
                 "VALUES (:c, :h, 2, 1) RETURNING id"),
@@ -126,6 +129,7 @@ def test_the_database_refuses_a_leaf_not_derived_from_its_user_salt_and_balance(
                 "leaf_hash) VALUES (:s, 0, :u, :b, :salt, :leaf_hash)"),
                 {"s": snapshot, "u": leaf.user_id, "b": values["balance"],
                  "salt": values["salt"], "leaf_hash": values["leaf_hash"]})
+        assert refused.value.orig.pgcode == code, (attempt, refused.value)
     for statement in ("UPDATE liability_leaves SET balance = 1 WHERE salt = :salt",
                       "TRUNCATE liability_leaves, liability_snapshots"):
         with pytest.raises(DBAPIError), admin_engine.begin() as conn:
@@ -138,6 +142,14 @@ def test_the_database_refuses_a_leaf_not_derived_from_its_user_salt_and_balance(
             "INSERT INTO liability_leaves (snapshot_id, position, user_id, balance, salt, "
             "leaf_hash) VALUES (:s, 0, :u, 2, :salt, :leaf_hash)"),
             {"s": snapshot, "u": leaf.user_id, "salt": salt, "leaf_hash": honest})
+    # Only operators publish: the application role may neither insert a snapshot nor call
+    # the leaves' check itself.
+    permission_denied = "42501"
+    for statement in ("INSERT INTO liability_snapshots (currency, root_hash, total, users) "
+                      "VALUES (:c, 'f', 0, 0)", "SELECT liability_leaves_check()"):
+        with pytest.raises(DBAPIError) as refused, engine.begin() as conn:
+            conn.execute(text(statement), {"c": currency})
+        assert refused.value.orig.pgcode == permission_denied, statement
 
 
 def test_a_snapshot_published_before_salts_still_verifies_but_is_not_tied_to_its_user(
