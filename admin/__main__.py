@@ -150,7 +150,8 @@ def _at_scale(options: argparse.Namespace, name: str, scale: int) -> Decimal | N
     try:
         return exact_at_scale(value, scale, field=f"--{name}")
     except AmountError as error:
-        raise _Refused(f"{error.message}: at most {scale} decimals other than zeros") from None
+        raise _Refused(f"{error.message} (zeros past them are fine); nothing was changed") \
+            from None
 
 
 class _Refused(Exception):
