@@ -32,7 +32,8 @@ from sqlalchemy import Engine, func, insert, or_, select, update
 import config
 from db import engine as engines
 from db.schema import accounts, currencies, entries, markets, transfers, users
-from ledger import format_amount, liability_snapshots, reconcile
+from ledger import AmountError, format_amount, liability_snapshots, reconcile
+from ledger.amounts import exact_at_scale
 
 LEDGER_LINES_MAX = 1000
 
@@ -94,15 +95,7 @@ def parser() -> argparse.ArgumentParser:
 def run(engine: Engine, options: argparse.Namespace) -> int:
     command = options.command
     if command == "currency-add":
-        with engine.begin() as conn:
-            conn.execute(insert(currencies).values(
-                code=options.code, name=options.name, scale=options.scale,
-                confirmations=options.confirmations, driver=options.driver,
-                withdrawal_fee=options.withdrawal_fee, withdrawal_min=options.withdrawal_min,
-                withdrawal_max=options.withdrawal_max,
-                withdrawal_daily_max=options.withdrawal_daily_max,
-                withdrawal_approval_above=options.approval_above))
-        print(f"currency {options.code} added")
+        return _currency_add(engine, options)
     elif command in ("withdrawals-pause", "withdrawals-resume"):
         paused = command == "withdrawals-pause"
         with engine.begin() as conn:
@@ -118,13 +111,7 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
     elif command in ("backup", "backups", "restore"):
         return _backups(options)
     elif command == "market-add":
-        base, _, quote = options.symbol.partition("-")
-        with engine.begin() as conn:
-            conn.execute(insert(markets).values(
-                symbol=options.symbol, base=base, quote=quote, tick_size=options.tick,
-                lot_size=options.lot, min_notional=options.min_notional,
-                maker_fee_bps=options.maker_bps, taker_fee_bps=options.taker_bps))
-        print(f"market {options.symbol} added")
+        return _market_add(engine, options)
     elif command in ("market-halt", "market-resume"):
         status = "halted" if command == "market-halt" else "open"
         with engine.begin() as conn:
@@ -146,8 +133,7 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
     elif command == "ledger":
         return _ledger(engine, options)
     elif command == "liabilities-publish":
-        published = liability_snapshots.publish(engine, options.currency,
-                                                config.load().secret_key)
+        published = liability_snapshots.publish(engine, options.currency)
         print(f"snapshot {published['snapshot_id']}: {options.currency} root "
               f"{published['root_hash']} total {published['total']} over "
               f"{published['users']} users")
@@ -157,6 +143,64 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
             print(discrepancy)
         print("ledger clean" if not found else f"{len(found)} discrepancies")
         return 1 if found else 0
+    return 0
+
+
+def _at_scale(options: argparse.Namespace, name: str, scale: int) -> Decimal | None:
+    """The option's amount at ``scale``: zeros past it are fine, other digits are refused
+    (a tick or fee off the scale would make every listing of it fail to format)."""
+    value = getattr(options, name.replace("-", "_"))
+    if value is None:
+        return None
+    try:
+        return exact_at_scale(value, scale, field=f"--{name}")
+    except AmountError as error:
+        raise _Refused(f"{error.message} (zeros past them are fine); nothing was changed") \
+            from None
+
+
+class _Refused(Exception):
+    """Raised when an operator's option cannot be used as given; nothing was changed."""
+
+
+def _currency_add(engine: Engine, options: argparse.Namespace) -> int:
+    try:
+        amounts = {column: _at_scale(options, name, options.scale) for column, name in (
+            ("withdrawal_fee", "withdrawal-fee"), ("withdrawal_min", "withdrawal-min"),
+            ("withdrawal_max", "withdrawal-max"),
+            ("withdrawal_daily_max", "withdrawal-daily-max"),
+            ("withdrawal_approval_above", "approval-above"))}
+    except _Refused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    with engine.begin() as conn:
+        conn.execute(insert(currencies).values(
+            code=options.code, name=options.name, scale=options.scale,
+            confirmations=options.confirmations, driver=options.driver, **amounts))
+    print(f"currency {options.code} added")
+    return 0
+
+
+def _market_add(engine: Engine, options: argparse.Namespace) -> int:
+    base, _, quote = options.symbol.partition("-")
+    with engine.begin() as conn:
+        scales = dict(conn.execute(select(currencies.c.code, currencies.c.scale)
+                                   .where(currencies.c.code.in_([base, quote]))).all())
+        if base not in scales or quote not in scales:
+            print(f"no currency {quote if base in scales else base}", file=sys.stderr)
+            return 2
+        try:
+            tick = _at_scale(options, "tick", scales[quote])
+            lot = _at_scale(options, "lot", scales[base])
+            min_notional = _at_scale(options, "min-notional", scales[quote])
+        except _Refused as refused:
+            print(refused, file=sys.stderr)
+            return 2
+        conn.execute(insert(markets).values(
+            symbol=options.symbol, base=base, quote=quote, tick_size=tick, lot_size=lot,
+            min_notional=min_notional, maker_fee_bps=options.maker_bps,
+            taker_fee_bps=options.taker_bps))
+    print(f"market {options.symbol} added")
     return 0
 
 

@@ -106,9 +106,20 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
 
     snapshot = obj(snapshot_id={"type": "integer"}, currency=CURRENCY_CODE,
                    root_hash={"type": "string"}, total=AMOUNT, users={"type": "integer"},
-                   created_at=TIMESTAMP)
+                   created_at=TIMESTAMP, leaf_scheme={"enum": [1, 2]})
     step = obj(side={"enum": ["left", "right"]}, hash={"type": "string"},
                sum={"type": "string"})
+    own_proof = obj(
+        required=[*snapshot["required"], "scale", "balance", "path"],
+        **snapshot["properties"], scale={"type": "integer"}, balance=AMOUNT,
+        path={"type": "array", "items": step},
+        user_id={"type": "string", "description": "scheme 2: your id, as GET /v1/me says"},
+        salt={"type": "string", "description": "scheme 2: your salt in this snapshot, 32 hex "
+              "digits; keep it to yourself"},
+        leaf_hash={"type": "string", "description": 'scheme 2: sha256("leaf2|" + user_id + '
+                   '"|" + salt + "|" + balance), which you recompute'},
+        leaf_id={"type": "string", "description": "scheme 1 (snapshots published before "
+                 "salts): the server's identifier of your leaf"})
 
     @api.route("GET", "/v1/liabilities", summary="the latest published liabilities root of a "
                "currency (proof of liabilities)", tag="solvency",
@@ -119,17 +130,13 @@ def register(api: Api, engine: Engine, settings: Settings) -> None:
         published = liability_snapshots.latest(engine, _currency(call))
         if published is None:
             raise ApiError(404, "not_published", "no liabilities snapshot for this currency yet")
-        published.pop("salt")
         return published
 
     @api.route("GET", "/v1/me/liabilities", summary="the proof that your balance is in the "
-               "latest liabilities root (check it with tools/verify_liabilities.py)",
+               "latest liabilities root: your leaf from your id, your salt and your balance, "
+               "and the path to the root (check it with tools/verify_liabilities.py)",
                tag="solvency", auth="read", query={"currency": CURRENCY_CODE},
-               responses={200: ("your leaf and the path to the root", obj(
-                   snapshot_id={"type": "integer"}, currency=CURRENCY_CODE,
-                   root_hash={"type": "string"}, total=AMOUNT, users={"type": "integer"},
-                   created_at=TIMESTAMP, scale={"type": "integer"}, leaf_id={"type": "string"},
-                   balance=AMOUNT, path={"type": "array", "items": step})),
+               responses={200: ("your leaf and the path to the root", own_proof),
                           404: ("you are not in the latest snapshot", None)})
     def liabilities_proof(call: Call) -> dict:
         found = liability_snapshots.user_proof(engine, _currency(call), call.user_id,

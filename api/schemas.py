@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 # An amount, price or quantity: a decimal string, never a JSON number.
-AMOUNT = {"type": "string", "pattern": "^(0|[1-9][0-9]{0,29})(\\.[0-9]{1,18})?$",
-          "maxLength": 49, "x-amount": True, "examples": ["0.0015"]}
+# Decimals past the currency's scale must be zeros ("20.00000000" at scale 6 is 20), which
+# ledger.amounts.parse_amount checks; the length bounds them here.
+AMOUNT = {"type": "string", "pattern": "^(0|[1-9][0-9]{0,29})(\\.[0-9]{1,47})?$",
+          "maxLength": 49, "x-amount": True, "examples": ["0.0015"],
+          "description": "a decimal string of at most 49 characters; any decimals past the "
+                         "currency's scale must be zeros (it is never rounded)"}
 SIGNED_AMOUNT = {"type": "string", "pattern": "^-?(0|[1-9][0-9]{0,29})(\\.[0-9]{1,18})?$"}
 CURRENCY_CODE = {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,9}$"}
 TIMESTAMP = {"type": "string", "format": "date-time"}

@@ -17,6 +17,9 @@ from ledger.errors import AmountError
 
 SCALE_MAX = 18
 INTEGER_DIGITS_MAX = 30
+# The bound on a client's text. Decimals past the currency's scale are accepted when they
+# are zeros (bots print a fixed "%.8f" whatever the currency), so the run of zeros is what
+# this length bounds: "1." and 47 zeros at most.
 AMOUNT_TEXT_LENGTH_MAX = INTEGER_DIGITS_MAX + 1 + SCALE_MAX
 
 # 30 integer digits and 18 decimals, squared, still fit in 100 digits.
@@ -37,10 +40,13 @@ _UNITS = tuple(Decimal(1).scaleb(-scale) for scale in range(SCALE_MAX + 1))
 
 def parse_amount(value: object, scale: int, *, field: str = "amount",
                  allow_zero: bool = False) -> Decimal:
-    """Parse a client's amount: a plain decimal string, positive, at most ``scale`` decimals.
+    """Parse a client's amount: a plain decimal string, positive, exact at ``scale``.
 
-    A JSON number, NaN, Infinity, an exponent, a sign or extra decimals are refused,
-    never rounded: a client that sends 0.123456789 BTC has a bug we must not hide.
+    The result is at the scale (``"20.00000000"`` at scale 6 is ``Decimal("20.000000")``,
+    as is ``"20"``), so what is stored and echoed does not depend on how it was written.
+    A JSON number, NaN, Infinity, an exponent, a sign or a non-zero digit past the scale
+    is refused, never rounded: a client that sends 0.123456789 BTC has a bug we must not
+    hide.
     """
     if not isinstance(value, str):
         raise AmountError(f"{field} must be a decimal string such as \"1.5\", "
@@ -48,15 +54,29 @@ def parse_amount(value: object, scale: int, *, field: str = "amount",
     if len(value) > AMOUNT_TEXT_LENGTH_MAX or not _DECIMAL_TEXT.fullmatch(value):
         raise AmountError(f"{field} must be a plain non-negative decimal string such as "
                           f"\"1.5\" (digits and one point, at most "
-                          f"{INTEGER_DIGITS_MAX} integer digits); got {value[:60]!r}", field=field)
+                          f"{INTEGER_DIGITS_MAX} integer digits and "
+                          f"{AMOUNT_TEXT_LENGTH_MAX} characters); got {value[:60]!r}",
+                          field=field)
     amount = Decimal(value)
-    if amount.as_tuple().exponent < -scale:  # type: ignore[operator]
-        raise AmountError(f"{field} has more than {scale} decimals; got {value!r}", field=field)
     if amount.adjusted() >= INTEGER_DIGITS_MAX:
         raise AmountError(f"{field} is too large; got {value!r}", field=field)
-    if amount == 0 and not allow_zero:
+    exact = amount.quantize(unit(scale), rounding=ROUND_DOWN, context=MONEY_ROUNDING)
+    if exact != amount:
+        raise AmountError(f"{field} has more than {scale} decimals and would need rounding "
+                          f"(zeros past them are fine); got {value!r}", field=field)
+    if exact == 0 and not allow_zero:
         raise AmountError(f"{field} must be greater than zero", field=field)
-    return amount
+    return exact
+
+
+def exact_at_scale(amount: Decimal, scale: int, *, field: str = "amount") -> Decimal:
+    """An operator's ``amount`` at ``scale``, as ``parse_amount`` leaves a client's; refused
+    if it is not finite, too large, or would need rounding."""
+    if isinstance(amount, Decimal) and amount.is_finite() \
+            and amount.adjusted() >= INTEGER_DIGITS_MAX:
+        raise AmountError(f"{field} {amount} is too large", field=field)
+    return check_scale(amount, scale, field=field).quantize(unit(scale),
+                                                            context=MONEY_ROUNDING)
 
 
 def check_scale(amount: Decimal, scale: int, *, field: str = "amount") -> Decimal:

@@ -94,6 +94,41 @@ def test_a_published_liabilities_proof_verifies_and_any_changed_balance_breaks_i
         404, "unknown_currency", "currency")
 
 
+def test_an_operators_amounts_may_carry_zeros_past_the_scale_but_never_need_rounding(
+        settings, alice, admin_engine):
+    from sqlalchemy import text
+
+    base, quote = unique_code(), unique_code()
+    public = Client(alice.base_url)
+    assert admin("currency-add", base, "--name", base, "--scale", "8",
+                 "--withdrawal-fee", "0.5000000000").returncode == 0
+    too_fine = admin("currency-add", quote, "--name", quote, "--scale", "2",
+                     "--withdrawal-fee", "0.001")
+    assert too_fine.returncode == 2 and "--withdrawal-fee" in too_fine.stderr, too_fine.stderr
+    assert quote not in {c["code"] for c in public.get("/v1/currencies").json()["items"]}
+    assert admin("currency-add", quote, "--name", quote, "--scale", "2",
+                 "--withdrawal-min", "1.000").returncode == 0
+    symbol = f"{base}-{quote}"
+    market = ["--min-notional", "1.000000", "--maker-bps", "10", "--taker-bps", "20"]
+    off_scale = admin("market-add", symbol, "--tick", "0.001", "--lot", "0.001", *market)
+    assert off_scale.returncode == 2 and "--tick" in off_scale.stderr, off_scale.stderr
+    listed = public.get("/v1/markets")
+    assert listed.status_code == 200 and symbol not in {m["symbol"] for m in
+                                                        listed.json()["items"]}
+    added = admin("market-add", symbol, "--tick", "0.0500", "--lot", "0.0010000000", *market)
+    assert added.returncode == 0, added.stderr
+    (shown,) = [m for m in public.get("/v1/markets").json()["items"] if m["symbol"] == symbol]
+    assert (shown["tick_size"], shown["lot_size"], shown["min_notional"]) == (
+        "0.05", "0.00100000", "1.00")
+    currencies = {c["code"]: c for c in public.get("/v1/currencies").json()["items"]}
+    assert (currencies[base]["withdrawal_fee"], currencies[quote]["withdrawal_min"]) == (
+        "0.50000000", "1.00")
+    with admin_engine.connect() as conn:
+        stored = conn.execute(text("SELECT tick_size::text, lot_size::text, min_notional::text "
+                                   "FROM markets WHERE symbol = :s"), {"s": symbol}).one()
+    assert tuple(stored) == ("0.05", "0.00100000", "1.00")
+
+
 def test_an_operator_approves_or_rejects_large_withdrawals_and_checks_wallets(
         settings, alice, admin_engine):
     from sqlalchemy import text

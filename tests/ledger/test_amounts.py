@@ -9,21 +9,32 @@ from api.jsonbody import decode_object
 from ledger import AmountError, format_amount, parse_amount, round_down, round_up
 
 
-@pytest.mark.parametrize("text, scale, expected", [
-    ("1", 8, Decimal("1")),
-    ("0.00000001", 8, Decimal("0.00000001")),
-    ("123456789012345678901234567890", 0, Decimal("123456789012345678901234567890")),
-    ("0.123456789012345678", 18, Decimal("0.123456789012345678")),
-    ("1.50", 2, Decimal("1.50")),
+@pytest.mark.parametrize("text, scale, at_scale", [
+    ("1", 8, "1.00000000"),
+    ("0.00000001", 8, "0.00000001"),
+    ("123456789012345678901234567890", 0, "123456789012345678901234567890"),
+    ("0.123456789012345678", 18, "0.123456789012345678"),
+    ("1.50", 2, "1.50"),
+    ("1.5", 2, "1.50"),
+    ("20.00000000", 6, "20.000000"),
+    ("1.50000", 2, "1.50"),
+    ("7.000", 0, "7"),
+    ("0.1234567890123456780000000000", 18, "0.123456789012345678"),
+    ("1." + "0" * 47, 8, "1.00000000"),
 ])
-def test_plain_decimal_strings_parse_exactly(text, scale, expected):
-    assert parse_amount(text, scale) == expected
-    assert f"{parse_amount(text, scale):f}" == text
+def test_plain_decimal_strings_parse_exactly_and_come_back_at_the_scale(text, scale, at_scale):
+    parsed = parse_amount(text, scale)
+    assert parsed == Decimal(text)
+    assert f"{parsed:f}" == at_scale and parsed.as_tuple().exponent == -scale
 
 
 @pytest.mark.parametrize("value, scale, message", [
     ("0.000000001", 8, "more than 8 decimals"),
     ("1.005", 2, "more than 2 decimals"),
+    ("20.0000001", 6, "more than 6 decimals and would need rounding"),
+    ("20.00000010", 6, "more than 6 decimals and would need rounding"),
+    ("1.0000000000000000000000000000000000000000000001", 18, "would need rounding"),
+    ("1." + "0" * 48, 8, "at most 30 integer digits and 49 characters"),
     ("-1", 8, "plain non-negative decimal string"),
     ("+1", 8, "plain non-negative decimal string"),
     ("NaN", 8, "plain non-negative decimal string"),

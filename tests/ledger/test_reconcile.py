@@ -115,4 +115,4 @@ def test_a_hold_that_no_order_or_withdrawal_explains_is_reported(scratch):
                      {"o": int(order["id"])})
     assert [(d.kind, d.subject, d.detail, d.currency) for d in reconcile(app)] == [
         ("holds_differ", f"user {seller}",
-         f"{base} held 1.5, but orders hold 1 and withdrawals 0", base)]
+         f"{base} held 1.50000000, but orders hold 1 and withdrawals 0", base)]
