@@ -21,12 +21,12 @@ Snapshots published before this revision keep scheme 1 (their snapshot-wide salt
 without salts) and are served and verified as before.
 
 Revision ID: 0021
-Revises: 0015
+Revises: 0020
 """
 from alembic import context, op
 
 revision = "0021"
-down_revision = "0015"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
