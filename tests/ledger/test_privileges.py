@@ -8,6 +8,7 @@ insert rows into its own table naming that transfer: balances would move with no
 entries behind them.
 """
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -41,7 +42,8 @@ TRIGGER_FUNCTIONS = """
     SELECT p.oid::regprocedure::text AS function, n.nspname AS schema,
            array(SELECT DISTINCT c.relname::text FROM pg_trigger t
                    JOIN pg_class c ON c.oid = t.tgrelid
-                  WHERE t.tgfoid = p.oid AND NOT t.tgisinternal ORDER BY 1) AS tables
+                  WHERE t.tgfoid = p.oid AND NOT t.tgisinternal ORDER BY 1) AS tables,
+           p.prosrc AS source
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE p.prorettype = 'trigger'::regtype
        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -166,7 +168,7 @@ def test_every_trigger_function_refuses_to_run_for_a_table_not_its_own(admin_eng
     with admin_engine.connect() as conn, conn.begin():
         conn.execute(text("CREATE SCHEMA guard_probe; "
                           "CREATE TABLE public.guard_probe (x int)"))
-        for function, schema, tables in functions:
+        for function, _, tables, _ in functions:
             # Its own tables' names in another schema, and another table in its own.
             probes = [f'guard_probe."{table}"' for table in tables] + ["public.guard_probe"]
             for probe in probes:
@@ -184,6 +186,20 @@ def test_every_trigger_function_refuses_to_run_for_a_table_not_its_own(admin_eng
                     attempt.rollback()
         conn.rollback()
     assert unguarded == []
+
+
+def test_every_trigger_function_admits_every_table_whose_triggers_run_it(admin_engine):
+    with admin_engine.connect() as conn:
+        functions = conn.execute(text(TRIGGER_FUNCTIONS)).all()
+    refused_own = {}
+    for function, schema, tables, source in functions:
+        guard = re.search(r"IF TG_TABLE_SCHEMA <> '(\w+)' OR TG_TABLE_NAME NOT IN \(([^)]*)\)",
+                          source)
+        admitted = set() if guard is None or guard[1] != schema else \
+            {name.strip().strip("'") for name in guard[2].split(",")}
+        if not set(tables) <= admitted:
+            refused_own[function] = sorted(set(tables) - admitted)
+    assert refused_own == {}
 
 
 def test_no_trigger_function_is_executable_by_anyone_but_its_owner(admin_engine, settings):
