@@ -79,6 +79,9 @@ def cancelling_transfer(conn, available, world) -> int:
 
 def test_the_application_role_is_refused_at_every_step_of_the_temp_table_attack(
         engine, admin_engine):
+    """The first step, a table of its own to hang the trigger on, is refused however it is
+    asked for; so are hanging it on a table of the schema and calling the function. The
+    test below shows each later step refused on its own."""
     available, world = funded(engine, admin_engine)
     before = ledger_state(engine, (available, world))
     refused = {}
