@@ -3,7 +3,9 @@
     currency-add CODE --name N --scale S [--confirmations C] [--driver simulated]
                  [--withdrawal-fee F] [--withdrawal-min M] [--withdrawal-max M]
                  [--withdrawal-daily-max M] [--approval-above A]
-    withdrawals-pause CODE | withdrawals-resume CODE
+    currencies                                  each currency, and why its withdrawals are
+                                                paused, since when
+    withdrawals-pause CODE [--reason R] | withdrawals-resume CODE
     withdrawals [--status S]                    by default pending_approval, attention, and
                                                 sending ones needing attention (held: the
                                                 node refused us and the payment may be out)
@@ -62,8 +64,11 @@ def parser() -> argparse.ArgumentParser:
     currency.add_argument("--withdrawal-min", type=_decimal, default=Decimal(0))
     for option in ("--withdrawal-max", "--withdrawal-daily-max", "--approval-above"):
         currency.add_argument(option, type=_decimal)
-    for name in ("withdrawals-pause", "withdrawals-resume"):
-        commands.add_parser(name).add_argument("code")
+    commands.add_parser("currencies")
+    paused = commands.add_parser("withdrawals-pause")
+    paused.add_argument("code")
+    paused.add_argument("--reason", default="paused by an operator")
+    commands.add_parser("withdrawals-resume").add_argument("code")
     commands.add_parser("withdrawals").add_argument("--status", action="append")
     for name in ("withdrawal-approve", "withdrawal-reject", "withdrawal-retry"):
         commands.add_parser(name).add_argument("withdrawal_id", type=uuid.UUID)
@@ -96,15 +101,8 @@ def run(engine: Engine, options: argparse.Namespace) -> int:
     command = options.command
     if command == "currency-add":
         return _currency_add(engine, options)
-    elif command in ("withdrawals-pause", "withdrawals-resume"):
-        paused = command == "withdrawals-pause"
-        with engine.begin() as conn:
-            changed = conn.execute(update(currencies).where(currencies.c.code == options.code)
-                                   .values(withdrawals_paused=paused)).rowcount
-        if changed != 1:
-            print(f"no currency {options.code}", file=sys.stderr)
-            return 2
-        print(f"{options.code} withdrawals {'paused' if paused else 'resumed'}")
+    elif command in ("currencies", "withdrawals-pause", "withdrawals-resume"):
+        return _pauses(engine, options)
     elif command in ("withdrawals", "withdrawal-approve", "withdrawal-reject",
                      "withdrawal-retry", "wallets"):
         return _custody(engine, options)
@@ -204,6 +202,41 @@ def _market_add(engine: Engine, options: argparse.Namespace) -> int:
     return 0
 
 
+def _pauses(engine: Engine, options: argparse.Namespace) -> int:
+    from custody import pauses
+
+    if options.command == "currencies":
+        with engine.connect() as conn:
+            rows = conn.execute(select(currencies).order_by(currencies.c.code)).all()
+        for row in rows:
+            state = (f"withdrawals paused since {row.withdrawals_paused_at:%Y-%m-%d %H:%M:%S%z}: "
+                     f"{row.withdrawals_paused_reason or 'no reason recorded'}"
+                     if row.withdrawals_paused else "withdrawals open")
+            print(f"{row.code}\tscale {row.scale}\t{row.driver}\t{state}")
+        return 0
+    if options.command == "withdrawals-pause":
+        with engine.begin() as conn:
+            known = options.code in pauses.every_currency(conn)
+            newly = known and pauses.pause(conn, {options.code: options.reason})
+        if not known:
+            print(f"no currency {options.code}", file=sys.stderr)
+            return 2
+        print(f"{options.code} withdrawals " + ("paused" if newly else "were paused already"))
+        return 0
+    resumed = pauses.resume(engine, options.code)
+    if resumed is None:
+        print(f"no currency {options.code}", file=sys.stderr)
+        return 2
+    from workers.withdrawals import send_withdrawal
+    for withdrawal_id, code in resumed.waiting:
+        send_withdrawal.send(withdrawal_id, code)
+    print(f"{options.code} withdrawals resumed" + (
+        f" (paused since {resumed.since:%Y-%m-%d %H:%M:%S%z}: {resumed.reason})"
+        if resumed.reason else " (they were not paused)")
+        + f"; {len(resumed.waiting)} waiting withdrawals sent for payment")
+    return 0
+
+
 def _custody(engine: Engine, options: argparse.Namespace) -> int:
     from currencies.errors import CurrencyError
     from currencies.registry import driver_for
@@ -215,7 +248,12 @@ def _custody(engine: Engine, options: argparse.Namespace) -> int:
             found = withdrawals.approve(engine, options.withdrawal_id)
             from workers.withdrawals import send_withdrawal
             send_withdrawal.send(found["id"], found["currency"])
-            print(f"withdrawal {found['id']} approved and queued")
+            with engine.connect() as conn:
+                paused = conn.execute(select(currencies.c.withdrawals_paused).where(
+                    currencies.c.code == found["currency"])).scalar_one()
+            print(f"withdrawal {found['id']} approved and queued" + (
+                f"; {found['currency']} withdrawals are paused: it is sent once they resume"
+                if paused else ""))
         elif options.command == "withdrawal-reject":
             found = withdrawals.cancel(engine, None, options.withdrawal_id, "rejected")
             print(f"withdrawal {found['id']} rejected; {found['amount']} {found['currency']} "

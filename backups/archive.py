@@ -162,6 +162,9 @@ def _recreate(settings: config.Settings, database: str) -> None:
         with maintenance.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             cursor.execute(f'CREATE DATABASE "{database}"')
+            # A dump carries the functions' privileges but not the database's: as migration
+            # 0016 does for the live one, no temporary tables for PUBLIC.
+            cursor.execute(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC')
     finally:
         maintenance.close()
 

@@ -12,11 +12,12 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, select, text
 
 from currencies.base import CurrencyDriver
+from custody import pauses
 from custody.withdrawals import send_lock_key
-from db.schema import accounts, currencies, withdrawals
+from db.schema import accounts, withdrawals
 from ledger.accounts import USER_KINDS
 
 log = logging.getLogger("wallets")
@@ -49,8 +50,8 @@ def check(engine: Engine, driver: CurrencyDriver) -> WalletCheck:
         conn.execute(text("INSERT INTO wallet_checks (currency, wallet, owed) "
                           "VALUES (:c, :w, :o)"), {"c": code, "w": found.wallet, "o": found.owed})
         if found.shortfall:
-            conn.execute(update(currencies).where(currencies.c.code == code)
-                         .values(withdrawals_paused=True))
+            pauses.pause(conn, {code: f"wallet shortfall: the node wallet holds "
+                                f"{found.wallet} but users are owed {found.owed}"})
             log.error("%s wallet holds %s but we owe %s: withdrawals paused", code,
                       found.wallet, found.owed)
     return found

@@ -16,7 +16,9 @@ Sending is exactly once: ``sending`` is committed before the node is called, eve
 attempt first asks the node for a payment recorded under the withdrawal's id, and
 attempts for one currency are serialised by an advisory lock held across the call.
 A crash anywhere leaves the withdrawal ``sending``; the next attempt finds the
-payment (or that there is none) and goes on from there.
+payment (or that there is none) and goes on from there. While the currency's
+withdrawals are paused (``custody.pauses``) an attempt sends nothing: a queued
+withdrawal stays queued, an interrupted one is only looked for.
 
 An error of the node leaves ``sending`` on the driver's word alone: ``failed`` (the
 funds go back) only on ``PaymentRefused``, the driver's proof that no payment was or
@@ -284,18 +286,21 @@ def send(engine: Engine, driver: CurrencyDriver, withdrawal_id: uuid.UUID) -> st
 def _send_locked(engine: Engine, driver: CurrencyDriver, withdrawal_id: uuid.UUID) -> str:
     with engine.begin() as conn:
         row = _locked(conn, withdrawal_id, None)
+        if row.status not in ("queued", "sending"):
+            return row.status
+        # Read under the send lock, which a pause takes too: it holds for this attempt.
+        paused = conn.execute(select(currencies.c.withdrawals_paused).where(
+            currencies.c.code == row.currency)).scalar_one()
         if row.status == "queued":
-            paused = conn.execute(select(currencies.c.withdrawals_paused).where(
-                currencies.c.code == row.currency)).scalar_one()
             if paused:
                 return "queued"
             _set(conn, withdrawal_id, status="sending")    # committed before the node is called
-        elif row.status != "sending":
-            return row.status
     reference = f"withdrawal:{withdrawal_id}"
     try:
         txid = driver.find_sent(reference)
         if txid is None:
+            if paused:
+                return "sending"  # an interrupted attempt that paid nothing waits, unsent
             txid = driver.send(row.address, row.amount, reference)
     except PaymentDeferred as error:
         # Nothing was signed or sent: back in the queue, cancellable again.

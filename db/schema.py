@@ -24,6 +24,8 @@ currencies = Table(
     Column("withdrawal_daily_max", Numeric(asdecimal=True)),
     Column("withdrawal_approval_above", Numeric(asdecimal=True)),
     Column("withdrawals_paused", Boolean, nullable=False),
+    Column("withdrawals_paused_reason", Text),      # why, for the operator who resumes
+    Column("withdrawals_paused_at", DateTime(timezone=True)),
 )
 
 markets = Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
@@ -13,9 +14,9 @@ from currencies.base import CurrencyDriver
 from currencies.errors import CurrencyError
 from currencies.registry import driver_for
 from currencies.simulated import SimulatedChain
-from custody import deposits, wallets, withdrawals
+from custody import deposits, pauses, wallets, withdrawals
 from db.schema import currencies
-from ledger import reconcile
+from ledger import Discrepancy, reconcile
 from observability import metrics
 from matcher.orders import ACTIVE_STATUSES
 from matcher.runner import pending_markets
@@ -55,31 +56,57 @@ def sweep(engine: Engine, wake: Wake) -> list[str]:
     return markets
 
 
-def reconcile_ledger(engine: Engine) -> list[str]:
-    """Reconcile; on any difference halt every market of the currencies concerned (all
-    markets when a difference names no single currency). Returns the markets halted."""
+@dataclass(frozen=True)
+class Stopped:
+    """What a reconciliation difference stopped until an operator resumes it."""
+    markets: list[str] = field(default_factory=list)       # halted
+    withdrawals: list[str] = field(default_factory=list)   # currencies paused
+
+
+def reconcile_ledger(engine: Engine) -> Stopped:
+    """Reconcile; on any difference pause the withdrawals and halt every market of the
+    currencies concerned (every currency when a difference names none). Money that
+    cannot be accounted for must not leave, nor change hands."""
     found = reconcile(engine)
     metrics.RECONCILIATION_DISCREPANCIES.set(len(found))
     metrics.RECONCILIATION_LAST_RUN.set_to_current_time()
     if not found:
         log.info("reconciliation: ledger clean")
-        return []
+        return Stopped()
     for discrepancy in found:
         log.error("reconciliation: %s", discrepancy)
-    currencies = {d.currency for d in found}
+    paused = _pause_withdrawals(engine, found)
+    for code in paused:
+        log.error("reconciliation: %s withdrawals paused until an operator resumes them", code)
+    symbols = _halt_markets(engine, {d.currency for d in found})
+    for symbol in symbols:
+        log.error("reconciliation: market %s halted until an operator resumes it", symbol)
+    return Stopped(symbols, paused)
+
+
+def _pause_withdrawals(engine: Engine, found: list[Discrepancy]) -> list[str]:
     with engine.begin() as conn:
-        if None in currencies:
+        concerned = {d.currency for d in found}
+        codes = pauses.every_currency(conn) if None in concerned else sorted(concerned)
+        reasons = {}
+        for code in codes:
+            its = [d for d in found if d.currency in (code, None)]
+            reasons[code] = (f"reconciliation found {len(its)} difference(s) in the ledger, "
+                             f"the first: {its[0]}")
+        return pauses.pause(conn, reasons)
+
+
+def _halt_markets(engine: Engine, currencies_concerned: set[str | None]) -> list[str]:
+    with engine.begin() as conn:
+        if None in currencies_concerned:
             halted = conn.execute(text("UPDATE markets SET status = 'halted' "
                                        "WHERE status = 'open' RETURNING symbol"))
         else:
             halted = conn.execute(text(
                 "UPDATE markets SET status = 'halted' WHERE status = 'open' "
                 "AND (base = ANY(:c) OR quote = ANY(:c)) RETURNING symbol"),
-                {"c": sorted(currencies)})
-        symbols = sorted(halted.scalars())
-    for symbol in symbols:
-        log.error("reconciliation: market %s halted until an operator resumes it", symbol)
-    return symbols
+                {"c": sorted(currencies_concerned)})
+        return sorted(halted.scalars())
 
 
 def _each_currency(engine: Engine, settings: config.Settings,

@@ -164,11 +164,17 @@ def test_an_operator_approves_or_rejects_large_withdrawals_and_checks_wallets(
     assert balance["available"] == "79.50000000"
     checked = admin("wallets", code)
     assert checked.returncode == 0 and "ok" in checked.stdout, checked.stdout
-    assert admin("withdrawals-pause", code).returncode == 0
+    assert admin("withdrawals-pause", code, "--reason", "the node is upgraded").returncode == 0
     assert error_of(alice.post("/v1/withdrawals", {"currency": code, "address": address,
                                                    "amount": "2"},
                                headers={"Idempotency-Key": "third-one-1"}))[:2] == (
         503, "withdrawals_paused")
+    assert admin("withdrawals-pause", code).stdout == f"{code} withdrawals were paused already\n"
+    [listed] = [line for line in admin("currencies").stdout.splitlines()
+                if line.startswith(f"{code}\t")]
+    assert listed.startswith(f"{code}\tscale 8\tsimulated\twithdrawals paused since ") and \
+        listed.endswith(": the node is upgraded"), listed
+    assert admin("withdrawals-pause", "NOPE").returncode == 2
 
 
 def test_an_operator_takes_lists_and_restores_a_backup(settings, tmp_path):

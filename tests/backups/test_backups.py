@@ -100,3 +100,30 @@ def test_the_seal_finds_any_change(tmp_path, damage):
 
 def test_reconciliation_still_holds_for_the_live_database(engine):
     assert reconcile(engine) == []
+
+
+def test_a_restored_database_gives_the_application_role_no_more_than_the_live_one(
+        settings, target):
+    from sqlalchemy import text
+
+    from db import engine as engines
+
+    manifest = archive.take(settings, target)
+    archive.restore(settings, target, manifest["name"], SCRATCH_DATABASE)
+    restored = engines.create(make_url(settings.database_admin_url).set(
+        database=SCRATCH_DATABASE).render_as_string(hide_password=False), pooled=False)
+    try:
+        with restored.connect() as conn:
+            held = conn.execute(text("""
+                SELECT grantee, has_database_privilege(grantee, current_database(), 'TEMP'),
+                       has_database_privilege(grantee, current_database(), 'CREATE'),
+                       has_schema_privilege(grantee, 'public', 'CREATE'),
+                       (SELECT count(*) FROM pg_proc p
+                         WHERE p.pronamespace = 'public'::regnamespace
+                           AND has_function_privilege(grantee, p.oid, 'EXECUTE'))
+                  FROM unnest(ARRAY['public', :role]) grantee ORDER BY 1"""),
+                {"role": settings.database_app_role}).all()
+    finally:
+        restored.dispose()
+    assert [tuple(row) for row in held] == [
+        (settings.database_app_role, False, False, False, 0), ("public", False, False, False, 0)]

@@ -76,7 +76,7 @@ def test_scheduled_reconciliation_halts_the_markets_of_a_broken_currency(scratch
     from sqlalchemy import insert
 
     from db.schema import markets
-    from scheduler.jobs import reconcile_ledger
+    from scheduler.jobs import Stopped, reconcile_ledger
 
     admin, app = scratch
     broken, sound, quote = (create_currency(admin) for _ in range(3))
@@ -90,14 +90,47 @@ def test_scheduled_reconciliation_halts_the_markets_of_a_broken_currency(scratch
         user = create_user(conn)
         deposit(conn, user, broken, Decimal("1"))
         available = account(conn, user, broken, AccountKind.AVAILABLE)
-    assert reconcile_ledger(app) == []
+    assert reconcile_ledger(app) == Stopped()
     with admin.begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("UPDATE accounts SET balance = 5 WHERE id = :a"), {"a": available.id})
-    assert reconcile_ledger(app) == [f"{broken}-{quote}"]
+    assert reconcile_ledger(app) == Stopped([f"{broken}-{quote}"], [broken])
     with app.connect() as conn:
         statuses = dict(conn.execute(text("SELECT symbol, status FROM markets")).all())
+        paused = dict(conn.execute(text(
+            "SELECT code, withdrawals_paused_reason FROM currencies")).all())
     assert statuses == {f"{broken}-{quote}": "halted", f"{sound}-{quote}": "open"}
+    assert paused == {broken: "reconciliation found 1 difference(s) in the ledger, the first: "
+                              f"account_balance_differs: account {available.id}: running "
+                              "balance 5 over 1 entries, entries sum to 1 over 1",
+                      sound: None, quote: None}
+
+
+def test_a_difference_that_names_no_currency_pauses_the_withdrawals_of_every_currency(
+        scratch):
+    from custody import pauses
+    from scheduler.jobs import reconcile_ledger
+
+    admin, app = scratch
+    codes = sorted(create_currency(admin) for _ in range(3))
+    with app.begin() as conn:
+        assert pauses.pause(conn, {codes[0]: "an operator looks at the node"}) == [codes[0]]
+    with admin.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        transfer_id = conn.execute(text(
+            "INSERT INTO transfers (idempotency_key, kind, content_hash, xact_id, created_at) "
+            "VALUES ('empty', 'forged', sha256('x'), pg_current_xact_id(), now()) RETURNING id"
+        )).scalar_one()
+    stopped = reconcile_ledger(app)
+    assert stopped.withdrawals == codes[1:]         # the first was paused already
+    with app.connect() as conn:
+        paused = conn.execute(text("SELECT code, withdrawals_paused, withdrawals_paused_reason "
+                                   "FROM currencies ORDER BY code")).all()
+    because = ("reconciliation found 1 difference(s) in the ledger, the first: "
+               f"transfer_without_entries: transfer {transfer_id}: has fewer than two entries")
+    assert [tuple(row) for row in paused] == [
+        (codes[0], True, "an operator looks at the node"), (codes[1], True, because),
+        (codes[2], True, because)]
 
 
 def test_a_hold_that_no_order_or_withdrawal_explains_is_reported(scratch):

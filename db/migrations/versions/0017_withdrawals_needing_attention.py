@@ -6,12 +6,12 @@ for an operator until an attempt finds it sent or proved refused. Only a withdra
 that is ``sending`` can carry it: every way out of ``sending`` clears it.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
