@@ -103,27 +103,31 @@ def test_reconciliation_still_holds_for_the_live_database(engine):
 
 
 def test_a_restored_database_gives_the_application_role_no_more_than_the_live_one(
-        settings, target):
+        settings, target, admin_engine):
     from sqlalchemy import text
 
     from db import engine as engines
 
     manifest = archive.take(settings, target)
     archive.restore(settings, target, manifest["name"], SCRATCH_DATABASE)
+    held_query = text("""
+        SELECT grantee, has_database_privilege(grantee, current_database(), 'TEMP'),
+               has_database_privilege(grantee, current_database(), 'CREATE'),
+               has_schema_privilege(grantee, 'public', 'CREATE'),
+               ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                      WHERE p.pronamespace = 'public'::regnamespace
+                        AND has_function_privilege(grantee, p.oid, 'EXECUTE') ORDER BY 1)
+          FROM unnest(ARRAY['public', :role]) grantee ORDER BY 1""")
+    role = {"role": settings.database_app_role}
+    with admin_engine.connect() as conn:
+        live = [tuple(row) for row in conn.execute(held_query, role)]
     restored = engines.create(make_url(settings.database_admin_url).set(
         database=SCRATCH_DATABASE).render_as_string(hide_password=False), pooled=False)
     try:
         with restored.connect() as conn:
-            held = conn.execute(text("""
-                SELECT grantee, has_database_privilege(grantee, current_database(), 'TEMP'),
-                       has_database_privilege(grantee, current_database(), 'CREATE'),
-                       has_schema_privilege(grantee, 'public', 'CREATE'),
-                       (SELECT count(*) FROM pg_proc p
-                         WHERE p.pronamespace = 'public'::regnamespace
-                           AND has_function_privilege(grantee, p.oid, 'EXECUTE'))
-                  FROM unnest(ARRAY['public', :role]) grantee ORDER BY 1"""),
-                {"role": settings.database_app_role}).all()
+            held = [tuple(row) for row in conn.execute(held_query, role)]
     finally:
         restored.dispose()
-    assert [tuple(row) for row in held] == [
-        (settings.database_app_role, False, False, False, 0), ("public", False, False, False, 0)]
+    assert held == live
+    assert live == [(settings.database_app_role, False, False, False,
+                     ["api_key_allowlist_is_narrow(cidr[])"]), ("public", False, False, False, [])]

@@ -55,9 +55,9 @@ LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
     bad record;
 BEGIN
-    IF TG_TABLE_SCHEMA <> 'public' OR TG_TABLE_NAME <> 'liability_leaves' THEN
-        RAISE EXCEPTION 'liability_leaves_check() runs only for public.liability_leaves'
-            USING ERRCODE = '42501';
+    IF TG_TABLE_SCHEMA <> 'public' OR TG_TABLE_NAME NOT IN ('liability_leaves') THEN
+        RAISE EXCEPTION 'liability_leaves_check() serves only public.liability_leaves, not %.%',
+            TG_TABLE_SCHEMA, TG_TABLE_NAME USING ERRCODE = 'EX006';
     END IF;
     SELECT n.snapshot_id, n.position INTO bad
       FROM new_leaves n
