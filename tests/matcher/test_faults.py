@@ -185,7 +185,10 @@ def test_sigkill_of_the_matcher_mid_batch_loses_and_doubles_nothing(engine, sett
     matcher.wait_for_output("ready for action")
     wait_until_done(engine, market, wake)
     assert matcher.stop() == 0
-    assert len(database_trades(engine, market)) > 100
+    # How many trades there are depends on how far each killed matcher got: until it has
+    # settled a market buy, that buyer's whole quote balance is held and its later buys are
+    # refused (on a loaded machine, 47 instead of about 130). Enough to have compared.
+    assert len(database_trades(engine, market)) > 20
     assert database_trades(engine, market) == replayed_trades(engine, market)
     assert_consistent(engine)
 
