@@ -103,7 +103,13 @@ def last_row(conn: Connection, sql: str, parameters: dict[str, Any]) -> Row | No
 
 
 def rollback(conn: Connection) -> None:
-    """End a transaction begun by ``BEGIN`` in a string, whatever state it is in."""
+    """End a transaction begun by ``BEGIN`` in a string, whatever state it is in. Never
+    raises: it runs while an error is on its way up, which it must not replace."""
+    if conn.invalidated:
+        # The connection broke (SQLAlchemy saw it) and the server's transaction ended with
+        # it; only SQLAlchemy's own state is left to clear, or it refuses the next use.
+        conn.rollback()
+        return
     try:
         conn.exec_driver_sql("ROLLBACK")
     except DBAPIError:

@@ -6,7 +6,8 @@
     ├── MarketHalted
     ├── OrderNotFound         (no such order of the caller's)
     ├── OrderNotCancellable   (the order is closed already)
-    └── HoldExceeded          (a bug: a fill would spend more than its order holds)
+    ├── HoldExceeded          (a bug: a fill would spend more than its order holds)
+    └── ReservedIdTaken       (a bug: the id taken for an order is another's order)
 """
 
 from __future__ import annotations
@@ -57,3 +58,10 @@ class HoldExceeded(OrderError):
     """Raised when a fill would spend more than its order holds (never by design)."""
 
     code = "hold_exceeded"
+
+
+class ReservedIdTaken(OrderError):
+    """Raised when the id an attempt took for its order names another user's order (never
+    by design: ids come from the column's own sequence)."""
+
+    code = "reserved_id_taken"
