@@ -143,7 +143,7 @@ def test_an_order_whose_connection_breaks_before_the_commit_is_placed_once_on_re
 
 
 @pytest.mark.timeout(60)
-def test_an_order_whose_outcome_stays_unknown_is_refused_with_outcome_unknown_and_its_retry_finds_it(
+def test_an_order_whose_outcome_stays_unknown_is_refused_as_unknown_and_its_retry_finds_it(
         engine, admin_engine, proxy, proxied):
     market = create_market(admin_engine)
     base = market.split("-")[0]
