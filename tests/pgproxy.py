@@ -11,7 +11,8 @@ else) and each ReadyForQuery, so a test can cut a connection at an exact point:
 
 ``match`` gets the text of the connection's transaction so far, the current query last.
 With ``then_down``, the proxy also closes every connection and refuses new ones until
-``up()``: the database is unreachable for the retry.
+``up()``: the database is unreachable for the retry. ``queries`` lists every query seen,
+one per round trip.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class CuttingProxy:
         self._links: set[_Link] = set()
         self._down = False
         self._closing = False
+        self.queries: list[str] = []
         threading.Thread(target=self._accept_forever, daemon=True).start()
 
     def url(self, url: str) -> str:
@@ -170,6 +172,8 @@ class CuttingProxy:
                 header, body = _read_typed(link.client)
                 if header[:1] == b"Q":
                     query = body[:-1].decode("utf-8", "replace")
+                    with self._lock:
+                        self.queries.append(query)
                     link.transaction = (link.transaction + "\n" + query)[-_TRANSACTION_TEXT_MAX:]
                     cut = self._take_cut(link.transaction)
                     if _ENDS_TRANSACTION.search(query):

@@ -78,6 +78,24 @@ def buy(market: str, **extra: str) -> dict:
             "price": "100.00", **extra}
 
 
+def test_a_batch_still_takes_two_round_trips(engine, admin_engine, proxy, proxied):
+    market = create_market(admin_engine)
+    seller = funded_user(engine, market, base="5")
+    buyer = funded_user(engine, market, quote="1000")
+    batcher = OrderBatcher(proxied, lambda placements: None, writers=0)
+    for _ in range(2):    # statements prepared; held accounts created, then cached
+        batcher._write([Placement(seller, sell(market)), Placement(buyer, buy(market))])
+    proxy.queries.clear()
+
+    placements = [Placement(seller, sell(market)), Placement(buyer, buy(market)),
+                  Placement(seller, sell(market, client_order_id="new-one"))]
+    batcher._write(placements)
+
+    assert all(p.created for p in placements)
+    assert len(proxy.queries) == 2 and locks_users(proxy.queries[0]) and \
+        writes_orders(proxy.queries[1]) and proxy.queries[1].rstrip().endswith("COMMIT")
+
+
 def test_a_batch_whose_commit_answer_is_lost_places_each_order_once_and_answers_each_caller(
         engine, admin_engine, proxy, proxied):
     market = create_market(admin_engine)
