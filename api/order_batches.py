@@ -100,24 +100,31 @@ class OrderBatcher:
             log.warning("a batch of %d orders failed as a whole (%s); placing them one by "
                         "one", len(placements), "perhaps committed" if unknown else
                         "rolled back", exc_info=True)
-        for placement in placements:
-            self._place_alone(placement, unknown)
+        attempts = PLACEMENT_ATTEMPTS_MAX
+        for placement in placements:   # in arrival order, each decided after the ones before
+            # While the database stays away, the next orders get one attempt each and no
+            # pause (a batch of them would wait a pause each); once it answers, all again.
+            answered = self._place_alone(placement, unknown, attempts)
+            attempts = PLACEMENT_ATTEMPTS_MAX if answered else 1
 
-    def _place_alone(self, placement: Placement, unknown: bool) -> None:
+    def _place_alone(self, placement: Placement, unknown: bool, attempts: int) -> bool:
         """Place one order of a failed batch again, while its failures may pass; its
-        outcome stays ``unknown`` (an attempt may have committed) until one succeeds."""
-        for attempt in range(1, PLACEMENT_ATTEMPTS_MAX + 1):
+        outcome stays ``unknown`` (an attempt may have committed) until one succeeds.
+        False when the attempts ran out on failures that might have passed."""
+        for attempt in range(1, attempts + 1):
             if attempt > 1:
                 time.sleep(RETRY_PAUSE_SECONDS * (attempt - 1))
             try:
                 self._commit([placement])
-                return
+                return True
             except CommitOutcomeUnknown as error:
                 unknown, failure = True, error
             except (DBAPIError, PoolTimeout, LedgerError) as error:
                 failure = error
                 if not outcomes.transient(error):
                     break
+        exhausted = attempt == attempts and (
+            isinstance(failure, CommitOutcomeUnknown) or outcomes.transient(failure))
         if unknown:
             metrics.ORDER_OUTCOMES_UNKNOWN.inc()
             log.error("order of user %d: outcome unknown after %d attempts", placement.user_id,
@@ -127,6 +134,7 @@ class OrderBatcher:
             placement.error = DatabaseUnavailable(outcomes.UNREACHABLE)
         else:
             placement.error = failure
+        return not exhausted
 
     def _announce(self, placements: list[Placement]) -> None:
         """After the callers have their answers: announcing is not part of accepting."""

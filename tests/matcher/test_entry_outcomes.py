@@ -181,3 +181,36 @@ def test_an_order_whose_outcome_stays_unknown_is_refused_as_unknown_and_its_retr
     assert orders_of(engine, seller) == [row] and holds_of(engine, row.id) == 1
     assert balances(engine, seller)[base] == (D("4"), D("1"))
     assert_consistent(engine)
+
+
+def test_each_order_of_a_batch_whose_database_stays_away_hears_outcome_unknown_and_none_doubles(
+        engine, admin_engine, proxy, proxied):
+    market = create_market(admin_engine)
+    base, quote = market.split("-")
+    seller = funded_user(engine, market, base="5")
+    buyer = funded_user(engine, market, quote="1000")
+    batcher = OrderBatcher(proxied, lambda placements: None, writers=0)
+    placements = [Placement(seller, sell(market, client_order_id="first")),
+                  Placement(buyer, buy(market, client_order_id="second")),
+                  Placement(seller, sell(market))]
+    cut = proxy.cut_after_answer(writes_orders, then_down=True)
+
+    batcher._write(placements)
+
+    assert cut.done.is_set()
+    assert [type(p.error) for p in placements] == [CommitOutcomeUnknown] * 3
+    assert [p.order for p in placements] == [None] * 3
+    proxy.up()
+    again = [Placement(p.user_id, p.request) for p in placements[:2]]   # the callers retry
+    batcher._write(again)
+    assert [(p.created, p.error) for p in again] == [(False, None)] * 2
+    committed = {row.client_order_id: row for row in
+                 orders_of(engine, seller) + orders_of(engine, buyer)}
+    assert len(orders_of(engine, seller)) == 2 and len(orders_of(engine, buyer)) == 1
+    assert len(committed) == 3       # each order once: "first", "second" and the one without
+    assert [p.order["id"] for p in again] == [str(committed[k].id) for k in ("first", "second")]
+    assert all(holds_of(engine, row.id) == 1
+               for row in orders_of(engine, seller) + orders_of(engine, buyer))
+    assert balances(engine, seller)[base] == (D("3"), D("2"))
+    assert balances(engine, buyer)[quote] == (D("1000") - D("200.40"), D("200.40"))
+    assert_consistent(engine)
