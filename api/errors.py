@@ -5,12 +5,22 @@
 
 A response body is always ``{"error": {"code", "message", "field"}}``; ``code`` is
 stable and documented, and no stack trace ever reaches a client.
+
+A database that fails a request for a reason of its own answers 503 with
+``Retry-After``, never a bare 500: ``service_unavailable`` when nothing was committed (or
+the API cannot tell: a raw driver error of a lost connection), ``outcome_unknown`` when
+a COMMIT went unanswered (``db.errors``).
 """
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from currencies.errors import CurrencyError, InvalidAddress, TemporaryNodeError
 from custody.errors import CustodyError
+from db import outcomes
+from db.errors import CommitOutcomeUnknown, DatabaseError, DatabaseUnavailable
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, UnknownCurrency,
 )
@@ -32,6 +42,11 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.field = status, code, message, field
         self.headers = headers or {}
 
+
+RETRY_AFTER_SECONDS = 1       # a lost connection or an unanswered commit: the pool reconnects
+UNAVAILABLE = ("the database did not answer; try again shortly (a change this request asked "
+               "for may or may not have been made: check before repeating one that is not "
+               "idempotent)")
 
 # Domain error -> (HTTP status, code). Order matters: the first matching base wins.
 ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
@@ -58,6 +73,8 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (OrderNotFound, 404, "order_not_found"),
     (OrderNotCancellable, 409, "order_not_cancellable"),
     (InvalidOrder, 400, ""),   # the error's own code names the rule broken
+    (CommitOutcomeUnknown, 503, "outcome_unknown"),
+    (DatabaseUnavailable, 503, "service_unavailable"),
 )
 
 
@@ -65,6 +82,8 @@ def translate(error: Exception) -> ApiError | None:
     """The ApiError for a domain error, or None for a bug (answered as a logged 500)."""
     if isinstance(error, ApiError):
         return error
+    if isinstance(error, (DBAPIError, PoolTimeout)) and outcomes.transient(error):
+        error = DatabaseUnavailable(UNAVAILABLE)  # the driver's text names internal hosts
     for error_type, status, code in ERROR_TABLE:
         if isinstance(error, error_type):
             field = getattr(error, "field", None)
@@ -73,12 +92,14 @@ def translate(error: Exception) -> ApiError | None:
                 return ApiError(status, code, "this currency's node is unavailable; try "
                                 "again shortly")
             message = error.message if isinstance(
-                error, (LedgerError, AccessError, OrderError, CustodyError)) else str(error)
+                error, (LedgerError, AccessError, OrderError, CustodyError, DatabaseError)
+            ) else str(error)
             if code == "":
                 code = error.code  # type: ignore[attr-defined]
             if status == 0:
                 status = error.status  # type: ignore[attr-defined]
-            retry_after = getattr(error, "retry_after_seconds", None)
+            retry_after = RETRY_AFTER_SECONDS if isinstance(error, DatabaseError) else getattr(
+                error, "retry_after_seconds", None)
             headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
             return ApiError(status, code, message, field, headers)
     return None

@@ -9,7 +9,8 @@ from api.routing import Api, Operation
 from api.schemas import ERROR
 
 # Every operation may answer these; each has the one error body.
-COMMON_ERRORS = {400: "invalid input", 413: "body too large", 429: "rate limited"}
+COMMON_ERRORS = {400: "invalid input", 413: "body too large", 429: "rate limited",
+                 503: "the database did not answer (Retry-After)"}
 AUTH_ERRORS = {401: "not authenticated", 403: "not allowed"}
 
 

@@ -10,6 +10,7 @@ from api.order_batches import OrderBatcher
 from api.pagination import newest_first, page
 from api.routing import Api, Call
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
+from db import outcomes
 from db.schema import currencies, fills, orders
 from ledger import format_amount
 from matcher import orders as entry
@@ -43,6 +44,10 @@ FILL = obj(id={"type": "string"}, trade_id={"type": "string"}, order_id={"type":
            market=MARKET, side={"enum": ["buy", "sell"]}, price=AMOUNT, quantity=AMOUNT,
            fee=AMOUNT, fee_currency={"type": "string"}, liquidity={"enum": ["maker", "taker"]},
            created_at=TIMESTAMP)
+# A cancel queued twice cancels once: the matcher finds the order gone from its book and
+# does nothing more. So a cancel whose commit went unanswered is simply sent again.
+CANCEL_UNCONFIRMED = ("the database did not confirm the cancel; send it again (a cancel "
+                      "repeated cancels once)")
 
 
 def _order_id(call: Call) -> int:
@@ -66,7 +71,10 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
                tag="trading", auth="trade", body=NEW_ORDER,
                responses={202: ("accepted; the matcher fills it in sequence", ORDER),
                           404: ("no such market", None), 409: ("market halted", None),
-                          422: ("insufficient funds", None)})
+                          422: ("insufficient funds", None),
+                          503: ("outcome_unknown: placed or not, the database did not say "
+                                "(send it again with the same client_order_id); "
+                                "service_unavailable: not placed", None)})
     def place_order(call: Call) -> dict:
         order, _ = batcher.place(call.user_id, call.body)
         return order
@@ -100,21 +108,23 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
     @api.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",
                tag="trading", auth="trade",
                responses={202: ("the cancel is queued", ORDER), 404: ("no such order", None),
-                          409: ("the order is no longer open", None)})
+                          409: ("the order is no longer open", None),
+                          503: ("outcome_unknown: send the cancel again", None)})
     def cancel_order(call: Call) -> dict:
-        with engine.begin() as conn:
+        with outcomes.transaction(engine, CANCEL_UNCONFIRMED) as conn:
             order = entry.request_cancel(conn, call.user_id, _order_id(call))
         wake(order["market"])
         return order
 
     @api.route("DELETE", "/v1/orders", summary="cancel all the caller's orders in a market",
                tag="trading", auth="trade", query={"market": MARKET},
-               responses={202: ("the cancels are queued", obj(cancelling={"type": "integer"}))})
+               responses={202: ("the cancels are queued", obj(cancelling={"type": "integer"})),
+                          503: ("outcome_unknown: send the cancel again", None)})
     def cancel_all(call: Call) -> dict:
         if "market" not in call.query:
             raise InvalidOrder("name the market: DELETE /v1/orders?market=BTC-USDT",
                                field="market")
-        with engine.begin() as conn:
+        with outcomes.transaction(engine, CANCEL_UNCONFIRMED) as conn:
             count = entry.request_cancel_all(conn, call.user_id, call.query["market"])
         if count:
             wake(call.query["market"])

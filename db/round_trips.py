@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, TextClause
 from sqlalchemy.dialects.postgresql.psycopg2 import dialect as psycopg2_dialect
 from sqlalchemy.engine import CursorResult, Row
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 _DIALECT = psycopg2_dialect()
 _PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -103,10 +103,17 @@ def last_row(conn: Connection, sql: str, parameters: dict[str, Any]) -> Row | No
 
 
 def rollback(conn: Connection) -> None:
-    """End a transaction begun by ``BEGIN`` in a string, whatever state it is in."""
+    """End a transaction begun by ``BEGIN`` in a string, whatever state it is in. Never
+    raises: it runs while an error is on its way up, which it must not replace."""
     try:
-        conn.exec_driver_sql("ROLLBACK")
-    except DBAPIError:
+        if conn.invalidated:
+            # The connection broke (SQLAlchemy saw it) and the server's transaction ended
+            # with it; only SQLAlchemy's own state is left to clear, or it refuses the next
+            # use of the connection (PendingRollbackError) in place of the error itself.
+            conn.rollback()
+        else:
+            conn.exec_driver_sql("ROLLBACK")
+    except SQLAlchemyError:
         pass     # the connection is gone, and its transaction with it
 
 

@@ -7,7 +7,8 @@
     ├── OrderNotFound         (no such order of the caller's)
     ├── OrderNotCancellable   (the order is closed already)
     ├── HoldExceeded          (a bug: a fill would spend more than its order holds)
-    └── StaleBook             (another runner wrote the market: the batch is void)
+    ├── StaleBook             (another runner wrote the market: the batch is void)
+    └── ReservedIdTaken       (a bug: the id taken for an order is another's order)
 """
 
 from __future__ import annotations
@@ -65,3 +66,10 @@ class StaleBook(OrderError):
     the market since it was built): the batch is void and the book is rebuilt."""
 
     code = "stale_book"
+
+
+class ReservedIdTaken(OrderError):
+    """Raised when the id an attempt took for its order names another user's order (never
+    by design: ids come from the column's own sequence)."""
+
+    code = "reserved_id_taken"

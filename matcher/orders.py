@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
 
-from db import round_trips
+from db import outcomes, round_trips
+from db.errors import CommitOutcomeUnknown
 from db.schema import currencies, orders
 from ledger import (
     AccountKind, InsufficientFunds, LedgerError, account, format_amount, move, parse_amount,
@@ -36,7 +37,8 @@ from ledger.transfers import INSERT_NEW, insert_parameters, translated
 from ledger.amounts import MONEY, round_up
 from matcher.book import buyer_cost, fee
 from matcher.errors import (
-    InvalidOrder, MarketHalted, OrderError, OrderNotCancellable, OrderNotFound, UnknownMarket,
+    InvalidOrder, MarketHalted, OrderError, OrderNotCancellable, OrderNotFound, ReservedIdTaken,
+    UnknownMarket,
 )
 from matcher.markets import Market
 
@@ -52,9 +54,11 @@ _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # deadlock with the account locks a batch holds). Then, in a new statement (so a new
 # snapshot: it sees every order committed before the locks were granted), all that the
 # decisions need, in one row: the markets named, each user's open orders, the earlier
-# orders with the batch's client_order_ids, the available balances (each found by its
-# key: a join let the generic plan scan every available account), and for each order an
-# id and a sequence number.
+# orders with the batch's client_order_ids or with the ids a failed attempt took for its
+# orders (``Placement.reserved_id``: the attempt may have committed), the available
+# balances (each found by its key: a join let the generic plan scan every available
+# account), and for each order an id and a sequence number. A committed attempt held the
+# users' locks until its commit: once they are granted, its orders are there to be seen.
 _LOCK_USERS = round_trips.Prepared("entry_lock_users", text("""
     SELECT count(*) FROM (SELECT id FROM users WHERE id = ANY(:users) ORDER BY id
                           FOR NO KEY UPDATE) AS locked"""), users="bigint[]")
@@ -77,7 +81,10 @@ _AFTER_LOCKS = round_trips.Prepared("entry_after_locks", text(f"""
            ARRAY(SELECT o.id FROM orders o
                    JOIN unnest(CAST(:client_users AS bigint[]), CAST(:client_ids AS text[]))
                         AS c(user_id, client_id)
-                     ON o.user_id = c.user_id AND o.client_order_id = c.client_id) AS earlier,
+                     ON o.user_id = c.user_id AND o.client_order_id = c.client_id
+                  UNION
+                  SELECT o.id FROM orders o
+                   WHERE o.id = ANY(CAST(:reserved AS bigint[]))) AS earlier,
            (SELECT coalesce(json_agg(json_build_array(w.user_id, w.currency, (
                         SELECT a.balance::text FROM accounts a
                          WHERE a.owner_user_id = w.user_id AND a.currency = w.currency
@@ -132,7 +139,12 @@ _COLUMNS = ("id", "user_id", "market", "client_order_id", "side", "type", "time_
 @dataclass
 class Placement:
     """One order request of a batch, and what became of it: an order (``created`` False
-    when an earlier order has its client_order_id) or an error that changed nothing."""
+    when an earlier order has its client_order_id) or an error that changed nothing.
+
+    ``reserved_id`` is the id its order took in an attempt that sent its insert: it
+    survives ``forget``, so that a retry finds the order if that attempt committed, and
+    otherwise inserts it under the same id (never a second order, never a second hold).
+    """
 
     user_id: int
     request: dict[str, Any]
@@ -141,9 +153,11 @@ class Placement:
     error: Exception | None = None
     values: dict[str, Any] = field(default_factory=dict)   # the row to insert
     same_as: Placement | None = None  # an earlier placement of the batch with its client id
+    reserved_id: int | None = None
 
     def forget(self) -> None:
-        """Back to undecided (its transaction rolled back)."""
+        """Back to undecided (its transaction rolled back, or perhaps committed: the
+        reserved id stays)."""
         self.order, self.created, self.error, self.values, self.same_as = \
             None, False, None, {}, None
 
@@ -173,6 +187,12 @@ def place_many(conn: Connection, placements: list[Placement], now: datetime | No
     again. An order refused sets its placement's error and changes nothing; an
     unexpected database error is raised (the batch's transaction is then void as a whole).
     ``now`` (validation's clock) defaults to the transaction's time.
+
+    With ``own_transaction``, a failure of the round trip that ends in COMMIT that the
+    server did not report as a rollback raises ``CommitOutcomeUnknown``: the batch may
+    have committed. Placing the same placements again is safe: each one whose order an
+    attempt committed finds it by its ``reserved_id`` (``created`` True), and the others
+    are inserted under their reserved ids.
     """
     for placement in placements:
         placement.forget()
@@ -204,6 +224,7 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
         "users": users, "symbols": sorted({p.request["market"] for p in live}),
         "client_users": [k[0] for k in client_keys], "client_ids": [k[1] for k in client_keys],
         "balance_users": [k[0] for k in wanted], "balance_currencies": [k[1] for k in wanted],
+        "reserved": sorted({p.reserved_id for p in live if p.reserved_id is not None}),
         "orders": len(live)})
     assert found is not None
     now = now or found.now
@@ -211,12 +232,15 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
     open_orders = {int(user): n for user, n in found.open_orders.items()}
     available = {(user, currency): Decimal(amount) for user, currency, amount in found.balances
                  if amount is not None}
-    earlier = _earlier_orders(conn, found.earlier)
+    by_client, by_id = _earlier_orders(conn, found.earlier)
     claimed: dict[tuple[int, str], Placement] = {}
     for placement in live:
         key = (placement.user_id, placement.request.get("client_order_id"))
-        if key in earlier:
-            row = earlier[key]
+        row = by_id.get(placement.reserved_id) or by_client.get(key)
+        if row is not None:   # committed before: by an earlier request, or by this one
+            placement.created = row.id == placement.reserved_id
+            if placement.created and row.user_id != placement.user_id:
+                raise ReservedIdTaken(f"order {row.id} is not this placement's")
             placement.order = view(row, _scales_of(markets, row.market) if row.market in
                                    markets else _scales(conn, row.market))
             continue
@@ -237,6 +261,8 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
         try:
             round_trips.execute(conn, _WRITE_SQL[(bool(accepted), own_transaction)], parameters)
         except DBAPIError as error:
+            if accepted and own_transaction and not outcomes.rolled_back(error):
+                raise CommitOutcomeUnknown("an order batch's COMMIT went unanswered") from error
             raise translated(error) from error
     for placement in accepted:
         placement.order = view(_OrderRow(**placement.values, created_at=found.now,
@@ -282,19 +308,26 @@ def _decide(placement: Placement, markets: dict[str, Any], open_orders: dict[int
         "hold_currency": hold_currency, "hold": hold, **values}
 
 
-def _earlier_orders(conn: Connection, ids: list[int]) -> dict[tuple[int, str], Any]:
-    """The earlier orders with a client_order_id of the batch (a retry's), by that id."""
+def _earlier_orders(conn: Connection, ids: list[int]
+                    ) -> tuple[dict[tuple[int, str], Any], dict[int, Any]]:
+    """The earlier orders of the batch's retries: by (user, client_order_id), and by id."""
     if not ids:
-        return {}
-    rows = conn.execute(select(orders).where(orders.c.id.in_(ids)))
-    return {(row.user_id, row.client_order_id): row for row in rows}
+        return {}, {}
+    rows = conn.execute(select(orders).where(orders.c.id.in_(ids))).all()
+    return ({(row.user_id, row.client_order_id): row for row in rows
+             if row.client_order_id is not None}, {row.id: row for row in rows})
 
 
 def _insert_parameters(conn: Connection, accepted: list[Placement], ids: list[int],
                        sequences: list[int]) -> dict[str, Any]:
-    holds = []
-    for placement, order_id, sequence in zip(accepted, ids, sequences):
-        values = placement.values
+    """The write's parameters; each placement keeps its order's id from here on (an order
+    that a failed attempt may have inserted goes in again under the same id, or not at
+    all: the primary key and the hold's idempotency key refuse a second)."""
+    holds, fresh = [], iter(ids)
+    for placement, sequence in zip(accepted, sequences):
+        if placement.reserved_id is None:
+            placement.reserved_id = next(fresh)
+        order_id, values = placement.reserved_id, placement.values
         values.update(id=order_id, sequence=sequence)
         user_id, currency = values["user_id"], values["hold_currency"]
         holds.append(move(f"hold:order:{order_id}", "order_hold",

@@ -21,6 +21,8 @@ ORDERS_ACCEPTED = Counter("exchange_orders_accepted", "orders accepted for match
                           ["market"])
 ORDER_BATCH_ORDERS = Histogram("exchange_order_batch_orders", "orders written by one "
                                "order-entry transaction", buckets=BATCH_BUCKETS)
+ORDER_OUTCOMES_UNKNOWN = Counter("exchange_order_outcomes_unknown", "orders answered 503 "
+                                 "outcome_unknown: placed or not, the database never said")
 ORDER_BATCH_SECONDS = Histogram("exchange_order_batch_seconds", "how long an order-entry "
                                 "transaction takes, from its first statement to its commit",
                                 buckets=LATENCY_BUCKETS)
