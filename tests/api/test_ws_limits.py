@@ -1,0 +1,129 @@
+"""A WebSocket client's messages are bounded per second, a flood ends in a disconnect, and
+book snapshots come from the book the process follows, never a query per subscribe."""
+
+import json
+import re
+import time
+
+import redis
+import requests
+
+from matcher.feed import checksum
+from tests.api.conftest import start_web
+from tests.api.test_ws import connect, receive, send
+from tests.api.test_ws_access import messages_until_closed
+from tests.trading import create_market, runner
+from workers.matching import _publish
+
+FLOOD_MESSAGES = 300
+MESSAGES_PER_SECOND_DEFAULT = 10
+MESSAGE_BURST_DEFAULT = 20
+
+
+def snapshot_sources(base_url):
+    """How many book snapshots this web process served from memory and by a query."""
+    text = requests.get(base_url + "/metrics", timeout=10).text
+    found = dict(re.findall(r'^exchange_ws_book_snapshots_total\{source="(\w+)"\} (\S+)$',
+                            text, re.MULTILINE))
+    return {source: int(float(found.get(source, 0))) for source in ("memory", "query")}
+
+
+def test_a_flood_of_subscribe_messages_is_refused_then_disconnected_with_one_snapshot_query(
+        admin_engine, tmp_path):
+    web, base_url = start_web(tmp_path)
+    try:
+        market = create_market(admin_engine)
+        socket = connect(base_url)
+        started = time.monotonic()
+        for _ in range(FLOOD_MESSAGES):
+            send(socket, op="subscribe", channels=[f"book:{market}"])
+        answers = list(messages_until_closed(socket, time.monotonic() + 20))
+        elapsed = time.monotonic() - started
+        socket.close()
+        snapshots = [a for a in answers if a["type"] == "snapshot"]
+        errors = [a["code"] for a in answers if a["type"] == "error"]
+        allowed = MESSAGE_BURST_DEFAULT + MESSAGES_PER_SECOND_DEFAULT * elapsed
+        assert 1 <= len(snapshots) <= allowed
+        assert errors[-1] == "too_many_messages"
+        assert set(errors[:-1]) == {"rate_limited"} and len(errors) < FLOOD_MESSAGES / 2
+        assert all(s == snapshots[0] for s in snapshots)
+        assert snapshot_sources(base_url) == {"query": 1, "memory": len(snapshots) - 1}
+    finally:
+        assert web.stop() == 0
+
+
+def test_many_sockets_subscribing_at_once_share_one_snapshot_query(admin_engine, tmp_path):
+    web, base_url = start_web(tmp_path)
+    try:
+        market = create_market(admin_engine)
+        sockets = [connect(base_url) for _ in range(30)]
+        for socket in sockets:
+            send(socket, op="subscribe", channels=[f"book:{market}", f"trades:{market}"])
+        snapshots = [receive(socket, "snapshot") for socket in sockets]
+        assert all(s == snapshots[0] for s in snapshots)
+        assert snapshot_sources(base_url) == {"query": 1, "memory": 29}
+        for socket in sockets:
+            socket.close()
+    finally:
+        assert web.stop() == 0
+
+
+def test_a_client_within_the_message_rate_is_never_refused(api_url):
+    socket = connect(api_url)
+    for _ in range(3 * MESSAGES_PER_SECOND_DEFAULT):
+        send(socket, op="ping")
+        assert json.loads(socket.recv()) == {"type": "pong"}
+        time.sleep(1.2 / MESSAGES_PER_SECOND_DEFAULT)
+    socket.close()
+
+
+def test_a_snapshot_from_the_followed_book_equals_the_database_and_a_gap_makes_it_query_again(
+        engine, admin_engine, settings, tmp_path):
+    import random
+
+    from tests.matcher.test_faults import place_random, traders
+    web, base_url = start_web(tmp_path)
+    try:
+        market = create_market(admin_engine)
+        follower = connect(base_url)
+        send(follower, op="subscribe", channels=[f"book:{market}"])
+        receive(follower, "snapshot")
+        rng, users = random.Random(7), traders(engine, market)
+        run = runner(engine, settings, market)
+        run.publish = _publish
+        for _ in range(5):
+            place_random(engine, market, users, rng, 100)
+            run.run_pending()
+        rest = requests.get(f"{base_url}/v1/markets/{market}/book?depth=100", timeout=10).json()
+        while receive(follower, "book")["sequence"] < rest["sequence"]:
+            pass  # the process has applied every change once its follower has seen them
+        late = connect(base_url)
+        send(late, op="subscribe", channels=[f"book:{market}"])
+        snapshot = receive(late, "snapshot")
+        assert snapshot_sources(base_url) == {"query": 1, "memory": 1}
+        assert snapshot["sequence"] == rest["sequence"]
+        assert (snapshot["bids"], snapshot["asks"]) == (plain(rest["bids"]), plain(rest["asks"]))
+        assert len(snapshot["bids"]) + len(snapshot["asks"]) > 20
+        assert snapshot["checksum"] == checksum(snapshot["bids"], snapshot["asks"])
+
+        # A message that does not follow the last one: the process stops trusting its copy.
+        redis.Redis.from_url(settings.redis_url).publish(f"market:{market}", json.dumps({
+            "market": market, "time": "now", "trades": [], "book": {
+                "sequence": rest["sequence"] + 10, "prev_sequence": rest["sequence"] + 9,
+                "changes": [], "checksum": snapshot["checksum"]}}))
+        receive(follower, "book")
+        again = connect(base_url)
+        send(again, op="subscribe", channels=[f"book:{market}"])
+        fresh = receive(again, "snapshot")
+        assert snapshot_sources(base_url) == {"query": 2, "memory": 1}
+        assert (fresh["bids"], fresh["asks"], fresh["sequence"]) == (
+            snapshot["bids"], snapshot["asks"], rest["sequence"])
+        for socket in (follower, late, again):
+            socket.close()
+    finally:
+        assert web.stop() == 0
+
+
+def plain(levels):
+    from decimal import Decimal
+    return [[f"{Decimal(p).normalize():f}", f"{Decimal(q).normalize():f}"] for p, q in levels]
