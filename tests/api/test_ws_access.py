@@ -79,8 +79,9 @@ def messages_until_closed(socket, deadline, between=lambda: None):
         except websocket.WebSocketTimeoutException:
             continue
         except websocket.WebSocketConnectionClosedException:
-            return
-        if raw == "":  # the close frame
+            raw = ""
+        if raw == "":  # the close frame, or the connection cut
+            socket.shutdown()  # websocket-client's close() would wait for an answer
             return
         yield json.loads(raw)
     raise AssertionError("the socket is still open")
