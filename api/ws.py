@@ -39,6 +39,7 @@ from sqlalchemy import Engine, select
 from api import routes_market_data, ws_access, ws_limits
 from api.auth import Authenticator
 from api.errors import ApiError, translate
+from api.ratelimit import RateLimiter
 from api.ws_access import Grant
 from api.ws_books import Books, KnownMarkets
 from config import Settings
@@ -93,8 +94,10 @@ class Client:
 
 
 class Hub:
-    def __init__(self, settings: Settings, engine: Engine, authenticator: Authenticator) -> None:
+    def __init__(self, settings: Settings, engine: Engine, authenticator: Authenticator,
+                 limiter: RateLimiter | None = None) -> None:
         self.settings, self.engine, self.authenticator = settings, engine, authenticator
+        self.limiter = limiter
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.clients: set[Client] = set()
         self.books = Books(engine)
@@ -297,6 +300,11 @@ class Hub:
             client.offer(_error(api_error.code, api_error.message))
 
     def _auth(self, client: Client, request: dict, environ: dict[str, Any]) -> None:
+        if self.limiter is not None:
+            # A database lookup, as a request's: counted against the address as one, so
+            # that many sockets of one address cannot multiply what it may look up.
+            self.limiter.hit(self.settings.rate_limit_per_ip, "ip",
+                             environ.get("REMOTE_ADDR", ""))
         if "token" in request:
             principal = self.authenticator.session(str(request["token"]))
         else:

@@ -161,3 +161,21 @@ def test_a_budget_accepts_a_burst_then_its_rate_and_ends_a_client_that_keeps_sen
     assert [budget.take() for _ in range(20)] == [ACCEPTED] * 20
     assert [budget.take() for _ in range(REFUSALS_MAX + 1)] == \
         [REFUSED] * REFUSALS_MAX + [EXHAUSTED]
+
+
+def test_auth_messages_count_against_the_addresss_request_limit_whatever_the_sockets(tmp_path):
+    """Each auth is a lookup, as a request is: many sockets do not multiply the limit."""
+    web, base_url = start_web(tmp_path, RATE_LIMIT_PER_IP="20/minute")
+    try:
+        sockets = [connect(base_url) for _ in range(5)]  # five requests of the twenty
+        answers = []
+        for _ in range(5):
+            for socket in sockets:
+                send(socket, op="auth", token="not-a-session")
+                answers.append(receive(socket, "error")["code"])
+        assert set(answers) == {"invalid_session", "rate_limited"}
+        assert answers.count("invalid_session") <= 15
+        for socket in sockets:
+            socket.close()
+    finally:
+        assert web.stop() == 0
