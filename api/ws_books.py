@@ -13,7 +13,7 @@ subscriber to that market waits for its answer instead of running its own.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import logging
 import time
 from collections import deque
@@ -47,9 +47,13 @@ class FollowedBook:
 
     def __init__(self, sequence: int, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         self.sequence = sequence
-        self._sides: dict[str, dict[Decimal, Level]] = {
-            "buy": {Decimal(p): (p, q) for p, q in bids},
-            "sell": {Decimal(p): (p, q) for p, q in asks}}
+        # Per side: the levels by key, and the keys best first (a bid's key is its price
+        # negated), kept sorted as levels come and go so that the top is a slice.
+        self._levels: dict[str, dict[Decimal, Level]] = {"buy": {}, "sell": {}}
+        self._keys: dict[str, list[Decimal]] = {"buy": [], "sell": []}
+        for side, levels in (("buy", bids), ("sell", asks)):
+            for price, quantity in levels:
+                self._set(side, price, quantity)
 
     def apply(self, message: dict[str, Any]) -> bool:
         """Move by one book message; False when it does not follow this copy or the
@@ -57,24 +61,32 @@ class FollowedBook:
         if message["prev_sequence"] != self.sequence:
             return False
         for side, price, quantity in message["changes"]:
-            levels = self._sides[side]
-            if quantity == "0":
-                levels.pop(Decimal(price), None)
-            else:
-                levels[Decimal(price)] = (price, quantity)
+            self._set(side, price, quantity)
         self.sequence = message["sequence"]
-        bids = [self._sides["buy"][p] for p in heapq.nlargest(feed.CHECKSUM_DEPTH,
-                                                              self._sides["buy"])]
-        asks = [self._sides["sell"][p] for p in heapq.nsmallest(feed.CHECKSUM_DEPTH,
-                                                                self._sides["sell"])]
-        return feed.checksum(bids, asks) == message["checksum"]
+        return feed.checksum(self._top("buy", feed.CHECKSUM_DEPTH),
+                             self._top("sell", feed.CHECKSUM_DEPTH)) == message["checksum"]
 
     def snapshot(self, market: str) -> dict[str, Any]:
-        bids = [list(self._sides["buy"][p]) for p in sorted(self._sides["buy"], reverse=True)]
-        asks = [list(self._sides["sell"][p]) for p in sorted(self._sides["sell"])]
-        bids, asks = bids[:feed.FEED_DEPTH], asks[:feed.FEED_DEPTH]
+        bids = [list(level) for level in self._top("buy", feed.FEED_DEPTH)]
+        asks = [list(level) for level in self._top("sell", feed.FEED_DEPTH)]
         return {"type": "snapshot", "channel": f"book:{market}", "sequence": self.sequence,
                 "bids": bids, "asks": asks, "checksum": feed.checksum(bids, asks)}
+
+    def _set(self, side: str, price: str, quantity: str) -> None:
+        """Set a level's quantity; "0" removes it."""
+        levels, keys = self._levels[side], self._keys[side]
+        key = -Decimal(price) if side == "buy" else Decimal(price)
+        if quantity == "0":
+            if levels.pop(key, None) is not None:
+                del keys[bisect.bisect_left(keys, key)]
+            return
+        if key not in levels:
+            bisect.insort(keys, key)
+        levels[key] = (price, quantity)
+
+    def _top(self, side: str, depth: int) -> list[Level]:
+        levels = self._levels[side]
+        return [levels[key] for key in self._keys[side][:depth]]
 
 
 class Books:
