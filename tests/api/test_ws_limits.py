@@ -179,3 +179,27 @@ def test_auth_messages_count_against_the_addresss_request_limit_whatever_the_soc
             socket.close()
     finally:
         assert web.stop() == 0
+
+
+def test_resuming_counts_against_the_subscriptions_bound(api_url, admin_engine, settings):
+    socket = connect(api_url)
+    channels: list[str] = []
+    for market in (create_market(admin_engine) for _ in range(6)):
+        channels += [f"book:{market}", f"trades:{market}", f"ticker:{market}"] + [
+            f"candles:{market}:{interval}" for interval in ("1m", "5m", "15m", "1h", "4h", "1d")]
+    send(socket, op="subscribe", channels=channels[:50])
+    for _ in range(50):
+        receive(socket, "subscribed")
+    other = create_market(admin_engine)
+    watcher = connect(api_url)  # sees the message once the process has it buffered
+    send(watcher, op="subscribe", channels=[f"book:{other}"])
+    receive(watcher, "snapshot")
+    redis.Redis.from_url(settings.redis_url).publish(f"market:{other}", json.dumps({
+        "market": other, "time": "now", "trades": [], "book": {
+            "sequence": 1, "prev_sequence": 0, "changes": [], "checksum": 0}}))
+    receive(watcher, "book")
+    for resumed in (f"book:{other}", f"book:{create_market(admin_engine)}"):  # buffered, not
+        send(socket, op="resume", channel=resumed, sequence=0)
+        assert receive(socket, "error")["code"] == "too_many_subscriptions"
+    socket.close()
+    watcher.close()
