@@ -44,6 +44,8 @@ class Settings:
     receive_window_ms: int     # how far a signed request's timestamp may be from now
     ws_client_queue_max: int   # messages waiting for one WebSocket before it is dropped
     ws_heartbeat_seconds: int  # a heartbeat on a quiet WebSocket this often
+    ws_messages_per_second: int  # client messages one WebSocket may send a second...
+    ws_message_burst: int        # ...and at once after a pause
     node_urls: Mapping[str, str] = field(repr=False)  # NODE_URL_<CODE>: each currency's node
     wallet_seed: bytes | None = field(repr=False)     # derives the keys of key-holding drivers
     address_cooling_off_seconds: int  # a new withdrawal address is usable after this long
@@ -166,6 +168,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         receive_window_ms=_integer(env, "RECEIVE_WINDOW_MS", 5000, 100, 60_000),
         ws_client_queue_max=_integer(env, "WS_CLIENT_QUEUE_MAX", 1000, 1, 100_000),
         ws_heartbeat_seconds=_integer(env, "WS_HEARTBEAT_SECONDS", 15, 1, 300),
+        ws_messages_per_second=_integer(env, "WS_MESSAGES_PER_SECOND", 10, 1, 1000),
+        ws_message_burst=_integer(env, "WS_MESSAGE_BURST", 20, 1, 10_000),
         node_urls={name.removeprefix("NODE_URL_"): url for name, url in env.items()
                    if name.startswith("NODE_URL_") and url},
         wallet_seed=_secret(env, "WALLET_SEED", var_dir, embedded_postgres),

@@ -137,7 +137,7 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
         bottle.response.content_type = prometheus_client.CONTENT_TYPE_LATEST
         return prometheus_client.generate_latest()
 
-    hub = Hub(settings, engine, api.authenticator)
+    hub = Hub(settings, engine, api.authenticator, api.limiter)
 
     @app.route("/v1/ws", "GET")
     def websocket() -> str:

@@ -12,75 +12,98 @@ Client operations (JSON): ``{"op": "subscribe" | "unsubscribe", "channels": [...
 Channels: ``book:M`` (a snapshot, then changes that carry ``sequence`` and
 ``prev_sequence`` and a checksum of the top 25 levels), ``trades:M``,
 ``ticker:M`` and ``candles:M:1m`` (at most once a second), and after ``auth`` the
-caller's own ``orders``, ``fills`` and ``balances``.
+caller's own ``orders``, ``fills`` and ``balances``, for as long as the access behind
+them holds (``api.ws_access``).
 
-Bounds: subscriptions per socket, messages queued per socket (a client that does
-not keep up is told ``slow_consumer`` and disconnected), message size; a
-heartbeat every ``WS_HEARTBEAT_SECONDS``; sockets from a browser must come from the
-website's origin.
+Bounds (``api.ws_limits``): client messages per second, subscriptions per socket,
+messages queued per socket (a client that does not keep up is told ``slow_consumer``),
+message size; a heartbeat every ``WS_HEARTBEAT_SECONDS``; a browser's socket must
+come from the website or the API itself. A socket the server ends gets an error
+message with a code, then the close. Snapshots come from ``api.ws_books``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import deque
+import socket as sockets
 from datetime import datetime, timezone
 from typing import Any
 
 import gevent
 import gevent.queue
 import redis
-from sqlalchemy import Engine, select, text
+from geventwebsocket.exceptions import WebSocketError
+from sqlalchemy import Engine, select
 
-from api import routes_market_data
+from api import routes_market_data, ws_access, ws_limits
 from api.auth import Authenticator
 from api.errors import ApiError, translate
+from api.ratelimit import RateLimiter
+from api.ws_access import Grant
+from api.ws_books import Books, KnownMarkets
 from config import Settings
-from db.schema import candles as candles_table, market_state
+from db.schema import candles as candles_table
 from ledger import format_amount, user_balances
 from matcher import feed
 from matcher.candles import INTERVALS, bucket
+from observability import metrics
 
 SUBSCRIPTIONS_PER_SOCKET_MAX = 50
 MESSAGE_BYTES_MAX = 4096
-RESUME_BUFFER_MAX = 1000          # book messages kept per market for resuming
 MARKET_DATA_INTERVAL_SECONDS = 1  # ticker and candle updates, at most this often
+CLOSE_GRACE_SECONDS = 2           # after the close frame, the client's time to answer it
 PRIVATE_CHANNELS = ("orders", "fills", "balances")
+PUBLIC_KINDS = ("book", "trades", "ticker", "candles")
 log = logging.getLogger("api.ws")
-
-_LEVELS = text("""
-    SELECT price, sum(quantity - filled_quantity) AS quantity FROM orders
-     WHERE market = :m AND side = :side AND status IN ('open', 'partially_filled')
-     GROUP BY price ORDER BY price * :direction LIMIT :depth""")
-
-
-class SlowConsumer(Exception):
-    """Raised when a socket's queue is full: the client does not read fast enough."""
 
 
 class Client:
-    def __init__(self, queue_max: int) -> None:
+    def __init__(self, queue_max: int, budget: ws_limits.MessageBudget) -> None:
         self.queue: gevent.queue.Queue = gevent.queue.Queue(maxsize=queue_max)
         self.channels: set[str] = set()
-        self.user_id: int | None = None
-        self.slow = False
+        self.grant: Grant | None = None
+        self.budget = budget
+        self.farewell: dict[str, Any] | None = None   # the last message, then the close
+
+    @property
+    def user_id(self) -> int | None:
+        return self.grant.user_id if self.grant is not None else None
 
     def offer(self, message: dict[str, Any]) -> None:
+        if self.farewell is not None:
+            return
         try:
             self.queue.put_nowait(message)
         except gevent.queue.Full:
-            self.slow = True
-            raise SlowConsumer from None
+            self.end("slow_consumer", "too many messages waiting: reconnect and resume")
+
+    def end(self, code: str, message: str) -> None:
+        """End this socket: the error is the last message sent (what is queued is
+        dropped), and from now on nothing more is queued, private or public."""
+        if self.farewell is not None:
+            return
+        self.farewell = _error(code, message)
+        self.grant = None
+        self.channels = set()
+        metrics.WS_SOCKETS_ENDED.labels(code).inc()
+        try:
+            self.queue.put_nowait(None)  # wakes the writer if it waits
+        except gevent.queue.Full:
+            pass  # it is not waiting, and sees the farewell before its next message
 
 
 class Hub:
-    def __init__(self, settings: Settings, engine: Engine, authenticator: Authenticator) -> None:
+    def __init__(self, settings: Settings, engine: Engine, authenticator: Authenticator,
+                 limiter: RateLimiter | None = None) -> None:
         self.settings, self.engine, self.authenticator = settings, engine, authenticator
+        self.limiter = limiter
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.clients: set[Client] = set()
-        self.book_messages: dict[str, deque] = {}
+        self.books = Books(engine)
+        self.markets = KnownMarkets(engine)
         self.dirty_markets: set[str] = set()
+        self._origins = (settings.site_origin, settings.api_public_url)
         self._started = False
 
     # Events from the matcher -----------------------------------------------------
@@ -90,6 +113,7 @@ class Hub:
             self._started = True
             gevent.spawn(self._listen)
             gevent.spawn(self._market_data_loop)
+            gevent.spawn(ws_access.keep_checking, self.engine, lambda: self.clients)
 
     def _listen(self) -> None:
         while True:
@@ -106,25 +130,27 @@ class Hub:
         if channel.startswith("market:"):
             market = event["market"]
             book = {"type": "book", "channel": f"book:{market}", **event["book"]}
-            self.book_messages.setdefault(market, deque(maxlen=RESUME_BUFFER_MAX)).append(book)
-            self._send(f"book:{market}", book)
+            self.books.received(market, book, self._send(f"book:{market}", book))
             if event["trades"]:
                 self._send(f"trades:{market}", {"type": "trades", "channel": f"trades:{market}",
                                                 "time": event["time"], "trades": event["trades"]})
                 self.dirty_markets.add(market)
         else:
-            user_id = int(channel.split(":", 1)[1])
-            for client in list(self.clients):
-                if client.user_id != user_id:
-                    continue
-                if "orders" in client.channels and event["orders"]:
-                    self._offer(client, {"type": "orders", "channel": "orders",
-                                         "market": event["market"], "orders": event["orders"]})
-                if "fills" in client.channels and event["fills"]:
-                    self._offer(client, {"type": "fills", "channel": "fills",
-                                         "market": event["market"], "fills": event["fills"]})
-                if "balances" in client.channels:
-                    self._offer(client, self._balances(user_id))
+            self._dispatch_private(int(channel.split(":", 1)[1]), event)
+
+    def _dispatch_private(self, user_id: int, event: dict[str, Any]) -> None:
+        balances = None   # read once for all the user's sockets
+        for client in [c for c in self.clients if c.user_id == user_id]:
+            if "orders" in client.channels and event["orders"]:
+                client.offer({"type": "orders", "channel": "orders",
+                              "market": event["market"], "orders": event["orders"]})
+            if "fills" in client.channels and event["fills"]:
+                client.offer({"type": "fills", "channel": "fills",
+                              "market": event["market"], "fills": event["fills"]})
+            if "balances" in client.channels:
+                balances = balances or self._balances(user_id)
+                if client.user_id == user_id:  # its access may have ended during the read
+                    client.offer(balances)
 
     def _market_data_loop(self) -> None:
         while True:
@@ -172,60 +198,72 @@ class Hub:
     def _subscribed(self, channel: str) -> bool:
         return any(channel in client.channels for client in self.clients)
 
-    def _send(self, channel: str, message: dict[str, Any]) -> None:
-        for client in list(self.clients):
-            if channel in client.channels:
-                self._offer(client, message)
-
-    @staticmethod
-    def _offer(client: Client, message: dict[str, Any]) -> None:
-        try:
+    def _send(self, channel: str, message: dict[str, Any]) -> int:
+        """Queue ``message`` for every subscriber of ``channel``; how many there were."""
+        subscribers = [client for client in self.clients if channel in client.channels]
+        for client in subscribers:
             client.offer(message)
-        except SlowConsumer:
-            pass  # its writer sees ``slow`` and disconnects it
+        return len(subscribers)
 
     # One socket ----------------------------------------------------------------
 
     def serve(self, socket: Any, environ: dict[str, Any]) -> None:
         origin = environ.get("HTTP_ORIGIN")
-        if origin is not None and origin != self.settings.site_origin:
+        if not ws_limits.origin_allowed(origin, environ.get("HTTP_HOST"), self._origins):
             socket.send(json.dumps(_error("origin_not_allowed",
                                           f"sockets from {origin} are not allowed")))
             socket.close()
             return
         self.start()
-        client = Client(self.settings.ws_client_queue_max)
+        client = Client(self.settings.ws_client_queue_max, ws_limits.MessageBudget(
+            self.settings.ws_messages_per_second, self.settings.ws_message_burst))
         self.clients.add(client)
         writer = gevent.spawn(self._write, socket, client)
         try:
             while not writer.dead:
-                raw = socket.receive()
+                try:
+                    raw = socket.receive()
+                except WebSocketError:  # closed by the writer
+                    break
                 if raw is None:
                     break
-                for reply in self._handle(client, raw, environ):
-                    self._offer(client, reply)
+                if client.farewell is None:
+                    self._admit(client, raw, environ)
         finally:
             self.clients.discard(client)
             writer.kill()
 
     def _write(self, socket: Any, client: Client) -> None:
         try:
-            while True:
-                if client.slow:
-                    socket.send(json.dumps(_error("slow_consumer",
-                                                  "too many messages waiting: reconnect and "
-                                                  "resume")))
-                    socket.close()
-                    return
+            while client.farewell is None:
                 try:
                     message = client.queue.get(timeout=self.settings.ws_heartbeat_seconds)
                 except gevent.queue.Empty:
                     message = {"type": "heartbeat"}
-                socket.send(json.dumps(message))
+                if message is not None and client.farewell is None:
+                    socket.send(json.dumps(message))
+            socket.send(json.dumps(client.farewell))
+            socket.close()
+            gevent.sleep(CLOSE_GRACE_SECONDS)  # the reader ends first if the client answers
+            _cut(socket)
         except Exception:  # the socket closed under us: the reader ends the session
             return
 
-    def _handle(self, client: Client, raw: str | bytes, environ: dict[str, Any]) -> list[dict]:
+    def _admit(self, client: Client, raw: str | bytes, environ: dict[str, Any]) -> None:
+        """Handle one client message if its budget allows; refuse it, or end the socket."""
+        verdict = client.budget.take()
+        budget = client.budget
+        if verdict == ws_limits.EXHAUSTED:
+            client.end("too_many_messages", f"more than {budget.rate_per_second} messages a "
+                       "second, sustained after refusals: disconnected")
+        elif verdict == ws_limits.REFUSED:
+            client.offer(_error("rate_limited", f"at most {budget.rate_per_second} messages a "
+                                f"second (bursts of {budget.burst}): this one was not read; "
+                                f"retry after {budget.retry_after_seconds():.1f} s"))
+        else:
+            self._handle(client, raw, environ)
+
+    def _handle(self, client: Client, raw: str | bytes, environ: dict[str, Any]) -> None:
         try:
             if len(raw) > MESSAGE_BYTES_MAX:
                 raise ApiError(400, "message_too_large", f"at most {MESSAGE_BYTES_MAX} bytes")
@@ -234,32 +272,39 @@ class Hub:
                 raise ApiError(400, "invalid_message", "send a JSON object with an op")
             op = request.get("op")
             if op == "ping":
-                return [{"type": "pong"}]
-            if op == "auth":
-                return [self._auth(client, request, environ)]
-            if op in ("subscribe", "unsubscribe"):
+                client.offer({"type": "pong"})
+            elif op == "auth":
+                self._auth(client, request, environ)
+            elif op in ("subscribe", "unsubscribe"):
                 channels = request.get("channels")
                 if not isinstance(channels, list) or not all(isinstance(c, str)
                                                               for c in channels):
                     raise ApiError(400, "invalid_message", "channels is a list of strings")
                 if op == "unsubscribe":
                     client.channels.difference_update(channels)
-                    return [{"type": "unsubscribed", "channels": channels}]
-                return self._subscribe(client, channels)
-            if op == "resume":
-                return self._resume(client, request)
-            raise ApiError(400, "invalid_message",
-                           "op is subscribe, unsubscribe, auth, resume or ping")
+                    client.offer({"type": "unsubscribed", "channels": channels})
+                else:
+                    self._subscribe(client, list(dict.fromkeys(channels)))
+            elif op == "resume":
+                self._resume(client, request)
+            else:
+                raise ApiError(400, "invalid_message",
+                               "op is subscribe, unsubscribe, auth, resume or ping")
         except ValueError:
-            return [_error("invalid_message", "messages are JSON objects")]
+            client.offer(_error("invalid_message", "messages are JSON objects"))
         except Exception as error:
             api_error = translate(error)
             if api_error is None:
                 log.exception("websocket message failed")
-                return [_error("internal_error", "internal error")]
-            return [_error(api_error.code, api_error.message)]
+                api_error = ApiError(500, "internal_error", "internal error")
+            client.offer(_error(api_error.code, api_error.message))
 
-    def _auth(self, client: Client, request: dict, environ: dict[str, Any]) -> dict:
+    def _auth(self, client: Client, request: dict, environ: dict[str, Any]) -> None:
+        if self.limiter is not None:
+            # A database lookup, as a request's: counted against the address as one, so
+            # that many sockets of one address cannot multiply what it may look up.
+            self.limiter.hit(self.settings.rate_limit_per_ip, "ip",
+                             environ.get("REMOTE_ADDR", ""))
         if "token" in request:
             principal = self.authenticator.session(str(request["token"]))
         else:
@@ -269,62 +314,75 @@ class Hub:
                 environ.get("REMOTE_ADDR", ""))
             if "read" not in principal.scopes:
                 raise ApiError(403, "insufficient_scope", "this API key lacks the read scope")
-        client.user_id = principal.user_id
-        return {"type": "authenticated"}
+        client.grant = Grant.of(principal)
+        client.offer({"type": "authenticated"})
 
-    def _subscribe(self, client: Client, channels: list[str]) -> list[dict]:
-        replies: list[dict] = []
+    def _subscribe(self, client: Client, channels: list[str]) -> None:
+        """All the channels or none: each is checked before any is subscribed."""
         for channel in channels:
-            if channel in PRIVATE_CHANNELS and client.user_id is None:
+            self._check_channel(client, channel)
+        self._check_count(client, channels)
+        for channel in channels:
+            if client.farewell is not None:
+                return
+            kind, _, market = channel.partition(":")
+            first: dict[str, Any] | None = None   # what the channel starts with
+            if kind == "book":
+                first = self.books.snapshot(market)
+            elif channel == "balances":
+                first = self._balances(client.user_id)  # type: ignore[arg-type]
+            if client.farewell is not None or (channel in PRIVATE_CHANNELS and
+                                               client.grant is None):
+                return  # ended while the snapshot was read
+            # Queued and subscribed with no switch between: no message is missed or
+            # sent before the snapshot it follows.
+            client.offer({"type": "subscribed", "channel": channel})
+            if first is not None:
+                client.offer(first)
+            client.channels.add(channel)
+
+    def _check_channel(self, client: Client, channel: str) -> None:
+        if channel in PRIVATE_CHANNELS:
+            if client.grant is None:
                 raise ApiError(401, "authentication_required",
                                f"send an auth message before subscribing to {channel}")
-            kind, _, rest = channel.partition(":")
-            if channel not in PRIVATE_CHANNELS and (
-                    kind not in ("book", "trades", "ticker", "candles") or not rest or
-                    (kind == "candles" and rest.rpartition(":")[2] not in INTERVALS)):
-                raise ApiError(400, "unknown_channel", f"no channel {channel!r}")
-            if len(client.channels | {channel}) > SUBSCRIPTIONS_PER_SOCKET_MAX:
-                raise ApiError(400, "too_many_subscriptions",
-                               f"at most {SUBSCRIPTIONS_PER_SOCKET_MAX} channels per socket")
-            market = rest.rpartition(":")[0] if kind == "candles" else rest
-            if kind in ("book", "trades", "ticker", "candles"):
-                routes_market_data.check_market(self.engine, market)
-            client.channels.add(channel)
-            replies.append({"type": "subscribed", "channel": channel})
-            if kind == "book":
-                replies.append(self.snapshot(market))
-            if channel == "balances":
-                replies.append(self._balances(client.user_id))  # type: ignore[arg-type]
-        return replies
+            return
+        kind, _, rest = channel.partition(":")
+        if kind not in PUBLIC_KINDS or not rest or (
+                kind == "candles" and rest.rpartition(":")[2] not in INTERVALS):
+            raise ApiError(400, "unknown_channel", f"no channel {channel!r}")
+        self.markets.check(rest.rpartition(":")[0] if kind == "candles" else rest)
 
-    def snapshot(self, market: str) -> dict[str, Any]:
-        snapshot = self.engine.execution_options(isolation_level="REPEATABLE READ")
-        with snapshot.connect() as conn:
-            sequence = conn.execute(select(market_state.c.book_sequence).where(
-                market_state.c.market == market)).scalar() or 0
-            sides = {side: [(feed.plain(p), feed.plain(q)) for p, q in conn.execute(
-                _LEVELS, {"m": market, "side": side, "direction": direction,
-                          "depth": feed.FEED_DEPTH})]
-                     for side, direction in (("buy", -1), ("sell", 1))}
-        return {"type": "snapshot", "channel": f"book:{market}", "sequence": sequence,
-                "bids": sides["buy"], "asks": sides["sell"],
-                "checksum": feed.checksum(sides["buy"], sides["sell"])}
+    @staticmethod
+    def _check_count(client: Client, channels: list[str]) -> None:
+        if len(client.channels | set(channels)) > SUBSCRIPTIONS_PER_SOCKET_MAX:
+            raise ApiError(400, "too_many_subscriptions",
+                           f"at most {SUBSCRIPTIONS_PER_SOCKET_MAX} channels per socket")
 
-    def _resume(self, client: Client, request: dict) -> list[dict]:
+    def _resume(self, client: Client, request: dict) -> None:
         channel, since = request.get("channel", ""), request.get("sequence")
         if not isinstance(channel, str) or not channel.startswith("book:") or \
                 not isinstance(since, int):
             raise ApiError(400, "invalid_message", "resume needs channel book:M and a sequence")
         market = channel.split(":", 1)[1]
-        routes_market_data.check_market(self.engine, market)
-        client.channels.add(channel)
-        buffered = list(self.book_messages.get(market, ()))
+        self.markets.check(market)
+        self._check_count(client, [channel])
+        buffered = list(self.books.recent.get(market, ()))
         starts = [i for i, m in enumerate(buffered) if m["prev_sequence"] == since]
-        if starts:
-            return [{"type": "resumed", "channel": channel}, *buffered[starts[0]:]]
-        if buffered and buffered[-1]["sequence"] == since:
-            return [{"type": "resumed", "channel": channel}]
-        return [{"type": "subscribed", "channel": channel}, self.snapshot(market)]
+        if starts or (buffered and buffered[-1]["sequence"] == since):
+            client.offer({"type": "resumed", "channel": channel})
+            for message in buffered[starts[0]:] if starts else ():
+                client.offer(message)
+            client.channels.add(channel)
+        else:
+            self._subscribe(client, [channel])
+
+
+def _cut(socket: Any) -> None:
+    """Shut the connection of a socket whose client did not answer the close frame."""
+    connection = getattr(getattr(socket, "handler", None), "socket", None)
+    if connection is not None:
+        connection.shutdown(sockets.SHUT_RDWR)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

@@ -26,6 +26,11 @@ ORDER_OUTCOMES_UNKNOWN = Counter("exchange_order_outcomes_unknown", "orders answ
 ORDER_BATCH_SECONDS = Histogram("exchange_order_batch_seconds", "how long an order-entry "
                                 "transaction takes, from its first statement to its commit",
                                 buckets=LATENCY_BUCKETS)
+WS_BOOK_SNAPSHOTS = Counter("exchange_ws_book_snapshots", "book snapshots sent on WebSockets: "
+                            "by a query of their own, or from memory (the book the process "
+                            "follows, or a query another subscriber was running)", ["source"])
+WS_SOCKETS_ENDED = Counter("exchange_ws_sockets_ended", "WebSockets the server ended, by the "
+                           "code it sent", ["code"])
 WITHDRAWALS_REQUESTED = Counter("exchange_withdrawals_requested",
                                 "withdrawals accepted (funds held)", ["currency"])
 # matcher
