@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, TextClause
 from sqlalchemy.dialects.postgresql.psycopg2 import dialect as psycopg2_dialect
 from sqlalchemy.engine import CursorResult, Row
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 _DIALECT = psycopg2_dialect()
 _PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -89,11 +89,27 @@ def execute(conn: Connection, sql: str, parameters: dict[str, Any]) -> CursorRes
     if len(prepared) < len(_PREPARED):
         # In a round trip of their own, after forgetting any: so that one that failed
         # half way is simply done again.
-        conn.connection.dbapi_connection.cursor().execute(";\n".join(
+        _prepare(conn, ";\n".join(
             ["DEALLOCATE ALL", *(statement.prepare for statement in _PREPARED.values())]))
         prepared.update(_PREPARED)
     return conn.exec_driver_sql(sql, {name: _array_literal(value)
                                       for name, value in parameters.items()})
+
+
+def _prepare(conn: Connection, statements: str) -> None:
+    """Run ``statements`` on the driver's own cursor (no parameters to interpolate), its
+    errors raised as SQLAlchemy's like every other statement's, and a lost connection
+    taken out of the pool."""
+    raw = conn.connection.dbapi_connection
+    driver_error = conn.dialect.loaded_dbapi.Error
+    try:
+        raw.cursor().execute(statements)
+    except driver_error as error:
+        lost = conn.dialect.is_disconnect(error, raw, None)
+        if lost:
+            conn.invalidate(error)
+        raise DBAPIError.instance(statements, None, error, driver_error,
+                                  connection_invalidated=lost, dialect=conn.dialect) from error
 
 
 def last_row(conn: Connection, sql: str, parameters: dict[str, Any]) -> Row | None:
