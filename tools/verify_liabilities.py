@@ -67,15 +67,23 @@ def amount(value: object, what: str, scale: int) -> Decimal:
     return found
 
 
-def own_leaf(proof: dict, scale: int, balance: Decimal, user_id: str | None) -> str:
-    """Your leaf's hash, from your data; also checks what the proof claims of it."""
-    if proof.get("leaf_scheme", 1) == 1:
-        if user_id is not None:
+def own_leaf(proof: dict, scale: int, balance: Decimal, user_id: str | None,
+             legacy: bool) -> str:
+    """Your leaf's hash, from your data; also checks what the proof claims of it. The
+    scheme is never assumed: a proof that drops it could pass another user's leaf off."""
+    if proof["leaf_scheme"] == 1:
+        if user_id is not None or not legacy:
             raise Refused("this snapshot predates per-user salts: its leaf cannot be tied to "
-                          "your user id; ask for a newer snapshot")
+                          "your user id; ask for a newer snapshot (--legacy checks only that "
+                          "a leaf of your balance is included)")
         return sha256(f"leaf|{proof['leaf_id']}|{text(balance, scale)}")
+    if proof["leaf_scheme"] != 2:
+        raise Refused(f"leaf scheme {proof['leaf_scheme']!r} is unknown to this verifier")
+    if user_id is None:
+        raise Refused("give --user-id (your id, as GET /v1/me gives it): without it the "
+                      "proof could be another user's")
     claimed = str(proof["user_id"])
-    if user_id is not None and claimed != user_id:
+    if claimed != user_id:
         raise Refused(f"the proof is for user {claimed}, not for you ({user_id})")
     if not _USER_ID.fullmatch(claimed):
         raise Refused("the proof's user_id is not a user id")
@@ -103,15 +111,15 @@ def climb(leaf: str, balance: Decimal, path: list, scale: int) -> tuple[str, Dec
     return current_hash, current_sum
 
 
-def verify(proof: dict, user_id: str | None = None, balance: str | None = None
-           ) -> tuple[bool, str]:
+def verify(proof: dict, user_id: str | None = None, balance: str | None = None,
+           legacy: bool = False) -> tuple[bool, str]:
     try:
         scale = int(proof["scale"])
         stated = amount(proof["balance"], "your balance", scale)
         if balance is not None and amount(balance, "--balance", scale) != stated:
             raise Refused(f"the proof states your balance as {proof['balance']}, "
                           f"not {balance}")
-        leaf = own_leaf(proof, scale, stated, user_id)
+        leaf = own_leaf(proof, scale, stated, user_id, legacy)
         root_hash, total = climb(leaf, stated, proof["path"], scale)
         if root_hash != proof["root_hash"]:
             raise Refused("the path does not lead to the published root")
@@ -121,7 +129,7 @@ def verify(proof: dict, user_id: str | None = None, balance: str | None = None
         return False, str(refused)
     except (KeyError, TypeError, ValueError) as error:
         return False, f"the proof is malformed ({error!r})"
-    if proof.get("leaf_scheme", 1) == 1:
+    if proof["leaf_scheme"] == 1:
         whose = "a leaf (this snapshot predates salts: it cannot be tied to your user id)"
     else:
         whose = f"the leaf of user {proof['user_id']}"
@@ -135,9 +143,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("proof", help="the JSON of GET /v1/me/liabilities?currency=C")
     parser.add_argument("--user-id", help="your user id, as GET /v1/me gives it")
     parser.add_argument("--balance", help="your balance at the snapshot, as you know it")
+    parser.add_argument("--legacy", action="store_true",
+                        help="accept a snapshot from before per-user salts, whose leaf cannot "
+                             "be tied to you")
     options = parser.parse_args(argv[1:])
     with open(options.proof) as file:
-        holds, message = verify(json.load(file), options.user_id, options.balance)
+        holds, message = verify(json.load(file), options.user_id, options.balance,
+                                options.legacy)
     print(("OK: " if holds else "FAILED: ") + message)
     return 0 if holds else 1
 

@@ -75,11 +75,14 @@ def test_a_published_liabilities_proof_verifies_and_any_changed_balance_breaks_i
     proof = alice.get(f"/v1/me/liabilities?currency={currency}").json()
     assert proof["balance"] == "1.25000000" and proof["root_hash"] == root["root_hash"]
 
+    me = alice.get("/v1/me").json()["id"]
+
     def verify(document) -> subprocess.CompletedProcess:
         path = tmp_path / "proof.json"
         path.write_text(json.dumps(document))
         return subprocess.run([sys.executable, str(config.PROJECT_DIR / "tools" /
-                                                    "verify_liabilities.py"), str(path)],
+                                                    "verify_liabilities.py"), str(path),
+                               "--user-id", me],
                               capture_output=True, text=True, timeout=30)
 
     holds = verify(proof)

@@ -58,18 +58,22 @@ def test_a_user_recomputes_their_leaf_from_their_id_salt_and_balance_and_tamperi
     assert proof["leaf_hash"] == hashlib.sha256(
         f"leaf2|{me}|{proof['salt']}|1.25000000".encode()).hexdigest()
     assert holds(verify(tmp_path, proof, "--user-id", me, "--balance", "1.25000000"))
-    assert holds(verify(tmp_path, proof))
+    missing = verify(tmp_path, proof)       # whose leaf it is must be the user's word
+    assert not holds(missing) and "--user-id" in missing.stdout
+    assert not holds(verify(tmp_path, {k: v for k, v in proof.items() if k != "leaf_scheme"},
+                            "--user-id", me))
     other_salt = ("0" if proof["salt"][0] != "0" else "1") + proof["salt"][1:]
     bob_id = bob.get("/v1/me").json()["id"]
+    mine = ("--user-id", me)
     for tampered, options in (
-            ({**proof, "balance": "1.24000000"}, ()),
-            ({**proof, "salt": other_salt}, ()),
-            ({**proof, "user_id": bob_id}, ()),
-            ({**proof, "user_id": f"{me}|x"}, ()),
-            ({**proof, "total": "1.70000000"}, ()),
-            ({**proof, "path": [{**proof["path"][0], "sum": "0.40000000"}]}, ()),
+            ({**proof, "balance": "1.24000000"}, mine),
+            ({**proof, "salt": other_salt}, mine),
+            ({**proof, "user_id": bob_id}, mine),
+            ({**proof, "user_id": f"{me}|x"}, ("--user-id", f"{me}|x")),
+            ({**proof, "total": "1.70000000"}, mine),
+            ({**proof, "path": [{**proof["path"][0], "sum": "0.40000000"}]}, mine),
             (proof, ("--user-id", bob_id)),
-            (proof, ("--balance", "1.26000000"))):
+            (proof, (*mine, "--balance", "1.26000000"))):
         assert not holds(verify(tmp_path, tampered, *options)), (tampered, options)
 
 
@@ -172,7 +176,8 @@ def test_a_snapshot_published_before_salts_still_verifies_but_is_not_tied_to_its
     assert (proof["leaf_scheme"], proof["leaf_id"], proof["root_hash"], proof["balance"]) == (
         1, leaf_id, root, "3.00000000")
     assert "salt" not in proof and "user_id" not in proof
-    result = verify(tmp_path, proof)
+    assert not holds(verify(tmp_path, proof))      # only when the user asks for it
+    result = verify(tmp_path, proof, "--legacy")
     assert holds(result) and "cannot be tied to your user id" in result.stdout
-    assert holds(verify(tmp_path, proof, "--balance", "3.00000000"))
-    assert not holds(verify(tmp_path, proof, "--user-id", me))
+    assert holds(verify(tmp_path, proof, "--legacy", "--balance", "3.00000000"))
+    assert not holds(verify(tmp_path, proof, "--legacy", "--user-id", me))
