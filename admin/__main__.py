@@ -35,7 +35,7 @@ import config
 from db import engine as engines
 from db.schema import accounts, currencies, entries, markets, transfers, users
 from ledger import AmountError, format_amount, liability_snapshots, reconcile
-from ledger.amounts import exact_at_scale
+from money import exact_at_scale
 
 LEDGER_LINES_MAX = 1000
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, select, text
 from api.routing import Api, Call
 from api.schemas import CURRENCY_CODE, obj
 from db.schema import currencies
-from ledger.amounts import format_amount
+from money import format_amount
 from matcher.markets import load_markets
 
 CURRENCY = obj(code=CURRENCY_CODE, name={"type": "string"}, scale={"type": "integer"},

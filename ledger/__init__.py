@@ -9,7 +9,7 @@ Glossary (one meaning each):
 """
 
 from ledger.accounts import Account, AccountKind, account
-from ledger.amounts import format_amount, parse_amount, round_down, round_up, unit
+from money import format_amount, parse_amount, round_down, round_up, unit
 from ledger.balances import UserBalance, balance, user_balances
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, LedgerIntegrityError,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from db import round_trips
 from db.schema import transfers
 from ledger.accounts import Account
-from ledger.amounts import MONEY, check_scale
+from money import MONEY, check_scale
 from ledger.errors import (
     IdempotencyConflict, InsufficientFunds, LedgerError, LedgerIntegrityError, UnbalancedTransfer,
 )

@@ -25,11 +25,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 from sortedcontainers import SortedDict
 
-from ledger.amounts import MONEY, round_up
+from money import buyer_cost
 
 ZERO = Decimal(0)
 TRIGGER_ROUNDS_MAX = 1000  # cascading stop triggers per request
@@ -350,25 +350,3 @@ class Book:
                  sum((o.quantity for o in queue if o.quantity is not None), ZERO))
                 for key, queue in levels.items()]
 
-
-def exact_fee(notional: Decimal, bps: int) -> Decimal:
-    """A fee at ``bps`` on ``notional``, unrounded."""
-    with localcontext() as context:
-        context.prec = 100
-        return notional * bps / 10_000
-
-
-def fee(notional: Decimal, bps: int, scale: int) -> Decimal:
-    """A fee on ``notional`` at ``bps``, rounded up to the quote's scale: in the exchange's
-    favour, by less than one unit, and never lost (it is booked to the fee account)."""
-    if bps == 0:
-        return ZERO
-    with localcontext() as context:
-        context.prec = 100
-        return (notional * bps / 10_000).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_UP)
-
-
-def buyer_cost(price: Decimal, quantity: Decimal, fee_bps: int, scale: int) -> Decimal:
-    """What a buyer pays for ``quantity`` at ``price`` with a fee of ``fee_bps``."""
-    notional = MONEY.multiply(price, quantity)
-    return round_up(notional, scale) + fee(notional, fee_bps, scale)

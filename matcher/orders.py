@@ -34,8 +34,9 @@ from ledger import (
     AccountKind, InsufficientFunds, LedgerError, account, format_amount, move, parse_amount,
 )
 from ledger.transfers import INSERT_NEW, insert_parameters, translated
-from ledger.amounts import MONEY, round_up
-from matcher.book import buyer_cost, fee
+from money import MONEY, round_up
+from money import AmountError
+from money import buyer_cost, fee
 from matcher.errors import (
     InvalidOrder, MarketHalted, OrderError, OrderNotCancellable, OrderNotFound, ReservedIdTaken,
     UnknownMarket,
@@ -249,7 +250,7 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
             continue
         try:
             _decide(placement, markets, open_orders, available, now)
-        except (OrderError, LedgerError) as error:
+        except (OrderError, LedgerError, AmountError) as error:
             placement.error = error
             continue
         if key[1] is not None:

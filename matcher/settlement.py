@@ -33,8 +33,9 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ledger import Account, AccountKind, Entry, Transfer, move
-from ledger.amounts import MONEY, round_down, round_up
-from matcher.book import Closed, Event, Fill, Rested, Triggered, exact_fee
+from money import MONEY, round_down, round_up
+from matcher.book import Closed, Event, Fill, Rested, Triggered
+from money import exact_fee
 from matcher.errors import HoldExceeded
 from matcher.markets import Market
 

@@ -3,7 +3,8 @@
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 
-from matcher.book import Book, Closed, Fill, MarketRules, Order, Rested, Triggered, fee
+from matcher.book import Book, Closed, Fill, MarketRules, Order, Rested, Triggered
+from money import fee
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 _ids = iter(range(1, 10**9))
