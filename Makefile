@@ -34,7 +34,7 @@ migrate: services-up
 	$(BIN)/python -m db.migrate
 
 demo: migrate
-	$(BIN)/python -m db.demo
+	$(BIN)/python -m admin.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger
