@@ -19,6 +19,7 @@ from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db.schema import candles, currencies, market_state, markets, trades
 from ledger import format_amount
 from matcher.candles import INTERVALS, bucket, filled
+from matcher.statuses import ON_BOOK
 
 DEPTH = {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
 CANDLES_MAX = 1000
@@ -33,9 +34,9 @@ NULLABLE = {"type": ["string", "null"]}
 TICKER = obj(market={"type": "string"}, open=NULLABLE, high=NULLABLE, low=NULLABLE,
              last=NULLABLE, volume=AMOUNT, quote_volume=AMOUNT, change=NULLABLE,
              change_percent=NULLABLE, trades={"type": "integer"})
-_LEVELS = text("""
+BOOK_LEVELS = text(f"""
     SELECT price, sum(quantity - filled_quantity) AS quantity FROM orders
-     WHERE market = :m AND side = :side AND status IN ('open', 'partially_filled')
+     WHERE market = :m AND side = :side AND status IN {ON_BOOK}
      GROUP BY price ORDER BY price * :direction LIMIT :depth""")
 
 
@@ -96,7 +97,7 @@ def register(api: Api, engine: Engine) -> None:
             base_scale, quote_scale = _scales(conn, symbol)
             sequence = conn.execute(select(market_state.c.book_sequence).where(
                 market_state.c.market == symbol)).scalar() or 0
-            sides = {side: conn.execute(_LEVELS, {"m": symbol, "side": side,
+            sides = {side: conn.execute(BOOK_LEVELS, {"m": symbol, "side": side,
                                                   "direction": direction,
                                                   "depth": call.query["depth"]}).all()
                      for side, direction in (("buy", -1), ("sell", 1))}

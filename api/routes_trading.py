@@ -14,11 +14,11 @@ from db import outcomes
 from db.schema import currencies, fills, orders
 from ledger import format_amount
 from matcher import orders as entry
+from matcher import statuses
 from matcher.errors import InvalidOrder, OrderNotFound
 
 MARKET = {"type": "string", "maxLength": 24, "pattern": "^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$"}
-STATUS = {"enum": ["accepted", "open", "partially_filled", "filled", "cancelled", "expired",
-                   "rejected", "untriggered"]}
+STATUS = {"enum": list(statuses.ALL)}
 NULLABLE_AMOUNT = {"type": ["string", "null"]}
 ORDER = obj(
     id={"type": "string"}, market=MARKET, client_order_id={"type": ["string", "null"]},

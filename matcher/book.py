@@ -29,6 +29,7 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 
 from sortedcontainers import SortedDict
 
+from matcher.statuses import CANCELLED, EXPIRED, FILLED, REJECTED
 from money import buyer_cost
 
 ZERO = Decimal(0)
@@ -112,7 +113,7 @@ class Book:
     def submit(self, order: Order, now: datetime) -> list[Event]:
         events: list[Event] = []
         if order.expire_at is not None and order.expire_at <= now:
-            return [Closed(order.id, "expired")]
+            return [Closed(order.id, EXPIRED)]
         if order.is_stop:
             if self._stop_reached(order):
                 order.triggered = True
@@ -126,7 +127,7 @@ class Book:
             self._trigger_stops(now, events)
         return events
 
-    def cancel(self, order_id: int, status: str = "cancelled") -> list[Event]:
+    def cancel(self, order_id: int, status: str = CANCELLED) -> list[Event]:
         order = self.orders.pop(order_id, None)
         if order is None:
             return []
@@ -146,18 +147,18 @@ class Book:
 
     def _execute(self, taker: Order, now: datetime, events: list[Event]) -> None:
         if taker.post_only and self._crosses(taker, now):
-            events.append(Closed(taker.id, "rejected", "post_only_would_take"))
+            events.append(Closed(taker.id, REJECTED, "post_only_would_take"))
             return
         if taker.time_in_force == "fok" and not self._fillable(taker, now):
-            events.append(Closed(taker.id, "rejected", "fok_not_filled"))
+            events.append(Closed(taker.id, REJECTED, "fok_not_filled"))
             return
         stopped = self._match(taker, now, events)
         if stopped is not None:
             events.append(stopped)
         elif self._done(taker):
-            events.append(Closed(taker.id, "filled"))
+            events.append(Closed(taker.id, FILLED))
         elif taker.is_market or taker.time_in_force in ("ioc", "fok"):
-            events.append(Closed(taker.id, "cancelled", "no_more_liquidity"))
+            events.append(Closed(taker.id, CANCELLED, "no_more_liquidity"))
         else:
             self.orders[taker.id] = taker
             self._side(taker.side).setdefault(self._key(taker), deque()).append(taker)
@@ -179,25 +180,25 @@ class Book:
                 if maker.expire_at is not None and maker.expire_at <= now:
                     queue.popleft()
                     del self.orders[maker.id]
-                    events.append(Closed(maker.id, "expired"))
+                    events.append(Closed(maker.id, EXPIRED))
                     continue
                 if maker.user_id == taker.user_id:
-                    return Closed(taker.id, "cancelled", "self_trade_prevented")
+                    return Closed(taker.id, CANCELLED, "self_trade_prevented")
                 quantity = self._quantity(taker, maker, price)
                 if quantity == ZERO:  # a market buy has spent what it may
                     if taker.quantity is None and traded:
-                        return Closed(taker.id, "filled")  # a buy by quote amount: done
-                    return Closed(taker.id, "cancelled", "budget_exhausted")
+                        return Closed(taker.id, FILLED)  # a buy by quote amount: done
+                    return Closed(taker.id, CANCELLED, "budget_exhausted")
                 traded = True
                 self._trade(taker, maker, price, quantity, events)
                 if maker.quantity == ZERO:
                     queue.popleft()
                     del self.orders[maker.id]
-                    events.append(Closed(maker.id, "filled"))
+                    events.append(Closed(maker.id, FILLED))
             if not queue:
                 del opposite[key]
         if taker.quantity is None and traded and self._spent(taker.budget, self.last_price):
-            return Closed(taker.id, "filled")  # the book ran out as the budget did
+            return Closed(taker.id, FILLED)  # the book ran out as the budget did
         return None
 
     def _quantity(self, taker: Order, maker: Order, price: Decimal) -> Decimal:
@@ -319,7 +320,7 @@ class Book:
             order.triggered = True
             events.append(Triggered(order.id))
             if order.expire_at is not None and order.expire_at <= now:
-                events.append(Closed(order.id, "expired"))
+                events.append(Closed(order.id, EXPIRED))
                 continue
             self._execute(order, now, events)
 

@@ -42,11 +42,11 @@ from matcher.errors import (
     UnknownMarket,
 )
 from matcher.markets import Market
+from matcher.statuses import ACCEPTED, ACTIVE, UNTRIGGERED
 
 ORDERS_OPEN_PER_USER_MAX = 200
 EXPIRY_AHEAD_MAX = timedelta(days=366)
 STOP_MARKET_PROTECTION_BPS = 500
-ACTIVE_STATUSES = ("accepted", "open", "partially_filled", "untriggered")
 _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 # A batch takes two round trips, whatever its size. The first locks the users' rows, in
@@ -77,7 +77,7 @@ _AFTER_LOCKS = round_trips.Prepared("entry_after_locks", text(f"""
              WHERE m.symbol = ANY(:symbols)) AS markets,
            (SELECT coalesce(json_object_agg(user_id, n), '{{}}') FROM (
                 SELECT user_id, count(*) AS n FROM orders
-                 WHERE user_id = ANY(:users) AND status IN {ACTIVE_STATUSES}
+                 WHERE user_id = ANY(:users) AND status IN {ACTIVE}
                  GROUP BY user_id) AS o) AS open_orders,
            ARRAY(SELECT o.id FROM orders o
                    JOIN unnest(CAST(:client_users AS bigint[]), CAST(:client_ids AS text[]))
@@ -129,7 +129,7 @@ _CANCEL_ALL = text(f"""
     INSERT INTO matcher_requests (sequence, market, kind, order_id)
     SELECT nextval('matcher_sequence'), market, 'cancel', id
       FROM (SELECT market, id FROM orders
-             WHERE user_id = :user_id AND market = :market AND status IN {ACTIVE_STATUSES}
+             WHERE user_id = :user_id AND market = :market AND status IN {ACTIVE}
              ORDER BY id) AS open_orders
     RETURNING order_id""")
 _COLUMNS = ("id", "user_id", "market", "client_order_id", "side", "type", "time_in_force", "price",
@@ -305,7 +305,7 @@ def _decide(placement: Placement, markets: dict[str, Any], open_orders: dict[int
     placement.values = {
         "user_id": user_id, "market": market.symbol,
         "client_order_id": request.get("client_order_id"),
-        "status": "untriggered" if values["type"].startswith("stop_") else "accepted",
+        "status": UNTRIGGERED if values["type"].startswith("stop_") else ACCEPTED,
         "hold_currency": hold_currency, "hold": hold, **values}
 
 
@@ -487,7 +487,7 @@ def request_cancel(conn: Connection, user_id: int, order_id: int, kind: str = "c
                                             orders.c.user_id == user_id)).first()
     if row is None:
         raise OrderNotFound("no order of yours has this id", field="id")
-    if row.status not in ACTIVE_STATUSES:
+    if row.status not in ACTIVE:
         raise OrderNotCancellable(f"the order is {row.status} already", field="id")
     conn.execute(text("INSERT INTO matcher_requests (sequence, market, kind, order_id) "
                       "VALUES (nextval('matcher_sequence'), :m, :k, :o) "

@@ -40,11 +40,11 @@ from matcher.book import Book, MarketRules, Order, Rested
 from matcher.errors import StaleBook
 from matcher.markets import Market
 from matcher.settlement import OrderState, Settlement, settle
+from matcher.statuses import CANCELLED, CLOSED, EXPIRED, NEW, RESTING
 from observability import metrics
 
 BATCH_REQUESTS_MAX = 500
 NOT_NULL_VIOLATION = "23502"
-RESTING_STATUSES = ("open", "partially_filled", "untriggered")
 log = logging.getLogger("matcher")
 Publish = Callable[[str, dict[str, Any]], None]   # (market, what the batch changed)
 
@@ -321,7 +321,7 @@ class MarketRunner:
             order = self._pending.pop(request.order_id, None)
             return [] if order is None else self.book.submit(order, now)
         return self.book.cancel(request.order_id,
-                                "expired" if request.kind == "expire" else "cancelled")
+                                EXPIRED if request.kind == "expire" else CANCELLED)
 
     # Loading -------------------------------------------------------------------
 
@@ -340,7 +340,7 @@ class MarketRunner:
             matcher_requests.c.processed_at.is_not(None)).exists()
         # In the order the book queued them (waiting stops, not in it yet, come last).
         rows = conn.execute(select(orders).where(
-            orders.c.market == self.symbol, orders.c.status.in_(RESTING_STATUSES), processed)
+            orders.c.market == self.symbol, orders.c.status.in_(RESTING), processed)
             .order_by(orders.c.priority.asc().nulls_last(), orders.c.sequence)).all()
         for row in rows:
             self.states[row.id] = _state(row)
@@ -355,7 +355,7 @@ class MarketRunner:
         """The orders that the claimed requests bring (each row is its request's too)."""
         self._pending = {}
         for row in requests:
-            if row.id is not None and row.status in ("accepted", "untriggered"):
+            if row.id is not None and row.status in NEW:
                 self.states[row.id] = _state(row)
                 self._pending[row.id] = _core_order(row)
 
@@ -403,8 +403,7 @@ class MarketRunner:
     def _forget_closed(self, settlement: Settlement) -> None:
         for order_id in settlement.changed:
             state = self.states.get(order_id)
-            if state is not None and state.status in ("filled", "cancelled", "expired",
-                                                      "rejected"):
+            if state is not None and state.status in CLOSED:
                 del self.states[order_id]
 
 

@@ -38,6 +38,7 @@ from matcher.book import Closed, Event, Fill, Rested, Triggered
 from money import exact_fee
 from matcher.errors import HoldExceeded
 from matcher.markets import Market
+from matcher.statuses import ACCEPTED, OPEN, PARTIALLY_FILLED
 
 Accounts = Callable[[int | None, str, AccountKind], Account]
 
@@ -78,12 +79,12 @@ def settle(events: list[Event], states: dict[int, OrderState], market: Market,
             _fill(event, states, market, quote_scale, accounts, f"{key}:{index}", into)
         elif isinstance(event, Rested):
             state = states[event.order_id]
-            state.status = "partially_filled" if state.filled_quantity else "open"
+            state.status = PARTIALLY_FILLED if state.filled_quantity else OPEN
             into.changed.add(state.id)
         elif isinstance(event, Triggered):
             state = states[event.order_id]
             state.triggered_at = now
-            state.status = "accepted"
+            state.status = ACCEPTED
             into.changed.add(state.id)
         elif isinstance(event, Closed):
             _close(event, states[event.order_id], accounts, into)
@@ -124,7 +125,7 @@ def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scal
         state.filled_quantity += event.quantity
         state.filled_notional += notional
         state.fee_paid += charged
-        state.status = "partially_filled"
+        state.status = PARTIALLY_FILLED
         into.changed.add(state.id)
     into.trades.append({"market": market.symbol, "price": event.price,
                         "quantity": event.quantity, "taker_side": event.taker_side,
