@@ -16,8 +16,9 @@ from api.errors import ApiError
 from api.pagination import newest_first, page
 from api.routing import Api, Call
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
-from db.schema import candles, currencies, market_state, markets, trades
+from db.schema import candles, market_state, markets, trades
 from ledger import format_amount
+from ledger.scales import scales
 from matcher.candles import INTERVALS, bucket, filled
 from matcher.statuses import ON_BOOK
 
@@ -51,8 +52,7 @@ def _scales(conn: Connection, symbol: str) -> tuple[int, int]:
     if row is None:
         raise ApiError(404, "unknown_market", f"no market {symbol!r}; see GET /v1/markets",
                        "market")
-    known = dict(conn.execute(select(currencies.c.code, currencies.c.scale).where(
-        currencies.c.code.in_([row.base, row.quote]))).all())
+    known = scales(conn, (row.base, row.quote))
     return known[row.base], known[row.quote]
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, select, text
 from api.routing import Api, Call
 from api.schemas import CURRENCY_CODE, obj
 from db.schema import currencies
+from ledger.scales import scales as currency_scales
 from money import format_amount
 from matcher.markets import load_markets
 
@@ -57,7 +58,7 @@ def register(api: Api, engine: Engine) -> None:
     def list_markets(call: Call) -> dict:
         with engine.connect() as conn:
             found = load_markets(conn)
-            scales = dict(conn.execute(select(currencies.c.code, currencies.c.scale)).all())
+            scales = currency_scales(conn, {c for m in found for c in (m.base, m.quote)})
         return {"items": [{
             "symbol": m.symbol, "base": m.base, "quote": m.quote,
             "tick_size": format_amount(m.tick_size, scales[m.quote]),

@@ -11,8 +11,9 @@ from api.pagination import newest_first, page
 from api.routing import Api, Call
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db import outcomes
-from db.schema import currencies, fills, orders
+from db.schema import fills, orders
 from ledger import format_amount
+from ledger.scales import market_scales, scales
 from matcher import orders as entry
 from matcher import statuses
 from matcher.errors import InvalidOrder, OrderNotFound
@@ -59,14 +60,6 @@ def _order_id(call: Call) -> int:
 
 def register(api: Api, engine: Engine, batcher: OrderBatcher,
              wake: Callable[[str], None]) -> None:
-    scales: dict[str, int] = {}
-
-    def scales_of(conn, markets) -> dict[str, int]:  # type: ignore[no-untyped-def]
-        """Currency scales, cached: a scale never changes, but currencies are added."""
-        if any(code not in scales for market in markets for code in market.split("-")):
-            scales.update(conn.execute(select(currencies.c.code, currencies.c.scale)).all())
-        return scales
-
     @api.route("POST", "/v1/orders", summary="place an order: the funds it may need are held",
                tag="trading", auth="trade", body=NEW_ORDER,
                responses={202: ("accepted; the matcher fills it in sequence", ORDER),
@@ -91,7 +84,7 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
                 query = query.where(orders.c[name] == call.query[name])
         with engine.connect() as conn:
             rows = conn.execute(query).all()
-            known = scales_of(conn, {r.market for r in rows})
+            known = scales(conn, {code for r in rows for code in r.market.split("-")})
         return page(rows, call, lambda r: entry.view(r, known))
 
     @api.route("GET", "/v1/orders/{order_id}", summary="one of the caller's orders",
@@ -103,7 +96,7 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
                                                     orders.c.user_id == call.user_id)).first()
             if row is None:
                 raise OrderNotFound("no order of yours has this id", field="id")
-            return entry.view(row, scales_of(conn, [row.market]))
+            return entry.view(row, market_scales(conn, row.market))
 
     @api.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",
                tag="trading", auth="trade",
@@ -141,7 +134,7 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
             query = query.where(fills.c.market == call.query["market"])
         with engine.connect() as conn:
             rows = conn.execute(query).all()
-            known = scales_of(conn, {r.market for r in rows})
+            known = scales(conn, {code for r in rows for code in r.market.split("-")})
 
         def view(r) -> dict:  # type: ignore[no-untyped-def]
             base, quote = r.market.split("-")

@@ -72,5 +72,8 @@ def account(conn: Connection, owner_user_id: int | None, currency: str,
 
 
 def forget_cached_accounts() -> None:
-    """Drop cached identities (tests that recreate their database need this)."""
+    """Drop cached identities and scales (tests that recreate their database need this)."""
+    from ledger.scales import forget_cached_scales
+
     _cache.clear()
+    forget_cached_scales()

@@ -29,10 +29,11 @@ from sqlalchemy.exc import DBAPIError
 
 from db import outcomes, round_trips
 from db.errors import CommitOutcomeUnknown
-from db.schema import currencies, orders
+from db.schema import orders
 from ledger import (
     AccountKind, InsufficientFunds, LedgerError, account, format_amount, move, parse_amount,
 )
+from ledger.scales import market_scales
 from ledger.transfers import INSERT_NEW, insert_parameters, translated
 from money import MONEY, round_up
 from money import AmountError
@@ -243,7 +244,7 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
             if placement.created and row.user_id != placement.user_id:
                 raise ReservedIdTaken(f"order {row.id} is not this placement's")
             placement.order = view(row, _scales_of(markets, row.market) if row.market in
-                                   markets else _scales(conn, row.market))
+                                   markets else market_scales(conn, row.market))
             continue
         if key[1] is not None and key in claimed:
             placement.same_as = claimed[key]
@@ -492,18 +493,13 @@ def request_cancel(conn: Connection, user_id: int, order_id: int, kind: str = "c
     conn.execute(text("INSERT INTO matcher_requests (sequence, market, kind, order_id) "
                       "VALUES (nextval('matcher_sequence'), :m, :k, :o) "
                       "ON CONFLICT DO NOTHING"), {"m": row.market, "k": kind, "o": row.id})
-    return view(row, _scales(conn, row.market))
+    return view(row, market_scales(conn, row.market))
 
 
 def request_cancel_all(conn: Connection, user_id: int, market: str) -> int:
     """Queue a cancel for each of the user's open orders in ``market`` (one statement)."""
     return len(conn.execute(_CANCEL_ALL, {"user_id": user_id, "market": market}).all())
 
-
-def _scales(conn: Connection, market: str) -> dict[str, int]:
-    base, quote = market.split("-")
-    return dict(conn.execute(select(currencies.c.code, currencies.c.scale).where(
-        currencies.c.code.in_([base, quote]))).all())
 
 
 def view(row: Any, scales: dict[str, int]) -> dict[str, Any]:

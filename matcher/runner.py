@@ -32,8 +32,9 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError
 
 from db import round_trips
-from db.schema import currencies, market_state, matcher_requests, orders
+from db.schema import market_state, matcher_requests, orders
 from ledger import AccountKind, account
+from ledger.scales import scale
 from ledger.transfers import INSERT_NEW, insert_parameters, translated
 from matcher import candles, feed
 from matcher.book import Book, MarketRules, Order, Rested
@@ -327,7 +328,7 @@ class MarketRunner:
 
     def _rebuild(self, conn: Connection, market: Market) -> None:
         rules = MarketRules(taker_fee_bps=market.taker_fee_bps,
-                            quote_scale=self._quote_scale(conn, market),
+                            quote_scale=scale(conn, market.quote),
                             lot_size=market.lot_size)
         self.book = Book(rules)
         self.book.last_price = conn.execute(select(market_state.c.last_price).where(
@@ -358,11 +359,6 @@ class MarketRunner:
             if row.id is not None and row.status in NEW:
                 self.states[row.id] = _state(row)
                 self._pending[row.id] = _core_order(row)
-
-    @staticmethod
-    def _quote_scale(conn: Connection, market: Market) -> int:
-        return conn.execute(select(currencies.c.scale)
-                            .where(currencies.c.code == market.quote)).scalar_one()
 
     # Writing -------------------------------------------------------------------
 

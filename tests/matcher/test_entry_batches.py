@@ -6,9 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from db.schema import orders
-from matcher.orders import (
-    ORDERS_OPEN_PER_USER_MAX, Placement, _scales, place, place_many, view,
-)
+from matcher.orders import ORDERS_OPEN_PER_USER_MAX, Placement, place, place_many, view
+from ledger.scales import market_scales as _scales
 from tests.trading import NOW, assert_consistent, balances, create_market, funded_user
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import text
 from api.order_batches import OrderBatcher
 from db import engine as engines
 from db.errors import CommitOutcomeUnknown
-from matcher.orders import Placement, _scales, view
+from matcher.orders import Placement, view
+from ledger.scales import market_scales as _scales
 from tests.pgproxy import CuttingProxy, socket_path_of
 from tests.trading import assert_consistent, balances, create_market, funded_user
 
