@@ -25,6 +25,7 @@ from api.ratelimit import RateLimiter
 from api.routing import Api
 from api.ws import Hub
 from config import Settings
+from events import publishing
 from matcher.orders import Placement
 from observability import logs, metrics
 
@@ -110,26 +111,17 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
     routes_market_data.register(api, engine)
     routes_access.register(api, engine, settings)
     routes_account.register(api, engine, settings)
-    from workers.matching import wake, wake_all
 
     def announce(placements: list[Placement]) -> None:
-        """The callers' private channels hear of their new orders before the matchers do."""
         orders = [(p.user_id, p.order) for p in placements if p.order is not None]
         for market, number in Counter(order["market"] for _, order in orders).items():
             metrics.ORDERS_ACCEPTED.labels(market).inc(number)
-        wake_all(sorted({order["market"] for _, order in orders}), limiter.coalesced.send, [
-            (f"user:{user_id}", json.dumps({
-                "market": order["market"], "fills": [], "orders": [
-                    {"id": order["id"], "status": order["status"], "filled_quantity": "0",
-                     "held": order["held"]}]}))
-            for user_id, order in orders])
+        publishing.announce_orders(orders, limiter.coalesced.send)
 
     batcher = OrderBatcher(autocommit, announce, settings.order_writers)
     routes_trading.register(api, engine, batcher,
-                            lambda market: wake(market, limiter.coalesced.send))
-    from workers.withdrawals import send_withdrawal
-
-    routes_custody.register(api, engine, settings, send_withdrawal.send)
+                            lambda market: publishing.wake(market, limiter.coalesced.send))
+    routes_custody.register(api, engine, settings, publishing.enqueue_withdrawal)
 
     @app.route("/metrics", "GET")
     def prometheus_metrics() -> bytes:

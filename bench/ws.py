@@ -122,7 +122,7 @@ def main(argv: list[str]) -> None:
             pending = pool.map_async(subscribe, [(urls, market, share, deadline)
                                                  for _ in range(SUBSCRIBER_PROCESSES)])
             time.sleep(connect_seconds)  # let every socket connect and subscribe
-            from workers.matching import wake
+            from events.publishing import wake
             number = 0
             while time.time() < deadline - 2:
                 number += 1

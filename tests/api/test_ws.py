@@ -11,7 +11,7 @@ import websocket
 from matcher.feed import checksum
 from tests.api.conftest import start_web
 from tests.trading import Clock, create_market, funded_user, place, runner
-from workers.matching import _publish
+from events.publishing import publish_batch as _publish
 
 
 def connect(base_url, **options):

@@ -13,7 +13,7 @@ from tests.api.conftest import start_web
 from tests.api.test_ws import connect, receive, send
 from tests.api.test_ws_access import messages_until_closed
 from tests.trading import create_market, runner
-from workers.matching import _publish
+from events.publishing import publish_batch as _publish
 
 FLOOD_MESSAGES = 300
 MESSAGES_PER_SECOND_DEFAULT = 10

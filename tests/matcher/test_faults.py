@@ -171,7 +171,7 @@ def wait_until_done(engine, market, wake, timeout=60):
 
 def test_sigkill_of_the_matcher_mid_batch_loses_and_doubles_nothing(engine, settings, market,
                                                                     tmp_path):
-    from workers.matching import wake
+    from events.publishing import wake
     rng = random.Random(8)
     users = traders(engine, market)
     for round_number in range(3):
@@ -194,7 +194,7 @@ def test_sigkill_of_the_matcher_mid_batch_loses_and_doubles_nothing(engine, sett
 
 
 def test_redis_flushed_mid_run_only_delays(engine, settings, market, tmp_path):
-    from workers.matching import wake
+    from events.publishing import wake
     rng = random.Random(9)
     users = traders(engine, market)
     matcher = Process("matcher", tmp_path)

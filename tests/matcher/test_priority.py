@@ -184,7 +184,7 @@ def test_the_matcher_worker_runs_a_stale_runners_batch_again_on_a_rebuilt_book(
 
 
 def _wait_for_status(engine, market, order_id, status, timeout=60):
-    from workers.matching import wake
+    from events.publishing import wake
     deadline = time.monotonic() + timeout
     while order_row(engine, order_id).status != status:
         assert time.monotonic() < deadline, f"order {order_id} never became {status}"
