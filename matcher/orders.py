@@ -34,7 +34,7 @@ from ledger import (
     AccountKind, InsufficientFunds, LedgerError, account, format_amount, move, parse_amount,
 )
 from ledger.scales import market_scales
-from ledger.transfers import INSERT_NEW, insert_parameters, translated
+from ledger.transfers import Transfer, post_new
 from money import MONEY, round_up
 from money import AmountError
 from money import buyer_cost, fee
@@ -100,7 +100,7 @@ _AFTER_LOCKS = round_trips.Prepared("entry_after_locks", text(f"""
                AS sequences,
            now() AS now"""), symbols="text[]", users="bigint[]", orders="integer")
 # The second: the orders, their requests to the matcher (one sequence number for both)
-# and their holds (ledger.transfers.INSERT_NEW), then the commit.
+# and their holds (ledger.post_new puts them in the same round trip), then the commit.
 _INSERT_ORDERS = round_trips.Prepared("entry_insert_orders", text("""
     WITH new_orders AS (
         INSERT INTO orders (id, user_id, market, client_order_id, side, type, time_in_force,
@@ -123,9 +123,6 @@ _INSERT_ORDERS = round_trips.Prepared("entry_insert_orders", text("""
     SELECT sequence, market, 'order', id FROM new_orders"""))
 _READ_SQL = {own: round_trips.joined(*(["BEGIN"] if own else []), _LOCK_USERS, _AFTER_LOCKS)
              for own in (False, True)}
-_WRITE_SQL = {(True, False): round_trips.joined(_INSERT_ORDERS, INSERT_NEW),
-              (True, True): round_trips.joined(_INSERT_ORDERS, INSERT_NEW, "COMMIT"),
-              (False, True): "COMMIT"}
 _CANCEL_ALL = text(f"""
     INSERT INTO matcher_requests (sequence, market, kind, order_id)
     SELECT nextval('matcher_sequence'), market, 'cancel', id
@@ -257,15 +254,17 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
         if key[1] is not None:
             claimed[key] = placement
     accepted = [p for p in live if p.values]
-    parameters = _insert_parameters(conn, accepted, sorted(found.ids),
-                                    sorted(found.sequences)) if accepted else {}
+    holds = _holds(conn, accepted, sorted(found.ids), sorted(found.sequences))
     if accepted or own_transaction:
         try:
-            round_trips.execute(conn, _WRITE_SQL[(bool(accepted), own_transaction)], parameters)
-        except DBAPIError as error:
+            post_new(conn, holds, {column: [p.values[column] for p in accepted]
+                                   for column in _COLUMNS} if accepted else {},
+                     before=(_INSERT_ORDERS,) if accepted else (),
+                     after=("COMMIT",) if own_transaction else ())
+        except DBAPIError as error:   # what post_new left untranslated: not the ledger's
             if accepted and own_transaction and not outcomes.rolled_back(error):
                 raise CommitOutcomeUnknown("an order batch's COMMIT went unanswered") from error
-            raise translated(error) from error
+            raise
     for placement in accepted:
         placement.order = view(_OrderRow(**placement.values, created_at=found.now,
                                          updated_at=found.now),
@@ -320,9 +319,9 @@ def _earlier_orders(conn: Connection, ids: list[int]
              if row.client_order_id is not None}, {row.id: row for row in rows})
 
 
-def _insert_parameters(conn: Connection, accepted: list[Placement], ids: list[int],
-                       sequences: list[int]) -> dict[str, Any]:
-    """The write's parameters; each placement keeps its order's id from here on (an order
+def _holds(conn: Connection, accepted: list[Placement], ids: list[int],
+           sequences: list[int]) -> list[Transfer]:
+    """The accepted orders' holds; each placement keeps its order's id from here on (an order
     that a failed attempt may have inserted goes in again under the same id, or not at
     all: the primary key and the hold's idempotency key refuse a second)."""
     holds, fresh = [], iter(ids)
@@ -336,9 +335,7 @@ def _insert_parameters(conn: Connection, accepted: list[Placement], ids: list[in
                           account(conn, user_id, currency, AccountKind.AVAILABLE),
                           account(conn, user_id, currency, AccountKind.HELD),
                           values["hold"], f"order:{order_id}"))
-    return round_trips.merged(
-        {column: [p.values[column] for p in accepted] for column in _COLUMNS},
-        insert_parameters(holds))
+    return holds
 
 
 class _OrderRow:

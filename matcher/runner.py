@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from collections import Counter
@@ -35,7 +34,7 @@ from db import round_trips
 from db.schema import market_state, matcher_requests, orders
 from ledger import AccountKind, account
 from ledger.scales import scale
-from ledger.transfers import INSERT_NEW, insert_parameters, translated
+from ledger.transfers import post_new
 from matcher import candles, feed
 from matcher.book import Book, MarketRules, Order, Rested
 from matcher.errors import StaleBook
@@ -150,13 +149,10 @@ _CLAIM_REQUESTS = round_trips.joined(round_trips.Prepared("matcher_claim_request
            o.filled_notional, o.fee_paid, o.fee_accrued, o.triggered_at
       FROM claimed c LEFT JOIN orders o ON c.kind = 'order' AND o.id = c.order_id
      ORDER BY c.sequence"""), market="text", limit="integer"))
-_WRITES = {"orders": _UPDATE_ORDERS, "candles": _UPSERT_CANDLES, "transfers": INSERT_NEW,
-           "trades": _INSERT_TRADES_AND_STATE}
-
-
-@functools.cache
-def _writes_and_commit(parts: tuple[str, ...]) -> str:
-    return round_trips.joined(*(_WRITES[part] for part in parts), "COMMIT")
+# Before the ledger's: the orders' states and the candles; after it (the trades join their
+# transfers by key): the trades, their fills and the market's state, then the commit.
+_BEFORE_TRANSFERS = {"orders": _UPDATE_ORDERS, "candles": _UPSERT_CANDLES}
+_AFTER_TRANSFERS = (_INSERT_TRADES_AND_STATE, "COMMIT")
 
 
 def lock_key(market: str) -> int:
@@ -375,8 +371,6 @@ class MarketRunner:
                 "market", "open", "high", "low", "close", "volume", "quote_volume", "trades")}
             parts["candles"] |= {"candle_interval": [r["interval"] for r in rows],
                                  "candle_start": [r["start"] for r in rows]}
-        if settlement.transfers:
-            parts["transfers"] = insert_parameters(settlement.transfers)
         fills = [row for t in settlement.trades for row in _fill_rows(t, market)]
         parts["trades"] = {
             "market": self.symbol, "fee_currency": market.quote, "now": now,
@@ -387,14 +381,15 @@ class MarketRunner:
                 "transfer_key")},
             **{f"fill_{name}": [f[name] for f in fills] for name in _FILL_COLUMNS}}
         try:
-            round_trips.execute(conn, _writes_and_commit(tuple(parts)),
-                                round_trips.merged(*parts.values()))
-        except DBAPIError as error:
+            post_new(conn, settlement.transfers, round_trips.merged(*parts.values()),
+                     before=tuple(_BEFORE_TRANSFERS[part] for part in parts if part != "trades"),
+                     after=_AFTER_TRANSFERS)
+        except DBAPIError as error:   # what post_new left untranslated: not the ledger's
             if getattr(error.orig, "pgcode", None) == NOT_NULL_VIOLATION and getattr(
                     getattr(error.orig, "diag", None), "column_name", None) == "book_sequence":
                 raise StaleBook(f"{self.symbol}: another runner wrote the market since this "
                                 "book was built; it is rebuilt") from error
-            raise translated(error) from error
+            raise
 
     def _forget_closed(self, settlement: Settlement) -> None:
         for order_id in settlement.changed:
