@@ -20,13 +20,13 @@ from api import (
 )
 from api.auth import Authenticator
 from api.errors import ApiError, translate
-from api.order_batches import OrderBatcher
+from trading.batches import OrderBatcher
 from api.ratelimit import RateLimiter
 from api.routing import Api
 from api.ws import Hub
 from config import Settings
 from events import publishing
-from matcher.orders import Placement
+from trading.placing import Placement
 from observability import logs, metrics
 
 log = logging.getLogger("api")

@@ -24,7 +24,7 @@ from db.errors import CommitOutcomeUnknown, DatabaseError, DatabaseUnavailable
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, UnknownCurrency,
 )
-from matcher.errors import (
+from trading.errors import (
     InvalidOrder, MarketHalted, OrderError, OrderNotCancellable, OrderNotFound, UnknownMarket,
 )
 from users.errors import (

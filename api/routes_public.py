@@ -9,7 +9,7 @@ from api.schemas import CURRENCY_CODE, obj
 from db.schema import currencies
 from ledger.scales import scales as currency_scales
 from money import format_amount
-from matcher.markets import load_markets
+from trading.markets import load_markets
 
 CURRENCY = obj(code=CURRENCY_CODE, name={"type": "string"}, scale={"type": "integer"},
                confirmations={"type": "integer"}, withdrawal_fee={"type": "string"},

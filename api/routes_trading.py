@@ -6,17 +6,16 @@ from typing import Callable
 
 from sqlalchemy import Engine, select
 
-from api.order_batches import OrderBatcher
+from trading.batches import OrderBatcher
 from api.pagination import newest_first, page
 from api.routing import Api, Call
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db import outcomes
 from db.schema import fills, orders
-from ledger import format_amount
 from ledger.scales import market_scales, scales
-from matcher import orders as entry
+from trading import matcher_requests, views
 from matcher import statuses
-from matcher.errors import InvalidOrder, OrderNotFound
+from trading.errors import InvalidOrder, OrderNotFound
 
 MARKET = {"type": "string", "maxLength": 24, "pattern": "^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$"}
 STATUS = {"enum": list(statuses.ALL)}
@@ -85,7 +84,7 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
         with engine.connect() as conn:
             rows = conn.execute(query).all()
             known = scales(conn, {code for r in rows for code in r.market.split("-")})
-        return page(rows, call, lambda r: entry.view(r, known))
+        return page(rows, call, lambda r: views.view(r, known))
 
     @api.route("GET", "/v1/orders/{order_id}", summary="one of the caller's orders",
                tag="trading", auth="read",
@@ -96,7 +95,7 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
                                                     orders.c.user_id == call.user_id)).first()
             if row is None:
                 raise OrderNotFound("no order of yours has this id", field="id")
-            return entry.view(row, market_scales(conn, row.market))
+            return views.view(row, market_scales(conn, row.market))
 
     @api.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",
                tag="trading", auth="trade",
@@ -105,7 +104,7 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
                           503: ("outcome_unknown: send the cancel again", None)})
     def cancel_order(call: Call) -> dict:
         with outcomes.transaction(engine, CANCEL_UNCONFIRMED) as conn:
-            order = entry.request_cancel(conn, call.user_id, _order_id(call))
+            order = matcher_requests.request_cancel(conn, call.user_id, _order_id(call))
         wake(order["market"])
         return order
 
@@ -118,7 +117,7 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
             raise InvalidOrder("name the market: DELETE /v1/orders?market=BTC-USDT",
                                field="market")
         with outcomes.transaction(engine, CANCEL_UNCONFIRMED) as conn:
-            count = entry.request_cancel_all(conn, call.user_id, call.query["market"])
+            count = matcher_requests.request_cancel_all(conn, call.user_id, call.query["market"])
         if count:
             wake(call.query["market"])
         return {"cancelling": count}
@@ -135,14 +134,4 @@ def register(api: Api, engine: Engine, batcher: OrderBatcher,
         with engine.connect() as conn:
             rows = conn.execute(query).all()
             known = scales(conn, {code for r in rows for code in r.market.split("-")})
-
-        def view(r) -> dict:  # type: ignore[no-untyped-def]
-            base, quote = r.market.split("-")
-            return {"id": str(r.id), "trade_id": str(r.trade_id), "order_id": str(r.order_id),
-                    "market": r.market, "side": r.side,
-                    "price": format_amount(r.price, known[quote]),
-                    "quantity": format_amount(r.quantity, known[base]),
-                    "fee": format_amount(r.fee, known[r.fee_currency]),
-                    "fee_currency": r.fee_currency, "liquidity": r.liquidity,
-                    "created_at": r.created_at.isoformat()}
-        return page(rows, call, view)
+        return page(rows, call, lambda r: views.fill_view(r, known))

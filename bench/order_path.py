@@ -4,7 +4,7 @@
 
 Places the same stream of limit orders as ``bench.trading`` (about half of them
 crossing, a cancel-all per user and market every 150 orders) through
-``matcher.orders.place_many`` in entry transactions of ``--batch`` orders, running each
+``trading.placing.place_many`` in entry transactions of ``--batch`` orders, running each
 market's matcher after every 20 entry batches, in one thread. It prints the CPU of this
 Python process and of PostgreSQL per order, with entry and matching apart: a figure that
 stays put from run to run, where the end-to-end one moves with the machine's load.
@@ -30,7 +30,8 @@ from bench.common import recreate  # noqa: E402
 from bench.trading import CANCEL_ALL_EVERY, order_request, setup  # noqa: E402
 from db import engine as engines  # noqa: E402
 from embedded.services import up  # noqa: E402
-from matcher.orders import Placement, place_many, request_cancel_all  # noqa: E402
+from trading.placing import Placement, place_many
+from trading.matcher_requests import request_cancel_all
 from matcher.runner import MarketRunner  # noqa: E402
 
 ENTRY_BATCHES_PER_MATCH = 20

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from ledger import InsufficientFunds
 from matcher.book import Book, Fill, MarketRules
-from matcher.errors import InvalidOrder
+from trading.errors import InvalidOrder
 from matcher.runner import _core_order
 from scheduler.jobs import sweep
 from tests.processes import Process
@@ -35,7 +35,7 @@ def traders(engine, market):
 
 def place_random(engine, market, users, rng, count):
     """Limit and market orders around 100 from a few users, with cancels mixed in."""
-    from matcher.orders import request_cancel
+    from trading.matcher_requests import request_cancel
     placed = []
     for _ in range(count):
         user = rng.choice(users)

@@ -9,7 +9,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from matcher import orders as entry
+from trading import placing
 from matcher.errors import StaleBook
 from matcher.runner import MarketRunner
 from tests.processes import Process
@@ -71,7 +71,7 @@ def test_equal_price_orders_committed_out_of_sequence_keep_their_priority_after_
         transaction = conn.begin()
         # The first sell takes its sequence number, and commits only after the second
         # (with the next number) has been committed and put in the book.
-        slow, _ = entry.place(conn, early, {"market": market, "side": "sell",
+        slow, _ = placing.place(conn, early, {"market": market, "side": "sell",
                                             "type": "limit", "quantity": "1",
                                             "price": "100.00"}, NOW)
         fast = place(engine, late, market, side="sell", type="limit", quantity="1",
@@ -202,7 +202,7 @@ def test_a_killed_matcher_process_started_again_fills_the_order_its_book_had_fir
     matcher.wait_for_output("ready for action")
     with engine.connect() as conn:
         transaction = conn.begin()
-        slow, _ = entry.place(conn, early, {"market": market, "side": "sell",
+        slow, _ = placing.place(conn, early, {"market": market, "side": "sell",
                                             "type": "limit", "quantity": "1",
                                             "price": "100.00"}, NOW)
         fast = place(engine, late, market, side="sell", type="limit", quantity="1",
