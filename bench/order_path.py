@@ -32,7 +32,7 @@ from db import engine as engines  # noqa: E402
 from embedded.services import up  # noqa: E402
 from trading.placing import Placement, place_many
 from trading.matcher_requests import request_cancel_all
-from matcher.runner import MarketRunner  # noqa: E402
+from workers.matching.runner import MarketRunner
 
 ENTRY_BATCHES_PER_MATCH = 20
 

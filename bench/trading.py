@@ -238,7 +238,7 @@ def main(argv: list[str]) -> None:
     matcher_log = (settings.var_dir / "log" / "bench-matcher.log").open("wb")
     matcher_port = free_port()
     processes.append(subprocess.Popen(
-        [dramatiq, "workers.matching", "--processes", "1", "--threads", "2", "--queues",
+        [dramatiq, "workers.matching.actor", "--processes", "1", "--threads", "2", "--queues",
          "matcher"], cwd=config.PROJECT_DIR, env={**os.environ, "PORT": str(matcher_port)},
         stdout=matcher_log, stderr=subprocess.STDOUT))
     processes.append(subprocess.Popen([python, "-m", "scheduler"], cwd=config.PROJECT_DIR,

@@ -108,7 +108,7 @@ def main(argv: list[str]) -> None:
                                   env={**env, "PORT": str(port)}, stdout=log,
                                   stderr=subprocess.STDOUT) for port in ports]
     processes.append(subprocess.Popen(
-        [str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq"), "workers.matching",
+        [str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq"), "workers.matching.actor",
          "--processes", "1", "--threads", "1", "--queues", "matcher"], cwd=config.PROJECT_DIR,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:

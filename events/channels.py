@@ -8,7 +8,7 @@ MARKET_CHANNELS: Final = "market:*"     # a market's committed batches, for ever
 USER_CHANNELS: Final = "user:*"         # one user's orders and fills
 MATCHER_QUEUE: Final = "matcher"
 WITHDRAWALS_QUEUE: Final = "withdrawals"
-WAKE_MATCHER_ACTOR: Final = "wake_matcher"          # workers.matching's actor
+WAKE_MATCHER_ACTOR: Final = "wake_matcher"          # workers.matching.actor
 SEND_WITHDRAWAL_ACTOR: Final = "send_withdrawal"    # workers.withdrawals' actor
 
 

@@ -19,7 +19,7 @@ from db.schema import currencies
 from ledger import Discrepancy, reconcile
 from observability import metrics
 from matcher.statuses import ACTIVE
-from matcher.runner import pending_markets
+from trading.matcher_requests import pending_markets
 
 EXPIRIES_PER_RUN_MAX = 1000
 log = logging.getLogger("scheduler")

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, text
 from db.schema import markets
 from ledger import reconcile
 from trading import placing
-from matcher.runner import MarketRunner
+from workers.matching.runner import MarketRunner
 from tests.factories import create_currency, create_user, deposit
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

@@ -39,3 +39,9 @@ def request_cancel(conn: Connection, user_id: int, order_id: int, kind: str = "c
 def request_cancel_all(conn: Connection, user_id: int, market: str) -> int:
     """Queue a cancel for each of the user's open orders in ``market`` (one statement)."""
     return len(conn.execute(_CANCEL_ALL, {"user_id": user_id, "market": market}).all())
+
+
+def pending_markets(conn: Connection) -> list[str]:
+    """The markets with requests not processed yet."""
+    return list(conn.execute(text("SELECT DISTINCT market FROM matcher_requests "
+                                  "WHERE processed_at IS NULL")).scalars())

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from ledger import InsufficientFunds
 from matcher.book import Book, Fill, MarketRules
 from trading.errors import InvalidOrder
-from matcher.runner import _core_order
+from workers.matching.rows import core_order as _core_order
 from scheduler.jobs import sweep
 from tests.processes import Process
 from tests.trading import assert_consistent, create_market, funded_user, place, runner

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from trading import placing
 from matcher.errors import StaleBook
-from matcher.runner import MarketRunner
+from workers.matching.runner import MarketRunner
 from tests.processes import Process
 from tests.trading import (
     NOW, Clock, assert_consistent, balances, create_market, fee_balance, funded_user,
@@ -177,7 +177,7 @@ def test_a_runner_whose_book_another_runner_has_moved_on_writes_nothing_and_rebu
 
 def test_the_matcher_worker_runs_a_stale_runners_batch_again_on_a_rebuilt_book(
         engine, settings, market):
-    from workers.matching import _run_with_retries
+    from workers.matching.actor import _run_with_retries
     stale, sell, buy, seller, buyer = _a_stale_runner(engine, settings, market)
     assert _run_with_retries(stale) == 1
     _assert_the_buy_met_the_sell(engine, market, sell, buy, seller, buyer)

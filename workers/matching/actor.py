@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 import config
 from db import engine as engines
 from matcher.errors import StaleBook
-from matcher.runner import MarketRunner
+from workers.matching.runner import MarketRunner
 from events import channels, publishing
 from workers import broker  # noqa: F401  (sets the broker)
 
