@@ -54,7 +54,7 @@ class Settings:
     backup_target: str         # where backups go: a directory
     backup_interval_seconds: int  # the scheduler takes a backup this often; 0: never
     matcher_batch_requests: int   # requests a matcher settles in one transaction
-    order_writers: int            # a web process's concurrent order-entry transactions
+    order_writers: int            # a web process's concurrent order-placing transactions
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -313,7 +313,7 @@ def main(argv: list[str]) -> None:
     print("CPU: " + meter.report(len(accepted), "accepted order"))
     refused = {status: n for status, n in sorted(statuses.items()) if status != 202}
     print(f"answers other than 202: {refused or 'none'}")
-    print(f"mean batch: {entry_batch:.1f} orders per entry transaction "
+    print(f"mean batch: {entry_batch:.1f} orders per placing transaction "
           f"({entry_seconds * 1000:.1f} ms from first statement to commit), "
           f"{matcher_batch:.1f} requests per matcher transaction")
     print(f"trades: {trades:,}; reconcile(): {'clean' if not discrepancies else discrepancies}")

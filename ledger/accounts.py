@@ -16,7 +16,7 @@ ACCOUNT_CACHE_SIZE_MAX = 100_000
 
 class AccountKind(str, enum.Enum):
     AVAILABLE = "available"                   # a user's spendable funds
-    HELD = "held"                             # a user's funds reserved by orders and withdrawals
+    HELD = "held"                             # a user's funds held by orders and withdrawals
     FEES = "fees"                             # the exchange's fee income
     DEPOSITS_IN_TRANSIT = "deposits_in_transit"
     WITHDRAWALS_IN_TRANSIT = "withdrawals_in_transit"

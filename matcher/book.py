@@ -61,7 +61,7 @@ class Order:
         return self.type in ("market", "stop_market")
 
 
-class Fill(NamedTuple):
+class Trade(NamedTuple):
     maker_order_id: int
     taker_order_id: int
     maker_user_id: int
@@ -69,7 +69,7 @@ class Fill(NamedTuple):
     taker_side: str
     price: Decimal
     quantity: Decimal
-    kind: str = "fill"       # tells events of equal fields apart (tuples compare by value)
+    kind: str = "trade"      # tells events of equal fields apart (tuples compare by value)
 
 
 class Rested(NamedTuple):
@@ -89,7 +89,7 @@ class Closed(NamedTuple):
     kind: str = "closed"
 
 
-Event = Fill | Rested | Triggered | Closed
+Event = Trade | Rested | Triggered | Closed
 
 
 @dataclass
@@ -234,7 +234,7 @@ class Book:
         if taker.budget is not None:
             taker.budget -= self.cost(price, quantity)
         self.last_price = price
-        events.append(Fill(maker.id, taker.id, maker.user_id, taker.user_id, taker.side,
+        events.append(Trade(maker.id, taker.id, maker.user_id, taker.user_id, taker.side,
                            price, quantity))
 
     @staticmethod

@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from money import MONEY, round_down, round_up
-from matcher.book import Closed, Event, Fill, Rested, Triggered
+from matcher.book import Closed, Event, Trade, Rested, Triggered
 from money import exact_fee
 from matcher.errors import HoldExceeded
 from matcher.markets import Market
@@ -85,7 +85,7 @@ class OrderState:
 @dataclass
 class Settlement:
     transfers: list[Posting] = field(default_factory=list)
-    trades: list[dict[str, Any]] = field(default_factory=list)     # one per Fill, in order
+    trades: list[dict[str, Any]] = field(default_factory=list)     # one per Trade, in order
     changed: set[int] = field(default_factory=set)                 # order ids to write back
     last_price: Decimal | None = None
 
@@ -94,8 +94,8 @@ def settle(events: list[Event], states: dict[int, OrderState], market: Market,
            quote_scale: int, key: str, now: datetime, into: Settlement) -> None:
     """Add what ``events`` (of the request named ``key``) mean to ``into``."""
     for index, event in enumerate(events):
-        if isinstance(event, Fill):
-            _fill(event, states, market, quote_scale, f"{key}:{index}", into)
+        if isinstance(event, Trade):
+            _trade(event, states, market, quote_scale, f"{key}:{index}", into)
         elif isinstance(event, Rested):
             state = states[event.order_id]
             state.status = PARTIALLY_FILLED if state.filled_quantity else OPEN
@@ -109,7 +109,7 @@ def settle(events: list[Event], states: dict[int, OrderState], market: Market,
             _close(event, states[event.order_id], into)
 
 
-def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scale: int,
+def _trade(event: Trade, states: dict[int, OrderState], market: Market, quote_scale: int,
           key: str, into: Settlement) -> None:
     maker, taker = states[event.maker_order_id], states[event.taker_order_id]
     buyer, seller = (taker, maker) if event.taker_side == "buy" else (maker, taker)

@@ -13,7 +13,7 @@ import redis
 from sqlalchemy import text
 
 from ledger import InsufficientFunds
-from matcher.book import Book, Fill, MarketRules
+from matcher.book import Book, Trade, MarketRules
 from trading.errors import InvalidOrder
 from workers.matching.rows import core_order as _core_order
 from scheduler.jobs import sweep
@@ -83,7 +83,7 @@ def replayed_trades(engine, market):
         else:
             events = book.cancel(request.order_id)
         trades += [(e.maker_order_id, e.taker_order_id, e.price, e.quantity) for e in events
-                   if isinstance(e, Fill)]
+                   if isinstance(e, Trade)]
     return trades
 
 
