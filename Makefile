@@ -22,6 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m tools.fetch_nodes >/dev/null
 	$(BIN)/python -m tools.fetch_site_assets >/dev/null
 	bash bin/ensure-chromium
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 services-up: $(STAMP)

@@ -108,7 +108,8 @@ def post_many(conn: Connection, batch: Sequence[Transfer]) -> list[Posted]:
         return []
     parameters = insert_parameters(batch)
     try:
-        created = dict(conn.execute(_INSERT, parameters).all())
+        created: dict[str, int] = {key: transfer_id for key, transfer_id
+                                   in conn.execute(_INSERT, parameters)}
     except DBAPIError as error:
         raise translated(error) from error
     return [_result(conn, t, content_hash, created)

@@ -102,8 +102,8 @@ class MarketRules:
 @dataclass
 class Book:
     rules: MarketRules
-    bids: SortedDict = field(default_factory=SortedDict)   # -price -> deque of orders
-    asks: SortedDict = field(default_factory=SortedDict)   # price -> deque of orders
+    bids: SortedDict[Decimal, deque[Order]] = field(default_factory=SortedDict)  # -price
+    asks: SortedDict[Decimal, deque[Order]] = field(default_factory=SortedDict)  # price
     orders: dict[int, Order] = field(default_factory=dict)  # resting and waiting stops
     stops: dict[int, Order] = field(default_factory=dict)
     last_price: Decimal | None = None
@@ -326,7 +326,7 @@ class Book:
 
     # Helpers -------------------------------------------------------------------
 
-    def _side(self, side: str) -> SortedDict:
+    def _side(self, side: str) -> SortedDict[Decimal, deque[Order]]:
         return self.bids if side == "buy" else self.asks
 
     @staticmethod

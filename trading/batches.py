@@ -111,6 +111,7 @@ class OrderBatcher:
         """Place one order of a failed batch again, while its failures may pass; its
         outcome stays ``unknown`` (an attempt may have committed) until one succeeds.
         False when the attempts ran out on failures that might have passed."""
+        failure: Exception
         for attempt in range(1, attempts + 1):
             if attempt > 1:
                 time.sleep(RETRY_PAUSE_SECONDS * (attempt - 1))

@@ -205,10 +205,11 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
     available = {(user, currency): Decimal(amount) for user, currency, amount in found.balances
                  if amount is not None}
     by_client, by_id = _earlier_orders(conn, found.earlier)
-    claimed: dict[tuple[int, str], Placement] = {}
+    claimed: dict[tuple[int, str | None], Placement] = {}
     for placement in live:
         key = (placement.user_id, placement.request.get("client_order_id"))
-        row = by_id.get(placement.reserved_id) or by_client.get(key)
+        reserved = placement.reserved_id
+        row = (None if reserved is None else by_id.get(reserved)) or by_client.get(key)
         if row is not None:   # committed before: by an earlier request, or by this one
             placement.created = row.id == placement.reserved_id
             if placement.created and row.user_id != placement.user_id:
@@ -247,7 +248,7 @@ def _place_live(conn: Connection, live: list[Placement], now: datetime | None,
 
 
 def _earlier_orders(conn: Connection, ids: list[int]
-                    ) -> tuple[dict[tuple[int, str], Any], dict[int, Any]]:
+                    ) -> tuple[dict[tuple[int, str | None], Any], dict[int, Any]]:
     """The earlier orders of the batch's retries: by (user, client_order_id), and by id."""
     if not ids:
         return {}, {}

@@ -53,9 +53,12 @@ class MarketRow(NamedTuple):
 
 
 def market_row(found: dict[str, Any]) -> MarketRow:
-    decimals = ("tick_size", "lot_size", "min_notional", "last_price")
-    return MarketRow(**{name: Decimal(value) if name in decimals and value is not None
-                         else value for name, value in found.items()})
+    last_price = found["last_price"]
+    return MarketRow(found["symbol"], found["base"], found["quote"], Decimal(found["tick_size"]),
+                     Decimal(found["lot_size"]), Decimal(found["min_notional"]),
+                     found["maker_fee_bps"], found["taker_fee_bps"], found["status"],
+                     found["base_scale"], found["quote_scale"],
+                     None if last_price is None else Decimal(last_price))
 
 
 def hold_currency(request: dict[str, Any]) -> str:
@@ -184,9 +187,11 @@ def _hold(market: Market, scales: dict[str, int], values: dict[str, Any],
           available: Decimal) -> Decimal:
     """What the order may need, in its hold currency (see the module's docstring)."""
     if values["side"] == "sell":
-        return values["quantity"]
+        quantity: Decimal = values["quantity"]
+        return quantity
     quote_scale = scales[market.quote]
     fee_bps = max(market.maker_fee_bps, market.taker_fee_bps)
+    notional: Decimal
     if values["quote_quantity"] is not None:
         notional = values["quote_quantity"]
     elif values["type"] == "market":
