@@ -17,7 +17,7 @@ from tests.api.client import Client
 from tests.api.conftest import signed_up
 from tests.currencies.nodes import SimulatedWorld
 from tests.factories import create_currency, create_user
-from tests.matcher.test_faults import (
+from tests.workers.test_matcher_faults import (
     database_trades,
     place_random,
     replayed_trades,

@@ -92,7 +92,7 @@ def test_a_snapshot_from_the_followed_book_equals_the_database_and_a_gap_makes_i
         engine, admin_engine, settings, tmp_path):
     import random
 
-    from tests.matcher.test_faults import place_random, traders
+    from tests.workers.test_matcher_faults import place_random, traders
     web, base_url = start_web(tmp_path)
     try:
         market = create_market(admin_engine)
