@@ -142,7 +142,7 @@ def _install_metrics_and_socket(app: bottle.Bottle, api: Api, engine: Engine) ->
         bottle.response.content_type = prometheus_client.CONTENT_TYPE_LATEST
         return prometheus_client.generate_latest()
 
-    hub = Hub(api.settings, engine, api.authenticator)
+    hub = Hub(api.settings, engine, api.authenticator, api.limiter)
 
     @app.route("/v1/ws", "GET")
     def websocket() -> str:
