@@ -22,6 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m tools.fetch_nodes >/dev/null
 	$(BIN)/python -m tools.fetch_site_assets >/dev/null
 	bash bin/ensure-chromium
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 services-up: $(STAMP)
@@ -34,7 +35,7 @@ migrate: services-up
 	$(BIN)/python -m db.migrate
 
 demo: migrate
-	$(BIN)/python -m db.demo
+	$(BIN)/python -m admin.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger

@@ -17,6 +17,7 @@ from typing import Mapping
 PROJECT_DIR = Path(__file__).resolve().parent
 EMBEDDED_DATABASE_DEFAULT = "exchange"
 APP_ROLE_DEFAULT = "exchange_app"
+EMBEDDED_POSTGRES_SUPERUSER = "postgres"
 
 
 class ConfigError(Exception):
@@ -53,7 +54,7 @@ class Settings:
     backup_target: str         # where backups go: a directory
     backup_interval_seconds: int  # the scheduler takes a backup this often; 0: never
     matcher_batch_requests: int   # requests a matcher settles in one transaction
-    order_writers: int            # a web process's concurrent order-entry transactions
+    order_writers: int            # a web process's concurrent order-placing transactions
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -125,6 +126,17 @@ def _secret(env: Mapping[str, str], name: str, var_dir: Path, embedded: bool) ->
     return key
 
 
+def embedded_postgres_url(var_dir: Path, database: str,
+                          user: str = EMBEDDED_POSTGRES_SUPERUSER) -> str:
+    """The embedded PostgreSQL's URL: its socket is in ``var_dir/run`` (embedded/ starts it)."""
+    return f"postgresql://{user}@/{database}?host={var_dir.resolve() / 'run'}"
+
+
+def embedded_redis_url(var_dir: Path, database: int = 0) -> str:
+    """The embedded Redis's URL: its socket is ``var_dir/run/redis.sock``."""
+    return f"unix://{var_dir.resolve() / 'run' / 'redis.sock'}?db={database}"
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     var_dir = Path(env.get("VAR_DIR") or PROJECT_DIR / "var").resolve()
@@ -134,16 +146,11 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     embedded_postgres, embedded_redis = not database_url, not redis_url
     admin_default = database_url
     if embedded_postgres:
-        from embedded import EmbeddedPostgres
-
         name = env.get("EMBEDDED_DATABASE") or EMBEDDED_DATABASE_DEFAULT
-        postgres = EmbeddedPostgres(var_dir)
-        database_url = postgres.url(name, user=app_role)
-        admin_default = postgres.url(name)
+        database_url = embedded_postgres_url(var_dir, name, user=app_role)
+        admin_default = embedded_postgres_url(var_dir, name)
     if embedded_redis:
-        from embedded import EmbeddedRedis
-
-        redis_url = EmbeddedRedis(var_dir).url(_integer(env, "EMBEDDED_REDIS_DATABASE", 0, 0, 15))
+        redis_url = embedded_redis_url(var_dir, _integer(env, "EMBEDDED_REDIS_DATABASE", 0, 0, 15))
     bind_host = env.get("BIND_HOST") or "127.0.0.1"
     port = _integer(env, "PORT", 8000, 1, 65535)
     site_port = _integer(env, "SITE_PORT", 8080, 1, 65535)

@@ -35,7 +35,7 @@ import config
 from db import engine as engines
 from db.schema import accounts, currencies, entries, markets, transfers, users
 from ledger import AmountError, format_amount, liability_snapshots, reconcile
-from ledger.amounts import exact_at_scale
+from money import exact_at_scale
 
 LEDGER_LINES_MAX = 1000
 
@@ -227,9 +227,9 @@ def _pauses(engine: Engine, options: argparse.Namespace) -> int:
     if resumed is None:
         print(f"no currency {options.code}", file=sys.stderr)
         return 2
-    from workers.withdrawals import send_withdrawal
+    from events.publishing import enqueue_withdrawal
     for withdrawal_id, code in resumed.waiting:
-        send_withdrawal.send(withdrawal_id, code)
+        enqueue_withdrawal(withdrawal_id, code)
     print(f"{options.code} withdrawals resumed" + (
         f" (paused since {resumed.since:%Y-%m-%d %H:%M:%S%z}: {resumed.reason})"
         if resumed.reason else " (they were not paused)")
@@ -246,8 +246,8 @@ def _custody(engine: Engine, options: argparse.Namespace) -> int:
     try:
         if options.command == "withdrawal-approve":
             found = withdrawals.approve(engine, options.withdrawal_id)
-            from workers.withdrawals import send_withdrawal
-            send_withdrawal.send(found["id"], found["currency"])
+            from events.publishing import enqueue_withdrawal
+            enqueue_withdrawal(found["id"], found["currency"])
             with engine.connect() as conn:
                 paused = conn.execute(select(currencies.c.withdrawals_paused).where(
                     currencies.c.code == found["currency"])).scalar_one()

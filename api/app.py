@@ -20,12 +20,14 @@ from api import (
 )
 from api.auth import Authenticator
 from api.errors import ApiError, translate
-from api.order_batches import OrderBatcher
+from trading.batches import OrderBatcher
 from api.ratelimit import RateLimiter
 from api.routing import Api
+from api.services import Services
 from api.ws import Hub
 from config import Settings
-from matcher.orders import Placement
+from events import publishing
+from trading.placing import Placement
 from observability import logs, metrics
 
 log = logging.getLogger("api")
@@ -106,43 +108,46 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
     redis_client = redis.Redis.from_url(settings.redis_url)
     limiter = RateLimiter(settings.redis_url)
     api = Api(app, settings, Authenticator(settings, autocommit, redis_client), limiter)
-    routes_public.register(api, engine)
-    routes_market_data.register(api, engine)
-    routes_access.register(api, engine, settings)
-    routes_account.register(api, engine, settings)
-    from workers.matching import wake, wake_all
+    services = _services(api, engine, autocommit)
+    for module in (routes_public, routes_market_data, routes_access, routes_account,
+                   routes_trading, routes_custody):
+        module.routes.register(api, services)
+    _install_metrics_and_socket(app, api, engine)
+    spec = openapi.document(api)
+    docs = openapi.docs_page(api)
+    app.route("/v1/openapi.json", "GET", lambda: spec)
+    app.route("/v1/docs", "GET", lambda: docs)
+    _install_preflight_and_errors(app, settings)
+    return app, api
+
+
+def _services(api: Api, engine: Engine, autocommit: Engine) -> Services:
+    send = api.limiter.coalesced.send
 
     def announce(placements: list[Placement]) -> None:
-        """The callers' private channels hear of their new orders before the matchers do."""
         orders = [(p.user_id, p.order) for p in placements if p.order is not None]
         for market, number in Counter(order["market"] for _, order in orders).items():
             metrics.ORDERS_ACCEPTED.labels(market).inc(number)
-        wake_all(sorted({order["market"] for _, order in orders}), limiter.coalesced.send, [
-            (f"user:{user_id}", json.dumps({
-                "market": order["market"], "fills": [], "orders": [
-                    {"id": order["id"], "status": order["status"], "filled_quantity": "0",
-                     "held": order["held"]}]}))
-            for user_id, order in orders])
+        publishing.announce_orders(orders, send)
 
-    batcher = OrderBatcher(autocommit, announce, settings.order_writers)
-    routes_trading.register(api, engine, batcher,
-                            lambda market: wake(market, limiter.coalesced.send))
-    from workers.withdrawals import send_withdrawal
+    batcher = OrderBatcher(autocommit, announce, api.settings.order_writers)
+    return Services(engine, api.settings, api.limiter, api.authenticator, batcher,
+                    lambda market: publishing.wake(market, send), publishing.enqueue_withdrawal)
 
-    routes_custody.register(api, engine, settings, send_withdrawal.send)
 
+def _install_metrics_and_socket(app: bottle.Bottle, api: Api, engine: Engine) -> None:
     @app.route("/metrics", "GET")
     def prometheus_metrics() -> bytes:
         """This process's metrics, for Prometheus (not part of the public API)."""
         bottle.response.content_type = prometheus_client.CONTENT_TYPE_LATEST
         return prometheus_client.generate_latest()
 
-    hub = Hub(settings, engine, api.authenticator, api.limiter)
+    hub = Hub(api.settings, engine, api.authenticator, api.limiter)
 
     @app.route("/v1/ws", "GET")
     def websocket() -> str:
         socket = bottle.request.environ.get("wsgi.websocket")
-        api.limiter.hit(settings.rate_limit_per_ip, "ip",
+        api.limiter.hit(api.settings.rate_limit_per_ip, "ip",
                         bottle.request.environ.get("REMOTE_ADDR", ""))
         if socket is None:
             raise ApiError(400, "websocket_required",
@@ -150,11 +155,8 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
         hub.serve(socket, bottle.request.environ)
         return ""
 
-    spec = openapi.document(api)
-    docs = openapi.docs_page(api)
-    app.route("/v1/openapi.json", "GET", lambda: spec)
-    app.route("/v1/docs", "GET", lambda: docs)
 
+def _install_preflight_and_errors(app: bottle.Bottle, settings: Settings) -> None:
     def preflight(**path: str) -> str:
         # Only the website's origin gets the CORS headers (set by JsonApi); others get none.
         bottle.response.status = 204
@@ -174,7 +176,6 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
         (500, "internal_error", "internal error"),
     ):
         app.error(status)(_static_error(status, code, message))
-    return app, api
 
 
 def _static_error(status: int, code: str, message: str) -> Callable[[Any], str]:

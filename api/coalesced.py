@@ -19,7 +19,7 @@ COALESCED_CALLERS_MAX = 200
 class Coalesced:
     """Redis commands of concurrent callers sent together: one round trip on a connection
     of its own, with every caller's commands that arrived while the one before was in
-    flight (as order entry's group commit). Each caller gets its own answers (an error
+    flight (as placing orders' group commit). Each caller gets its own answers (an error
     answer, such as a forgotten script, in its place), or the error that ended the round
     trip."""
 

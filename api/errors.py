@@ -24,7 +24,7 @@ from db.errors import CommitOutcomeUnknown, DatabaseError, DatabaseUnavailable
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, UnknownCurrency,
 )
-from matcher.errors import (
+from trading.errors import (
     InvalidOrder, MarketHalted, OrderError, OrderNotCancellable, OrderNotFound, UnknownMarket,
 )
 from users.errors import (
@@ -92,7 +92,7 @@ def translate(error: Exception) -> ApiError | None:
                 return ApiError(status, code, "this currency's node is unavailable; try "
                                 "again shortly")
             message = error.message if isinstance(
-                error, (LedgerError, AccessError, OrderError, CustodyError, DatabaseError)
+                error, (AmountError, LedgerError, AccessError, OrderError, CustodyError, DatabaseError)
             ) else str(error)
             if code == "":
                 code = error.code  # type: ignore[attr-defined]

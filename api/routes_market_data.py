@@ -14,11 +14,14 @@ from sqlalchemy import Connection, Engine, select, text
 
 from api.errors import ApiError
 from api.pagination import newest_first, page
-from api.routing import Api, Call
+from api.routing import Call, Routes
+from api.services import Services
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
-from db.schema import candles, currencies, market_state, markets, trades
+from db.schema import candles, market_state, markets, trades
 from ledger import format_amount
+from ledger.scales import scales
 from matcher.candles import INTERVALS, bucket, filled
+from matcher.statuses import ON_BOOK
 
 DEPTH = {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
 CANDLES_MAX = 1000
@@ -33,9 +36,9 @@ NULLABLE = {"type": ["string", "null"]}
 TICKER = obj(market={"type": "string"}, open=NULLABLE, high=NULLABLE, low=NULLABLE,
              last=NULLABLE, volume=AMOUNT, quote_volume=AMOUNT, change=NULLABLE,
              change_percent=NULLABLE, trades={"type": "integer"})
-_LEVELS = text("""
+BOOK_LEVELS = text(f"""
     SELECT price, sum(quantity - filled_quantity) AS quantity FROM orders
-     WHERE market = :m AND side = :side AND status IN ('open', 'partially_filled')
+     WHERE market = :m AND side = :side AND status IN {ON_BOOK}
      GROUP BY price ORDER BY price * :direction LIMIT :depth""")
 
 
@@ -50,8 +53,7 @@ def _scales(conn: Connection, symbol: str) -> tuple[int, int]:
     if row is None:
         raise ApiError(404, "unknown_market", f"no market {symbol!r}; see GET /v1/markets",
                        "market")
-    known = dict(conn.execute(select(currencies.c.code, currencies.c.scale).where(
-        currencies.c.code.in_([row.base, row.quote]))).all())
+    known = scales(conn, (row.base, row.quote))
     return known[row.base], known[row.quote]
 
 
@@ -84,84 +86,100 @@ def ticker(conn: Connection, symbol: str, now: datetime) -> dict:
     }
 
 
-def register(api: Api, engine: Engine) -> None:
-    @api.route("GET", "/v1/markets/{market}/book", summary="the aggregated order book",
-               tag="market data", query={"depth": DEPTH},
-               responses={200: ("levels, best first, with the book's sequence", BOOK),
-                          404: ("no such market", None)})
-    def book(call: Call) -> dict:
-        symbol = call.path["market"]
-        snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
-        with snapshot.connect() as conn:
-            base_scale, quote_scale = _scales(conn, symbol)
-            sequence = conn.execute(select(market_state.c.book_sequence).where(
-                market_state.c.market == symbol)).scalar() or 0
-            sides = {side: conn.execute(_LEVELS, {"m": symbol, "side": side,
-                                                  "direction": direction,
-                                                  "depth": call.query["depth"]}).all()
-                     for side, direction in (("buy", -1), ("sell", 1))}
-        return {"market": symbol, "sequence": sequence, **{
-            name: [[format_amount(p, quote_scale), format_amount(q, base_scale)]
-                   for p, q in sides[side]] for name, side in (("bids", "buy"), ("asks", "sell"))}}
+routes = Routes()
 
-    @api.route("GET", "/v1/markets/{market}/trades", summary="public trades, newest first",
-               tag="market data", query={"limit": LIMIT, "cursor": CURSOR},
-               responses={200: ("a page of trades", page_of(TRADE)),
-                          404: ("no such market", None)})
-    def market_trades(call: Call) -> dict:
-        symbol = call.path["market"]
-        query = newest_first(select(trades).where(trades.c.market == symbol), trades.c.id, call)
-        with engine.connect() as conn:
-            base_scale, quote_scale = _scales(conn, symbol)
-            rows = conn.execute(query).all()
-        return page(rows, call, lambda r: {
-            "id": str(r.id), "price": format_amount(r.price, quote_scale),
-            "quantity": format_amount(r.quantity, base_scale), "taker_side": r.taker_side,
-            "created_at": r.created_at.isoformat()})
 
-    @api.route("GET", "/v1/markets/{market}/candles", summary="OHLCV candles, oldest first",
-               tag="market data",
-               query={"interval": {"enum": list(INTERVALS), "default": "1m"},
-                      "limit": {"type": "integer", "minimum": 1, "maximum": CANDLES_MAX,
-                                "default": 100}},
-               responses={200: ("the last `limit` intervals up to now, empty ones included",
-                                obj(market={"type": "string"}, interval={"type": "string"},
-                                    items={"type": "array", "items": CANDLE})),
-                          404: ("no such market", None)})
-    def market_candles(call: Call) -> dict:
-        symbol, interval = call.path["market"], call.query["interval"]
-        end = bucket(datetime.now(timezone.utc), interval) + INTERVALS[interval]
-        start = end - INTERVALS[interval] * call.query["limit"]
-        with engine.connect() as conn:
-            base_scale, quote_scale = _scales(conn, symbol)
-            rows = conn.execute(select(candles).where(
-                candles.c.market == symbol, candles.c.interval == interval,
-                candles.c.start >= start, candles.c.start < end)).all()
-            previous = conn.execute(select(candles.c.close).where(
-                candles.c.market == symbol, candles.c.interval == interval,
-                candles.c.start < start).order_by(candles.c.start.desc()).limit(1)).scalar()
-        quote_unit = Decimal(1).scaleb(-quote_scale)
-        return {"market": symbol, "interval": interval, "items": [{
-            "start": c["start"].isoformat(),
-            **{k: format_amount(c[k], quote_scale) for k in ("open", "high", "low", "close")},
-            "volume": format_amount(c["volume"], base_scale),
-            "quote_volume": format_amount(c["quote_volume"].quantize(quote_unit), quote_scale),
-            "trades": c["trades"]} for c in filled(rows, interval, start, end, previous)]}
+@routes.route("GET", "/v1/markets/{market}/book", summary="the aggregated order book",
+              tag="market data", query={"depth": DEPTH},
+              responses={200: ("levels, best first, with the book's sequence", BOOK),
+                         404: ("no such market", None)})
 
-    @api.route("GET", "/v1/markets/{market}/ticker", summary="24-hour statistics",
-               tag="market data", responses={200: ("the ticker", TICKER),
-                                             404: ("no such market", None)})
-    def market_ticker(call: Call) -> dict:
-        with engine.connect() as conn:
-            return ticker(conn, call.path["market"], datetime.now(timezone.utc))
 
-    @api.route("GET", "/v1/tickers", summary="24-hour statistics of every market",
-               tag="market data",
-               responses={200: ("the tickers", obj(items={"type": "array", "items": TICKER}))})
-    def all_tickers(call: Call) -> dict:
-        now = datetime.now(timezone.utc)
-        with engine.connect() as conn:
-            symbols = conn.execute(select(markets.c.symbol).order_by(markets.c.symbol)
-                                   ).scalars().all()
-            return {"items": [ticker(conn, symbol, now) for symbol in symbols]}
+def book(services: Services, call: Call) -> dict:
+    symbol = call.path["market"]
+    SNAPSHOT = services.engine.execution_options(isolation_level="REPEATABLE READ")
+    with SNAPSHOT.connect() as conn:
+        base_scale, quote_scale = _scales(conn, symbol)
+        sequence = conn.execute(select(market_state.c.book_sequence).where(
+            market_state.c.market == symbol)).scalar() or 0
+        sides = {side: conn.execute(BOOK_LEVELS, {"m": symbol, "side": side,
+                                              "direction": direction,
+                                              "depth": call.query["depth"]}).all()
+                 for side, direction in (("buy", -1), ("sell", 1))}
+    return {"market": symbol, "sequence": sequence, **{
+        name: [[format_amount(p, quote_scale), format_amount(q, base_scale)]
+               for p, q in sides[side]] for name, side in (("bids", "buy"), ("asks", "sell"))}}
+
+
+@routes.route("GET", "/v1/markets/{market}/trades", summary="public trades, newest first",
+              tag="market data", query={"limit": LIMIT, "cursor": CURSOR},
+              responses={200: ("a page of trades", page_of(TRADE)),
+                         404: ("no such market", None)})
+
+
+def market_trades(services: Services, call: Call) -> dict:
+    symbol = call.path["market"]
+    query = newest_first(select(trades).where(trades.c.market == symbol), trades.c.id, call)
+    with services.engine.connect() as conn:
+        base_scale, quote_scale = _scales(conn, symbol)
+        rows = conn.execute(query).all()
+    return page(rows, call, lambda r: {
+        "id": str(r.id), "price": format_amount(r.price, quote_scale),
+        "quantity": format_amount(r.quantity, base_scale), "taker_side": r.taker_side,
+        "created_at": r.created_at.isoformat()})
+
+
+@routes.route("GET", "/v1/markets/{market}/candles", summary="OHLCV candles, oldest first",
+              tag="market data",
+              query={"interval": {"enum": list(INTERVALS), "default": "1m"},
+                     "limit": {"type": "integer", "minimum": 1, "maximum": CANDLES_MAX,
+                               "default": 100}},
+              responses={200: ("the last `limit` intervals up to now, empty ones included",
+                               obj(market={"type": "string"}, interval={"type": "string"},
+                                   items={"type": "array", "items": CANDLE})),
+                         404: ("no such market", None)})
+
+
+def market_candles(services: Services, call: Call) -> dict:
+    symbol, interval = call.path["market"], call.query["interval"]
+    end = bucket(datetime.now(timezone.utc), interval) + INTERVALS[interval]
+    start = end - INTERVALS[interval] * call.query["limit"]
+    with services.engine.connect() as conn:
+        base_scale, quote_scale = _scales(conn, symbol)
+        rows = conn.execute(select(candles).where(
+            candles.c.market == symbol, candles.c.interval == interval,
+            candles.c.start >= start, candles.c.start < end)).all()
+        previous = conn.execute(select(candles.c.close).where(
+            candles.c.market == symbol, candles.c.interval == interval,
+            candles.c.start < start).order_by(candles.c.start.desc()).limit(1)).scalar()
+    quote_unit = Decimal(1).scaleb(-quote_scale)
+    return {"market": symbol, "interval": interval, "items": [{
+        "start": c["start"].isoformat(),
+        **{k: format_amount(c[k], quote_scale) for k in ("open", "high", "low", "close")},
+        "volume": format_amount(c["volume"], base_scale),
+        "quote_volume": format_amount(c["quote_volume"].quantize(quote_unit), quote_scale),
+        "trades": c["trades"]} for c in filled(rows, interval, start, end, previous)]}
+
+
+@routes.route("GET", "/v1/markets/{market}/ticker", summary="24-hour statistics",
+              tag="market data", responses={200: ("the ticker", TICKER),
+                                            404: ("no such market", None)})
+
+
+def market_ticker(services: Services, call: Call) -> dict:
+    with services.engine.connect() as conn:
+        return ticker(conn, call.path["market"], datetime.now(timezone.utc))
+
+
+@routes.route("GET", "/v1/tickers", summary="24-hour statistics of every market",
+              tag="market data",
+              responses={200: ("the tickers", obj(items={"type": "array", "items": TICKER}))})
+
+
+def all_tickers(services: Services, call: Call) -> dict:
+    now = datetime.now(timezone.utc)
+    with services.engine.connect() as conn:
+        symbols = conn.execute(select(markets.c.symbol).order_by(markets.c.symbol)
+                               ).scalars().all()
+        return {"items": [ticker(conn, symbol, now) for symbol in symbols]}
 

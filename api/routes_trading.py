@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from api.order_batches import OrderBatcher
 from api.pagination import newest_first, page
-from api.routing import Api, Call
+from api.routing import Call, Routes
+from api.services import Services
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db import outcomes
-from db.schema import currencies, fills, orders
-from ledger import format_amount
-from matcher import orders as entry
-from matcher.errors import InvalidOrder, OrderNotFound
+from db.schema import fills, orders
+from ledger.scales import market_scales, scales
+from trading import matcher_requests, views
+from matcher import statuses
+from trading.errors import InvalidOrder, OrderNotFound
 
 MARKET = {"type": "string", "maxLength": 24, "pattern": "^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$"}
-STATUS = {"enum": ["accepted", "open", "partially_filled", "filled", "cancelled", "expired",
-                   "rejected", "untriggered"]}
+STATUS = {"enum": list(statuses.ALL)}
 NULLABLE_AMOUNT = {"type": ["string", "null"]}
 ORDER = obj(
     id={"type": "string"}, market=MARKET, client_order_id={"type": ["string", "null"]},
@@ -57,99 +56,99 @@ def _order_id(call: Call) -> int:
     return int(raw)
 
 
-def register(api: Api, engine: Engine, batcher: OrderBatcher,
-             wake: Callable[[str], None]) -> None:
-    scales: dict[str, int] = {}
+routes = Routes()
 
-    def scales_of(conn, markets) -> dict[str, int]:  # type: ignore[no-untyped-def]
-        """Currency scales, cached: a scale never changes, but currencies are added."""
-        if any(code not in scales for market in markets for code in market.split("-")):
-            scales.update(conn.execute(select(currencies.c.code, currencies.c.scale)).all())
-        return scales
 
-    @api.route("POST", "/v1/orders", summary="place an order: the funds it may need are held",
-               tag="trading", auth="trade", body=NEW_ORDER,
-               responses={202: ("accepted; the matcher fills it in sequence", ORDER),
-                          404: ("no such market", None), 409: ("market halted", None),
-                          422: ("insufficient funds", None),
-                          503: ("outcome_unknown: placed or not, the database did not say "
-                                "(send it again with the same client_order_id); "
-                                "service_unavailable: not placed", None)})
-    def place_order(call: Call) -> dict:
-        order, _ = batcher.place(call.user_id, call.body)
-        return order
+@routes.route("POST", "/v1/orders", summary="place an order: the funds it may need are held",
+              tag="trading", auth="trade", body=NEW_ORDER,
+              responses={202: ("accepted; the matcher fills it in sequence", ORDER),
+                         404: ("no such market", None), 409: ("market halted", None),
+                         422: ("insufficient funds", None),
+                         503: ("outcome_unknown: placed or not, the database did not say "
+                               "(send it again with the same client_order_id); "
+                               "service_unavailable: not placed", None)})
 
-    @api.route("GET", "/v1/orders", summary="the caller's orders, newest first", tag="trading",
-               auth="read", query={"status": STATUS, "market": MARKET, "limit": LIMIT,
-                                   "cursor": CURSOR},
-               responses={200: ("a page of orders", page_of(ORDER))})
-    def list_orders(call: Call) -> dict:
-        query = newest_first(select(orders).where(orders.c.user_id == call.user_id),
-                             orders.c.id, call)
-        for name in ("status", "market"):
-            if name in call.query:
-                query = query.where(orders.c[name] == call.query[name])
-        with engine.connect() as conn:
-            rows = conn.execute(query).all()
-            known = scales_of(conn, {r.market for r in rows})
-        return page(rows, call, lambda r: entry.view(r, known))
 
-    @api.route("GET", "/v1/orders/{order_id}", summary="one of the caller's orders",
-               tag="trading", auth="read",
-               responses={200: ("the order", ORDER), 404: ("no such order", None)})
-    def get_order(call: Call) -> dict:
-        with engine.connect() as conn:
-            row = conn.execute(select(orders).where(orders.c.id == _order_id(call),
-                                                    orders.c.user_id == call.user_id)).first()
-            if row is None:
-                raise OrderNotFound("no order of yours has this id", field="id")
-            return entry.view(row, scales_of(conn, [row.market]))
+def place_order(services: Services, call: Call) -> dict:
+    order, _ = services.batcher.place(call.user_id, call.body)
+    return order
 
-    @api.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",
-               tag="trading", auth="trade",
-               responses={202: ("the cancel is queued", ORDER), 404: ("no such order", None),
-                          409: ("the order is no longer open", None),
-                          503: ("outcome_unknown: send the cancel again", None)})
-    def cancel_order(call: Call) -> dict:
-        with outcomes.transaction(engine, CANCEL_UNCONFIRMED) as conn:
-            order = entry.request_cancel(conn, call.user_id, _order_id(call))
-        wake(order["market"])
-        return order
 
-    @api.route("DELETE", "/v1/orders", summary="cancel all the caller's orders in a market",
-               tag="trading", auth="trade", query={"market": MARKET},
-               responses={202: ("the cancels are queued", obj(cancelling={"type": "integer"})),
-                          503: ("outcome_unknown: send the cancel again", None)})
-    def cancel_all(call: Call) -> dict:
-        if "market" not in call.query:
-            raise InvalidOrder("name the market: DELETE /v1/orders?market=BTC-USDT",
-                               field="market")
-        with outcomes.transaction(engine, CANCEL_UNCONFIRMED) as conn:
-            count = entry.request_cancel_all(conn, call.user_id, call.query["market"])
-        if count:
-            wake(call.query["market"])
-        return {"cancelling": count}
+@routes.route("GET", "/v1/orders", summary="the caller's orders, newest first", tag="trading",
+              auth="read", query={"status": STATUS, "market": MARKET, "limit": LIMIT,
+                                  "cursor": CURSOR},
+              responses={200: ("a page of orders", page_of(ORDER))})
 
-    @api.route("GET", "/v1/fills", summary="the caller's fills, with fee and liquidity",
-               tag="trading", auth="read",
-               query={"market": MARKET, "limit": LIMIT, "cursor": CURSOR},
-               responses={200: ("a page of fills", page_of(FILL))})
-    def list_fills(call: Call) -> dict:
-        query = newest_first(select(fills).where(fills.c.user_id == call.user_id),
-                             fills.c.id, call)
-        if "market" in call.query:
-            query = query.where(fills.c.market == call.query["market"])
-        with engine.connect() as conn:
-            rows = conn.execute(query).all()
-            known = scales_of(conn, {r.market for r in rows})
 
-        def view(r) -> dict:  # type: ignore[no-untyped-def]
-            base, quote = r.market.split("-")
-            return {"id": str(r.id), "trade_id": str(r.trade_id), "order_id": str(r.order_id),
-                    "market": r.market, "side": r.side,
-                    "price": format_amount(r.price, known[quote]),
-                    "quantity": format_amount(r.quantity, known[base]),
-                    "fee": format_amount(r.fee, known[r.fee_currency]),
-                    "fee_currency": r.fee_currency, "liquidity": r.liquidity,
-                    "created_at": r.created_at.isoformat()}
-        return page(rows, call, view)
+def list_orders(services: Services, call: Call) -> dict:
+    query = newest_first(select(orders).where(orders.c.user_id == call.user_id),
+                         orders.c.id, call)
+    for name in ("status", "market"):
+        if name in call.query:
+            query = query.where(orders.c[name] == call.query[name])
+    with services.engine.connect() as conn:
+        rows = conn.execute(query).all()
+        known = scales(conn, {code for r in rows for code in r.market.split("-")})
+    return page(rows, call, lambda r: views.view(r, known))
+
+
+@routes.route("GET", "/v1/orders/{order_id}", summary="one of the caller's orders",
+              tag="trading", auth="read",
+              responses={200: ("the order", ORDER), 404: ("no such order", None)})
+
+
+def get_order(services: Services, call: Call) -> dict:
+    with services.engine.connect() as conn:
+        row = conn.execute(select(orders).where(orders.c.id == _order_id(call),
+                                                orders.c.user_id == call.user_id)).first()
+        if row is None:
+            raise OrderNotFound("no order of yours has this id", field="id")
+        return views.view(row, market_scales(conn, row.market))
+
+
+@routes.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",
+              tag="trading", auth="trade",
+              responses={202: ("the cancel is queued", ORDER), 404: ("no such order", None),
+                         409: ("the order is no longer open", None),
+                         503: ("outcome_unknown: send the cancel again", None)})
+
+
+def cancel_order(services: Services, call: Call) -> dict:
+    with outcomes.transaction(services.engine, CANCEL_UNCONFIRMED) as conn:
+        order = matcher_requests.request_cancel(conn, call.user_id, _order_id(call))
+    services.wake(order["market"])
+    return order
+
+
+@routes.route("DELETE", "/v1/orders", summary="cancel all the caller's orders in a market",
+              tag="trading", auth="trade", query={"market": MARKET},
+              responses={202: ("the cancels are queued", obj(cancelling={"type": "integer"})),
+                         503: ("outcome_unknown: send the cancel again", None)})
+
+
+def cancel_all(services: Services, call: Call) -> dict:
+    if "market" not in call.query:
+        raise InvalidOrder("name the market: DELETE /v1/orders?market=BTC-USDT",
+                           field="market")
+    with outcomes.transaction(services.engine, CANCEL_UNCONFIRMED) as conn:
+        count = matcher_requests.request_cancel_all(conn, call.user_id, call.query["market"])
+    if count:
+        services.wake(call.query["market"])
+    return {"cancelling": count}
+
+
+@routes.route("GET", "/v1/fills", summary="the caller's fills, with fee and liquidity",
+              tag="trading", auth="read",
+              query={"market": MARKET, "limit": LIMIT, "cursor": CURSOR},
+              responses={200: ("a page of fills", page_of(FILL))})
+
+
+def list_fills(services: Services, call: Call) -> dict:
+    query = newest_first(select(fills).where(fills.c.user_id == call.user_id),
+                         fills.c.id, call)
+    if "market" in call.query:
+        query = query.where(fills.c.market == call.query["market"])
+    with services.engine.connect() as conn:
+        rows = conn.execute(query).all()
+        known = scales(conn, {code for r in rows for code in r.market.split("-")})
+    return page(rows, call, lambda r: views.fill_view(r, known))

@@ -9,9 +9,10 @@ declarations, so it cannot drift from what the server does.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import bottle
 import jsonschema
@@ -23,6 +24,9 @@ from api.errors import ApiError
 from api.jsonbody import BODY_BYTES_MAX, decode_object
 from api.ratelimit import RateLimiter
 from config import Settings
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 AUTH_LEVELS = (None, "session", "read", "trade", "withdraw")
 _PARAMETER = re.compile(r"\{([a-z_]+)\}")
@@ -136,6 +140,29 @@ class Api:
             return "" if status == 204 else result
         run.__name__ = operation.handler.__name__
         return run
+
+
+Handler = Callable[["Services", Call], Any]
+
+
+class Routes:
+    """A module's operations, declared beside their handlers at import (so each handler is
+    a function that a test can call alone); ``register`` binds each handler to the
+    process's ``Services`` and declares it on an ``Api``, in declaration order."""
+
+    def __init__(self) -> None:
+        self.declared: list[tuple[str, str, dict[str, Any], Handler]] = []
+
+    def route(self, method: str, path: str, **declaration: Any) -> Callable[[Handler], Handler]:
+        def declare(handler: Handler) -> Handler:
+            self.declared.append((method, path, declaration, handler))
+            return handler
+        return declare
+
+    def register(self, api: Api, services: Services) -> None:
+        for method, path, declaration, handler in self.declared:
+            bound = functools.update_wrapper(functools.partial(handler, services), handler)
+            api.route(method, path, **declaration)(bound)
 
 
 def _body_bytes(request: bottle.BaseRequest) -> bytes:

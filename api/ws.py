@@ -43,6 +43,7 @@ from api.ratelimit import RateLimiter
 from api.ws_access import Grant
 from api.ws_books import Books, KnownMarkets
 from config import Settings
+from events import channels
 from db.schema import candles as candles_table
 from ledger import format_amount, user_balances
 from matcher import feed
@@ -119,7 +120,7 @@ class Hub:
         while True:
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.psubscribe("market:*", "user:*")
+                pubsub.psubscribe(channels.MARKET_CHANNELS, channels.USER_CHANNELS)
                 for message in pubsub.listen():
                     self._dispatch(message["channel"].decode(), json.loads(message["data"]))
             except redis.RedisError as error:  # Redis restarted: a delay, then resubscribe
@@ -127,7 +128,7 @@ class Hub:
                 gevent.sleep(1)
 
     def _dispatch(self, channel: str, event: dict[str, Any]) -> None:
-        if channel.startswith("market:"):
+        if channels.is_market_channel(channel):
             market = event["market"]
             book = {"type": "book", "channel": f"book:{market}", **event["book"]}
             self.books.received(market, book, self._send(f"book:{market}", book))
@@ -136,7 +137,7 @@ class Hub:
                                                 "time": event["time"], "trades": event["trades"]})
                 self.dirty_markets.add(market)
         else:
-            self._dispatch_private(int(channel.split(":", 1)[1]), event)
+            self._dispatch_private(channels.user_of(channel), event)
 
     def _dispatch_private(self, user_id: int, event: dict[str, Any]) -> None:
         balances = None   # read once for all the user's sockets

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from gevent.event import AsyncResult
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from api import routes_market_data
 from api.errors import ApiError
@@ -34,10 +34,6 @@ UNKNOWN_MARKET_SECONDS = 1.0      # a market name not found is refused this long
 UNKNOWN_MARKETS_MAX = 10_000
 log = logging.getLogger("api.ws")
 
-_LEVELS = text("""
-    SELECT price, sum(quantity - filled_quantity) AS quantity FROM orders
-     WHERE market = :m AND side = :side AND status IN ('open', 'partially_filled')
-     GROUP BY price ORDER BY price * :direction LIMIT :depth""")
 
 Level = tuple[str, str]   # the feed's plain price and quantity strings
 
@@ -158,7 +154,7 @@ class Books:
             sequence = conn.execute(select(market_state.c.book_sequence).where(
                 market_state.c.market == market)).scalar() or 0
             sides = {side: [(feed.plain(p), feed.plain(q)) for p, q in conn.execute(
-                _LEVELS, {"m": market, "side": side, "direction": direction,
+                routes_market_data.BOOK_LEVELS, {"m": market, "side": side, "direction": direction,
                           "depth": feed.FEED_DEPTH})]
                      for side, direction in (("buy", -1), ("sell", 1))}
         return FollowedBook(sequence, sides["buy"], sides["sell"])

@@ -46,7 +46,7 @@ class CpuMeter:
     with that of their children that ended meanwhile (PostgreSQL's backends that closed
     count too, by the postmaster's)."""
 
-    KINDS = (("api.server", "web"), ("workers.matching", "matcher"), ("scheduler", "scheduler"),
+    KINDS = (("api.server", "web"), ("workers.matching.actor", "matcher"), ("scheduler", "scheduler"),
              ("multiprocessing", "load generator"), ("postgres", "postgres"),
              ("redis-server", "redis"))
 

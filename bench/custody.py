@@ -94,6 +94,12 @@ def main() -> None:
     assert statuses == ["sent"] * len(ids)
     print(f"withdrawal sends: {len(ids)} in {elapsed:.2f} s ({len(ids) / elapsed:,.0f}/s)")
 
+    _backup(settings)
+    engine.dispose()
+    admin.dispose()
+
+
+def _backup(settings: config.Settings) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         target = DirectoryTarget(Path(scratch))
         started = time.perf_counter()
@@ -106,8 +112,6 @@ def main() -> None:
     print(f"backup: {manifest['dump_bytes'] / 1e6:.1f} MB dump in {took:.2f} s; verified "
           f"restore with reconciliation of {restored.transfers:,} transfers in "
           f"{restore_took:.2f} s")
-    engine.dispose()
-    admin.dispose()
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def core(stream: list[tuple]) -> tuple[float, int]:
             _, number, user, side, price, quantity = request
             for event in book.submit(Order(number, user, side, "limit", "gtc", quantity, price,
                                            sequence=number), NOW):
-                fills += type(event).__name__ == "Fill"
+                fills += type(event).__name__ == "Trade"
     return time.perf_counter() - started, fills
 
 

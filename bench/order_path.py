@@ -1,12 +1,12 @@
-"""An order's database work alone: entry batches and matcher batches, without HTTP.
+"""An order's database work alone: placing batches and matcher batches, without HTTP.
 
     python -m bench.order_path [--orders 20000] [--batch 10] [--users 24]
 
 Places the same stream of limit orders as ``bench.trading`` (about half of them
 crossing, a cancel-all per user and market every 150 orders) through
-``matcher.orders.place_many`` in entry transactions of ``--batch`` orders, running each
-market's matcher after every 20 entry batches, in one thread. It prints the CPU of this
-Python process and of PostgreSQL per order, with entry and matching apart: a figure that
+``trading.placing.place_many`` in placing transactions of ``--batch`` orders, running each
+market's matcher after every 20 placing batches, in one thread. It prints the CPU of this
+Python process and of PostgreSQL per order, with placing and matching apart: a figure that
 stays put from run to run, where the end-to-end one moves with the machine's load.
 """
 
@@ -30,8 +30,9 @@ from bench.common import recreate  # noqa: E402
 from bench.trading import CANCEL_ALL_EVERY, order_request, setup  # noqa: E402
 from db import engine as engines  # noqa: E402
 from embedded.services import up  # noqa: E402
-from matcher.orders import Placement, place_many, request_cancel_all  # noqa: E402
-from matcher.runner import MarketRunner  # noqa: E402
+from trading.placing import Placement, place_many
+from trading.matcher_requests import request_cancel_all
+from workers.matching.runner import MarketRunner
 
 ENTRY_BATCHES_PER_MATCH = 20
 
@@ -110,10 +111,10 @@ def main(argv: list[str]) -> None:
             user = rng.choice(users)
             placed[user] += 1
             if placed[user] % CANCEL_ALL_EVERY == 0:
-                split.measure("entry", lambda: cancel(user))
+                split.measure("placing", lambda: cancel(user))
             placements.append(Placement(user, order_request(rng, symbols,
                                                             f"{user}-{placed[user]}")))
-        split.measure("entry", lambda: enter(placements))
+        split.measure("placing", lambda: enter(placements))
         refused += sum(p.error is not None for p in placements)
         if (number + 1) % ENTRY_BATCHES_PER_MATCH == 0:
             split.measure("matching", match)
@@ -125,7 +126,7 @@ def main(argv: list[str]) -> None:
         trades = conn.execute(text("SELECT count(*) FROM trades")).scalar_one()
     engine.dispose()
     orders = options.orders - options.orders % options.batch
-    print(f"{orders:,} orders in entry batches of {options.batch}, {trades:,} trades, "
+    print(f"{orders:,} orders in placing batches of {options.batch}, {trades:,} trades, "
           f"{refused} refused, {elapsed:.1f} s in one thread ({orders / elapsed:,.0f} orders/s)")
     for phase, (python, postgres) in split.seconds.items():
         print(f"{phase:<9} Python {python * 1e3 / orders:.3f}  PostgreSQL "

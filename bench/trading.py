@@ -227,23 +227,7 @@ def main(argv: list[str]) -> None:
     speed_before = machine_speed()
     tps = pgbench(settings)
     recreate(settings)
-    python = str(config.PROJECT_DIR / ".venv" / "bin" / "python")
-    dramatiq = str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq")
-    limits = {"RATE_LIMIT_PER_IP": "100000000/minute", "RATE_LIMIT_PER_USER": "100000000/minute"}
-    ports = [free_port() for _ in range(options.web)]
-    processes = [subprocess.Popen([python, "-m", "api.server"], cwd=config.PROJECT_DIR,
-                                  env={**os.environ, **limits, "PORT": str(port)},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for port in ports]
-    matcher_log = (settings.var_dir / "log" / "bench-matcher.log").open("wb")
-    matcher_port = free_port()
-    processes.append(subprocess.Popen(
-        [dramatiq, "workers.matching", "--processes", "1", "--threads", "2", "--queues",
-         "matcher"], cwd=config.PROJECT_DIR, env={**os.environ, "PORT": str(matcher_port)},
-        stdout=matcher_log, stderr=subprocess.STDOUT))
-    processes.append(subprocess.Popen([python, "-m", "scheduler"], cwd=config.PROJECT_DIR,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    base_urls = [f"http://127.0.0.1:{port}" for port in ports]
+    processes, base_urls, matcher_port = _start_processes(settings, options.web)
     try:
         for url in base_urls:
             wait_until_up(url + "/healthz")
@@ -268,11 +252,6 @@ def main(argv: list[str]) -> None:
                     assert time.monotonic() < settle_deadline, "the matcher fell behind for good"
                     time.sleep(0.5)
             meter.stop()
-        accepted = [latency for result in results for latency in result[0]]
-        statuses: dict[int, int] = {}
-        for _, counted in results:
-            for status, number in counted.items():
-                statuses[status] = statuses.get(status, 0) + number
         with engine.connect() as conn:
             rows = conn.execute(text("""
                 SELECT extract(epoch FROM processed_at - created_at),
@@ -296,6 +275,44 @@ def main(argv: list[str]) -> None:
         for process in processes:
             process.wait(30)
     speed_after = machine_speed()
+    accepted = [latency for result in results for latency in result[0]]
+    statuses: dict[int, int] = {}
+    for _, counted in results:
+        for status, number in counted.items():
+            statuses[status] = statuses.get(status, 0) + number
+    _report(options, tps, (speed_before, speed_after), accepted, statuses, rows, measure_from,
+            meter, (entry_batch, entry_seconds, matcher_batch), trades, discrepancies)
+
+
+def _start_processes(settings: config.Settings, web: int
+                     ) -> tuple[list[subprocess.Popen], list[str], int]:
+    """``web`` API processes, one matcher (its metrics on the port returned) and the
+    scheduler."""
+    python = str(config.PROJECT_DIR / ".venv" / "bin" / "python")
+    dramatiq = str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq")
+    limits = {"RATE_LIMIT_PER_IP": "100000000/minute", "RATE_LIMIT_PER_USER": "100000000/minute"}
+    ports = [free_port() for _ in range(web)]
+    processes = [subprocess.Popen([python, "-m", "api.server"], cwd=config.PROJECT_DIR,
+                                  env={**os.environ, **limits, "PORT": str(port)},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for port in ports]
+    matcher_log = (settings.var_dir / "log" / "bench-matcher.log").open("wb")
+    matcher_port = free_port()
+    processes.append(subprocess.Popen(
+        [dramatiq, "workers.matching.actor", "--processes", "1", "--threads", "2", "--queues",
+         "matcher"], cwd=config.PROJECT_DIR, env={**os.environ, "PORT": str(matcher_port)},
+        stdout=matcher_log, stderr=subprocess.STDOUT))
+    processes.append(subprocess.Popen([python, "-m", "scheduler"], cwd=config.PROJECT_DIR,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return processes, [f"http://127.0.0.1:{port}" for port in ports], matcher_port
+
+
+def _report(options: argparse.Namespace, tps: float, speeds: tuple[float, float],
+            accepted: list[float], statuses: dict[int, int], rows: list, measure_from: float,
+            meter: CpuMeter, batches: tuple[float, float, float], trades: int,
+            discrepancies: list) -> None:
+    speed_before, speed_after = speeds
+    entry_batch, entry_seconds, matcher_batch = batches
     settled = [float(r[0]) for r in rows]
     settle_span = max(float(r[1]) for r in rows) - measure_from
     print(f"{os.cpu_count()} cores; {options.web} web processes, 1 matcher, {options.clients} "
@@ -313,7 +330,7 @@ def main(argv: list[str]) -> None:
     print("CPU: " + meter.report(len(accepted), "accepted order"))
     refused = {status: n for status, n in sorted(statuses.items()) if status != 202}
     print(f"answers other than 202: {refused or 'none'}")
-    print(f"mean batch: {entry_batch:.1f} orders per entry transaction "
+    print(f"mean batch: {entry_batch:.1f} orders per placing transaction "
           f"({entry_seconds * 1000:.1f} ms from first statement to commit), "
           f"{matcher_batch:.1f} requests per matcher transaction")
     print(f"trades: {trades:,}; reconcile(): {'clean' if not discrepancies else discrepancies}")

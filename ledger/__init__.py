@@ -9,19 +9,20 @@ Glossary (one meaning each):
 """
 
 from ledger.accounts import Account, AccountKind, account
-from ledger.amounts import format_amount, parse_amount, round_down, round_up, unit
+from money import format_amount, parse_amount, round_down, round_up, unit
 from ledger.balances import UserBalance, balance, user_balances
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, LedgerIntegrityError,
     UnbalancedTransfer, UnknownCurrency,
 )
 from ledger.reconcile import Discrepancy, reconcile
-from ledger.transfers import Entry, Posted, Transfer, move, post, post_many
+from ledger.transfers import Entry, Posted, Transfer, move, post, post_many, post_new
 
 __all__ = [
     "Account", "AccountKind", "AmountError", "Discrepancy", "Entry", "IdempotencyConflict",
     "InsufficientFunds", "LedgerError", "LedgerIntegrityError", "Posted", "Transfer",
     "UnbalancedTransfer", "UnknownCurrency", "UserBalance", "account", "balance",
-    "format_amount", "move", "parse_amount", "post", "post_many", "reconcile", "round_down",
+    "format_amount", "move", "parse_amount", "post", "post_many", "post_new", "reconcile",
+    "round_down",
     "round_up", "unit", "user_balances",
 ]

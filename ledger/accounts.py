@@ -16,7 +16,7 @@ ACCOUNT_CACHE_SIZE_MAX = 100_000
 
 class AccountKind(str, enum.Enum):
     AVAILABLE = "available"                   # a user's spendable funds
-    HELD = "held"                             # a user's funds reserved by orders and withdrawals
+    HELD = "held"                             # a user's funds held by orders and withdrawals
     FEES = "fees"                             # the exchange's fee income
     DEPOSITS_IN_TRANSIT = "deposits_in_transit"
     WITHDRAWALS_IN_TRANSIT = "withdrawals_in_transit"
@@ -72,5 +72,8 @@ def account(conn: Connection, owner_user_id: int | None, currency: str,
 
 
 def forget_cached_accounts() -> None:
-    """Drop cached identities (tests that recreate their database need this)."""
+    """Drop cached identities and scales (tests that recreate their database need this)."""
+    from ledger.scales import forget_cached_scales
+
     _cache.clear()
+    forget_cached_scales()

@@ -24,7 +24,9 @@ class UserBalance:
 
 
 def balance(conn: Connection, account: Account) -> Decimal:
-    return conn.execute(select(accounts.c.balance).where(accounts.c.id == account.id)).scalar_one()
+    found: Decimal = conn.execute(select(accounts.c.balance).where(
+        accounts.c.id == account.id)).scalar_one()
+    return found
 
 
 def user_balances(conn: Connection, user_id: int) -> dict[str, UserBalance]:

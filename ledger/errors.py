@@ -1,7 +1,6 @@
-"""Errors of the ledger.
+"""Errors of the ledger (and ``money.AmountError``, which the ledger raises too).
 
     LedgerError
-    ├── AmountError                 (bad input: the caller must fix the amount)
     ├── UnknownCurrency
     ├── UnbalancedTransfer
     ├── InsufficientFunds
@@ -10,6 +9,8 @@
 """
 
 from __future__ import annotations
+
+from money import AmountError as AmountError  # re-exported: the ledger refuses them too
 
 
 class LedgerError(Exception):
@@ -21,12 +22,6 @@ class LedgerError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-class AmountError(LedgerError):
-    """Raised when an amount is not a decimal string that fits its currency."""
-
-    code = "invalid_amount"
 
 
 class UnknownCurrency(LedgerError):

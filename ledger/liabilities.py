@@ -29,7 +29,7 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ledger.amounts import MONEY
+from money import MONEY
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from ledger import liabilities
-from ledger.errors import UnknownCurrency
+from ledger.scales import scale as scale_of
 
 _BALANCES = text("""
     SELECT owner_user_id, sum(balance) AS balance FROM accounts
@@ -17,18 +17,11 @@ _BALANCES = text("""
 _LATEST = text("SELECT * FROM liability_snapshots WHERE currency = :c ORDER BY id DESC LIMIT 1")
 
 
-def _scale(conn: Connection, currency: str) -> int:
-    scale = conn.execute(text("SELECT scale FROM currencies WHERE code = :c"),
-                         {"c": currency}).scalar()
-    if scale is None:
-        raise UnknownCurrency(f"unknown currency {currency!r}", field="currency")
-    return scale
-
 
 def publish(engine: Engine, currency: str) -> dict[str, Any]:
     """Snapshot every user's balance in ``currency`` (one consistent read) and its root."""
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
-        scale = _scale(conn, currency)
+        scale = scale_of(conn, currency)
         balances = list(conn.execute(_BALANCES, {"c": currency}).all())
         # A random order per snapshot: in id order, the sibling whose sum a user's path
         # shows would be the user with the neighbouring id.
@@ -64,7 +57,7 @@ def _described(row: Any, scale: int) -> dict[str, Any]:
 
 def latest(engine: Engine, currency: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        scale = _scale(conn, currency)
+        scale = scale_of(conn, currency)
         row = conn.execute(_LATEST, {"c": currency}).first()
     return None if row is None else _described(row, scale)
 
@@ -75,7 +68,7 @@ def user_proof(engine: Engine, currency: str, user_id: int, secret_key: bytes
 
     ``secret_key`` is needed only for a snapshot of scheme 1 (see ``ledger.liabilities``)."""
     with engine.connect() as conn:
-        scale = _scale(conn, currency)
+        scale = scale_of(conn, currency)
         snapshot = conn.execute(_LATEST, {"c": currency}).first()
         if snapshot is None:
             return None

@@ -1,16 +1,25 @@
 """Posting transfers: one business event, two or more entries, zero-sum per currency.
 
+Two ways in, one set of rules: ``post_many`` (and ``post``) in the caller's transaction,
+reading the result back; ``post_new`` inside a round trip the caller sends anyway (order
+placement, a matcher batch), reading nothing back. A key names one transfer: a key
+posted before posts nothing again. ``post_many`` says so (``created=False``) for the same
+content and raises IdempotencyConflict for other content; ``post_new``'s keys are new by
+construction (a new order's id, a claimed request's sequence), so one seen before fails
+its round trip with IdempotencyConflict.
+
 Python checks every rule first so that a caller gets a precise error; the
 database checks them again (see migration 0001) so that no caller can skip them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
@@ -18,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from db import round_trips
 from db.schema import transfers
 from ledger.accounts import Account
-from ledger.amounts import MONEY, check_scale
+from money import MONEY, check_scale
 from ledger.errors import (
     IdempotencyConflict, InsufficientFunds, LedgerError, LedgerIntegrityError, UnbalancedTransfer,
 )
@@ -50,7 +59,7 @@ _INSERT = text(_INSERT_TEMPLATE.format(on_conflict="ON CONFLICT (idempotency_key
 # Transfers that must be new: a key posted before fails the statement (and its
 # transaction) instead of being skipped, so that a caller who reads no result back
 # cannot lose a transfer silently.
-INSERT_NEW = round_trips.Prepared("ledger_insert_new",
+_POST_NEW = round_trips.Prepared("ledger_insert_new",
                                   text(_INSERT_TEMPLATE.format(on_conflict="")))
 REFERENCE_LENGTH_MAX = 200
 _KIND = re.compile(r"[a-z_]{1,40}")
@@ -99,16 +108,37 @@ def post_many(conn: Connection, batch: Sequence[Transfer]) -> list[Posted]:
         return []
     parameters = insert_parameters(batch)
     try:
-        created = dict(conn.execute(_INSERT, parameters).all())
+        created: dict[str, int] = {key: transfer_id for key, transfer_id
+                                   in conn.execute(_INSERT, parameters)}
     except DBAPIError as error:
         raise translated(error) from error
     return [_result(conn, t, content_hash, created)
             for t, content_hash in zip(batch, parameters["hashes"])]
 
 
-def insert_parameters(batch: Sequence[Transfer]) -> dict[str, list]:
-    """The checked parameters of ``INSERT_NEW`` (or of post_many's statement) for ``batch``,
-    for a caller that sends the statement with others in one round trip."""
+def post_new(conn: Connection, batch: Sequence[Transfer], parameters: dict[str, Any], *,
+             before: Sequence[round_trips.Prepared | str] = (),
+             after: Sequence[round_trips.Prepared | str] = ()) -> None:
+    """Post ``batch``, whose keys are new, in one round trip with the caller's statements
+    ``before`` and ``after`` it (``parameters`` are theirs; ``after`` may end in "COMMIT").
+    An empty batch sends the caller's statements alone."""
+    sql = _joined(tuple(before), bool(batch), tuple(after))
+    if batch:
+        parameters = round_trips.merged(parameters, insert_parameters(batch))
+    try:
+        round_trips.execute(conn, sql, parameters)
+    except DBAPIError as error:
+        raise translated(error) from error
+
+
+@functools.cache
+def _joined(before: tuple[round_trips.Prepared | str, ...], posting: bool,
+            after: tuple[round_trips.Prepared | str, ...]) -> str:
+    return round_trips.joined(*before, *((_POST_NEW,) if posting else ()), *after)
+
+
+def insert_parameters(batch: Sequence[Transfer]) -> dict[str, list[Any]]:
+    """The checked parameters of post_many's and post_new's statements for ``batch``."""
     hashes = [_validated_hash(transfer) for transfer in batch]
     if len({transfer.key for transfer in batch}) != len(batch):
         raise IdempotencyConflict("one batch holds the same idempotency key twice")
@@ -169,6 +199,9 @@ def translated(error: DBAPIError) -> LedgerError | DBAPIError:
     if code == "23514" and getattr(diag, "constraint_name", None) == "accounts_balance_nonnegative":
         return InsufficientFunds(
             "insufficient funds: the transfer would take an account below zero")
+    if code == "23505" and getattr(diag, "constraint_name", None) == \
+            "transfers_idempotency_key_key":
+        return IdempotencyConflict(f"a transfer that must be new was posted before: {message}")
     if code == "EX002":
         return UnbalancedTransfer(message)
     if code in ("EX001", "EX003", "EX004", "EX005"):

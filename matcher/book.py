@@ -25,11 +25,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 from sortedcontainers import SortedDict
 
-from ledger.amounts import MONEY, round_up
+from matcher.statuses import CANCELLED, EXPIRED, FILLED, REJECTED
+from money import buyer_cost
 
 ZERO = Decimal(0)
 TRIGGER_ROUNDS_MAX = 1000  # cascading stop triggers per request
@@ -60,7 +61,7 @@ class Order:
         return self.type in ("market", "stop_market")
 
 
-class Fill(NamedTuple):
+class Trade(NamedTuple):
     maker_order_id: int
     taker_order_id: int
     maker_user_id: int
@@ -68,7 +69,7 @@ class Fill(NamedTuple):
     taker_side: str
     price: Decimal
     quantity: Decimal
-    kind: str = "fill"       # tells events of equal fields apart (tuples compare by value)
+    kind: str = "trade"      # tells events of equal fields apart (tuples compare by value)
 
 
 class Rested(NamedTuple):
@@ -88,7 +89,7 @@ class Closed(NamedTuple):
     kind: str = "closed"
 
 
-Event = Fill | Rested | Triggered | Closed
+Event = Trade | Rested | Triggered | Closed
 
 
 @dataclass
@@ -101,8 +102,8 @@ class MarketRules:
 @dataclass
 class Book:
     rules: MarketRules
-    bids: SortedDict = field(default_factory=SortedDict)   # -price -> deque of orders
-    asks: SortedDict = field(default_factory=SortedDict)   # price -> deque of orders
+    bids: SortedDict[Decimal, deque[Order]] = field(default_factory=SortedDict)  # -price
+    asks: SortedDict[Decimal, deque[Order]] = field(default_factory=SortedDict)  # price
     orders: dict[int, Order] = field(default_factory=dict)  # resting and waiting stops
     stops: dict[int, Order] = field(default_factory=dict)
     last_price: Decimal | None = None
@@ -112,7 +113,7 @@ class Book:
     def submit(self, order: Order, now: datetime) -> list[Event]:
         events: list[Event] = []
         if order.expire_at is not None and order.expire_at <= now:
-            return [Closed(order.id, "expired")]
+            return [Closed(order.id, EXPIRED)]
         if order.is_stop:
             if self._stop_reached(order):
                 order.triggered = True
@@ -126,7 +127,7 @@ class Book:
             self._trigger_stops(now, events)
         return events
 
-    def cancel(self, order_id: int, status: str = "cancelled") -> list[Event]:
+    def cancel(self, order_id: int, status: str = CANCELLED) -> list[Event]:
         order = self.orders.pop(order_id, None)
         if order is None:
             return []
@@ -146,18 +147,18 @@ class Book:
 
     def _execute(self, taker: Order, now: datetime, events: list[Event]) -> None:
         if taker.post_only and self._crosses(taker, now):
-            events.append(Closed(taker.id, "rejected", "post_only_would_take"))
+            events.append(Closed(taker.id, REJECTED, "post_only_would_take"))
             return
         if taker.time_in_force == "fok" and not self._fillable(taker, now):
-            events.append(Closed(taker.id, "rejected", "fok_not_filled"))
+            events.append(Closed(taker.id, REJECTED, "fok_not_filled"))
             return
         stopped = self._match(taker, now, events)
         if stopped is not None:
             events.append(stopped)
         elif self._done(taker):
-            events.append(Closed(taker.id, "filled"))
+            events.append(Closed(taker.id, FILLED))
         elif taker.is_market or taker.time_in_force in ("ioc", "fok"):
-            events.append(Closed(taker.id, "cancelled", "no_more_liquidity"))
+            events.append(Closed(taker.id, CANCELLED, "no_more_liquidity"))
         else:
             self.orders[taker.id] = taker
             self._side(taker.side).setdefault(self._key(taker), deque()).append(taker)
@@ -179,25 +180,25 @@ class Book:
                 if maker.expire_at is not None and maker.expire_at <= now:
                     queue.popleft()
                     del self.orders[maker.id]
-                    events.append(Closed(maker.id, "expired"))
+                    events.append(Closed(maker.id, EXPIRED))
                     continue
                 if maker.user_id == taker.user_id:
-                    return Closed(taker.id, "cancelled", "self_trade_prevented")
+                    return Closed(taker.id, CANCELLED, "self_trade_prevented")
                 quantity = self._quantity(taker, maker, price)
                 if quantity == ZERO:  # a market buy has spent what it may
                     if taker.quantity is None and traded:
-                        return Closed(taker.id, "filled")  # a buy by quote amount: done
-                    return Closed(taker.id, "cancelled", "budget_exhausted")
+                        return Closed(taker.id, FILLED)  # a buy by quote amount: done
+                    return Closed(taker.id, CANCELLED, "budget_exhausted")
                 traded = True
                 self._trade(taker, maker, price, quantity, events)
                 if maker.quantity == ZERO:
                     queue.popleft()
                     del self.orders[maker.id]
-                    events.append(Closed(maker.id, "filled"))
+                    events.append(Closed(maker.id, FILLED))
             if not queue:
                 del opposite[key]
         if taker.quantity is None and traded and self._spent(taker.budget, self.last_price):
-            return Closed(taker.id, "filled")  # the book ran out as the budget did
+            return Closed(taker.id, FILLED)  # the book ran out as the budget did
         return None
 
     def _quantity(self, taker: Order, maker: Order, price: Decimal) -> Decimal:
@@ -233,7 +234,7 @@ class Book:
         if taker.budget is not None:
             taker.budget -= self.cost(price, quantity)
         self.last_price = price
-        events.append(Fill(maker.id, taker.id, maker.user_id, taker.user_id, taker.side,
+        events.append(Trade(maker.id, taker.id, maker.user_id, taker.user_id, taker.side,
                            price, quantity))
 
     @staticmethod
@@ -319,13 +320,13 @@ class Book:
             order.triggered = True
             events.append(Triggered(order.id))
             if order.expire_at is not None and order.expire_at <= now:
-                events.append(Closed(order.id, "expired"))
+                events.append(Closed(order.id, EXPIRED))
                 continue
             self._execute(order, now, events)
 
     # Helpers -------------------------------------------------------------------
 
-    def _side(self, side: str) -> SortedDict:
+    def _side(self, side: str) -> SortedDict[Decimal, deque[Order]]:
         return self.bids if side == "buy" else self.asks
 
     @staticmethod
@@ -350,25 +351,3 @@ class Book:
                  sum((o.quantity for o in queue if o.quantity is not None), ZERO))
                 for key, queue in levels.items()]
 
-
-def exact_fee(notional: Decimal, bps: int) -> Decimal:
-    """A fee at ``bps`` on ``notional``, unrounded."""
-    with localcontext() as context:
-        context.prec = 100
-        return notional * bps / 10_000
-
-
-def fee(notional: Decimal, bps: int, scale: int) -> Decimal:
-    """A fee on ``notional`` at ``bps``, rounded up to the quote's scale: in the exchange's
-    favour, by less than one unit, and never lost (it is booked to the fee account)."""
-    if bps == 0:
-        return ZERO
-    with localcontext() as context:
-        context.prec = 100
-        return (notional * bps / 10_000).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_UP)
-
-
-def buyer_cost(price: Decimal, quantity: Decimal, fee_bps: int, scale: int) -> Decimal:
-    """What a buyer pays for ``quantity`` at ``price`` with a fee of ``fee_bps``."""
-    notional = MONEY.multiply(price, quantity)
-    return round_up(notional, scale) + fee(notional, fee_bps, scale)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from ledger.amounts import MONEY
+from money import MONEY
 
 INTERVALS: dict[str, timedelta] = {
     "1m": timedelta(minutes=1), "5m": timedelta(minutes=5), "15m": timedelta(minutes=15),

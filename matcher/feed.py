@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from decimal import Decimal
 
-from ledger.amounts import MONEY
+from money import MONEY
 
 FEED_DEPTH = 100         # levels per side that the feed follows
 CHECKSUM_DEPTH = 25      # levels per side the checksum covers

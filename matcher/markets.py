@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
-
-from db.schema import markets
 
 FEE_BPS_MAX = 1000
 
@@ -29,10 +26,3 @@ class Market:
         return self.status == "open"
 
 
-def load_markets(conn: Connection) -> list[Market]:
-    return [_market(row) for row in conn.execute(select(markets).order_by(markets.c.symbol))]
-
-
-def _market(row) -> Market:
-    return Market(row.symbol, row.base, row.quote, row.tick_size, row.lot_size,
-                  row.min_notional, row.maker_fee_bps, row.taker_fee_bps, row.status)

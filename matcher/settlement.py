@@ -1,8 +1,9 @@
 """From the core's events to money: trade settlements, fees, holds released, order states.
 
-Pure apart from the ``Accounts`` lookup it is given: the runner writes what this
-returns in one transaction. Every transfer's key is derived from the request's
-sequence number, so a batch that is replayed after a crash posts nothing twice.
+Pure: each entry's account is named by (owner, currency, kind); the matcher's worker
+finds the accounts and writes what this returns in one transaction. Every transfer's
+key is derived from the request's sequence number, so a batch that is replayed after
+a crash posts nothing twice.
 
 A trade of ``quantity`` at ``price``. The exact notional (price x quantity) and
 the exact fees can have more decimals than the quote currency, so rounding is
@@ -30,15 +31,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, NamedTuple
 
-from ledger import Account, AccountKind, Entry, Transfer, move
-from ledger.amounts import MONEY, round_down, round_up
-from matcher.book import Closed, Event, Fill, Rested, Triggered, exact_fee
+from money import MONEY, round_down, round_up
+from matcher.book import Closed, Event, Trade, Rested, Triggered
+from money import exact_fee
 from matcher.errors import HoldExceeded
 from matcher.markets import Market
+from matcher.statuses import ACCEPTED, OPEN, PARTIALLY_FILLED
 
-Accounts = Callable[[int | None, str, AccountKind], Account]
+# The ledger's account kinds that settlement moves money between (ledger.AccountKind's values).
+AVAILABLE, HELD, FEES = "available", "held", "fees"
+
+
+class Leg(NamedTuple):
+    """One entry of a transfer, its account named by owner (None: the exchange), currency
+    and kind."""
+
+    owner: int | None
+    currency: str
+    kind: str
+    amount: Decimal
+
+
+class Posting(NamedTuple):
+    """A transfer for the ledger (``ledger.Transfer`` once its legs' accounts are found)."""
+
+    key: str
+    kind: str
+    legs: tuple[Leg, ...]
+    reference: str
 
 
 @dataclass
@@ -62,34 +84,33 @@ class OrderState:
 
 @dataclass
 class Settlement:
-    transfers: list[Transfer] = field(default_factory=list)
-    trades: list[dict[str, Any]] = field(default_factory=list)     # one per Fill, in order
+    transfers: list[Posting] = field(default_factory=list)
+    trades: list[dict[str, Any]] = field(default_factory=list)     # one per Trade, in order
     changed: set[int] = field(default_factory=set)                 # order ids to write back
     last_price: Decimal | None = None
 
 
 def settle(events: list[Event], states: dict[int, OrderState], market: Market,
-           quote_scale: int, accounts: Accounts, key: str, now: datetime,
-           into: Settlement) -> None:
+           quote_scale: int, key: str, now: datetime, into: Settlement) -> None:
     """Add what ``events`` (of the request named ``key``) mean to ``into``."""
     for index, event in enumerate(events):
-        if isinstance(event, Fill):
-            _fill(event, states, market, quote_scale, accounts, f"{key}:{index}", into)
+        if isinstance(event, Trade):
+            _trade(event, states, market, quote_scale, f"{key}:{index}", into)
         elif isinstance(event, Rested):
             state = states[event.order_id]
-            state.status = "partially_filled" if state.filled_quantity else "open"
+            state.status = PARTIALLY_FILLED if state.filled_quantity else OPEN
             into.changed.add(state.id)
         elif isinstance(event, Triggered):
             state = states[event.order_id]
             state.triggered_at = now
-            state.status = "accepted"
+            state.status = ACCEPTED
             into.changed.add(state.id)
         elif isinstance(event, Closed):
-            _close(event, states[event.order_id], accounts, into)
+            _close(event, states[event.order_id], into)
 
 
-def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scale: int,
-          accounts: Accounts, key: str, into: Settlement) -> None:
+def _trade(event: Trade, states: dict[int, OrderState], market: Market, quote_scale: int,
+          key: str, into: Settlement) -> None:
     maker, taker = states[event.maker_order_id], states[event.taker_order_id]
     buyer, seller = (taker, maker) if event.taker_side == "buy" else (maker, taker)
     notional = MONEY.multiply(event.price, event.quantity)
@@ -104,16 +125,16 @@ def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scal
     seller_fee = min(round_up(seller.fee_accrued, quote_scale) - seller.fee_paid, received)
     maker_fee, taker_fee = (seller_fee, buyer_fee) if buyer is taker else (buyer_fee, seller_fee)
     base, quote = market.base, market.quote
-    legs = [
-        (accounts(buyer.user_id, quote, AccountKind.HELD), (paid + buyer_fee).copy_negate()),
-        (accounts(seller.user_id, quote, AccountKind.AVAILABLE), received - seller_fee),
-        (accounts(None, quote, AccountKind.FEES), buyer_fee + seller_fee + paid - received),
-        (accounts(seller.user_id, base, AccountKind.HELD), event.quantity.copy_negate()),
-        (accounts(buyer.user_id, base, AccountKind.AVAILABLE), event.quantity),
-    ]
-    into.transfers.append(Transfer(f"trade:{key}", "trade", tuple(
-        Entry(account, amount) for account, amount in legs if amount != 0),
-        f"{market.symbol}:{maker.id}:{taker.id}"))
+    legs = (
+        Leg(buyer.user_id, quote, HELD, (paid + buyer_fee).copy_negate()),
+        Leg(seller.user_id, quote, AVAILABLE, received - seller_fee),
+        Leg(None, quote, FEES, buyer_fee + seller_fee + paid - received),
+        Leg(seller.user_id, base, HELD, event.quantity.copy_negate()),
+        Leg(buyer.user_id, base, AVAILABLE, event.quantity),
+    )
+    into.transfers.append(Posting(f"trade:{key}", "trade",
+                                  tuple(leg for leg in legs if leg.amount != 0),
+                                  f"{market.symbol}:{maker.id}:{taker.id}"))
     buyer.hold_remaining -= paid + buyer_fee
     seller.hold_remaining -= event.quantity
     for state in (buyer, seller):
@@ -123,7 +144,7 @@ def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scal
         state.filled_quantity += event.quantity
         state.filled_notional += notional
         state.fee_paid += charged
-        state.status = "partially_filled"
+        state.status = PARTIALLY_FILLED
         into.changed.add(state.id)
     into.trades.append({"market": market.symbol, "price": event.price,
                         "quantity": event.quantity, "taker_side": event.taker_side,
@@ -134,14 +155,15 @@ def _fill(event: Fill, states: dict[int, OrderState], market: Market, quote_scal
     into.last_price = event.price
 
 
-def _close(event: Closed, state: OrderState, accounts: Accounts, into: Settlement) -> None:
+def _close(event: Closed, state: OrderState, into: Settlement) -> None:
     state.status = event.status
     state.reject_reason = event.reason
     if state.hold_remaining > 0:
-        into.transfers.append(move(
+        user, currency, amount = state.user_id, state.hold_currency, state.hold_remaining
+        into.transfers.append(Posting(
             f"release:order:{state.id}", "order_release",
-            accounts(state.user_id, state.hold_currency, AccountKind.HELD),
-            accounts(state.user_id, state.hold_currency, AccountKind.AVAILABLE),
-            state.hold_remaining, f"order:{state.id}"))
+            (Leg(user, currency, HELD, amount.copy_negate()),
+             Leg(user, currency, AVAILABLE, amount)),
+            f"order:{state.id}"))
         state.hold_remaining = Decimal(0)
     into.changed.add(state.id)

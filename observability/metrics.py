@@ -20,10 +20,10 @@ HTTP_SECONDS = Histogram("exchange_http_request_seconds", "API request handling 
 ORDERS_ACCEPTED = Counter("exchange_orders_accepted", "orders accepted for matching",
                           ["market"])
 ORDER_BATCH_ORDERS = Histogram("exchange_order_batch_orders", "orders written by one "
-                               "order-entry transaction", buckets=BATCH_BUCKETS)
+                               "order-placing transaction", buckets=BATCH_BUCKETS)
 ORDER_OUTCOMES_UNKNOWN = Counter("exchange_order_outcomes_unknown", "orders answered 503 "
                                  "outcome_unknown: placed or not, the database never said")
-ORDER_BATCH_SECONDS = Histogram("exchange_order_batch_seconds", "how long an order-entry "
+ORDER_BATCH_SECONDS = Histogram("exchange_order_batch_seconds", "how long an order-placing "
                                 "transaction takes, from its first statement to its commit",
                                 buckets=LATENCY_BUCKETS)
 WS_BOOK_SNAPSHOTS = Counter("exchange_ws_book_snapshots", "book snapshots sent on WebSockets: "

@@ -48,7 +48,7 @@ def main() -> None:
         return
     log.info("leading")
     engine = engines.create(settings.database_url, pool_size=4)
-    from workers.matching import wake
+    from events.publishing import enqueue_withdrawal, wake
 
     scheduler = BackgroundScheduler(timezone="UTC")
     now = datetime.now(timezone.utc)
@@ -59,8 +59,6 @@ def main() -> None:
                       "interval", seconds=EXPIRY_INTERVAL_SECONDS, id="expire", **every)
     scheduler.add_job(jobs.sweep, "interval", args=[engine, wake],
                       seconds=SWEEP_INTERVAL_SECONDS, id="sweep", **every)
-    from workers.withdrawals import send_withdrawal
-
     import redis
 
     scheduler.add_job(jobs.observe, "interval",
@@ -69,7 +67,7 @@ def main() -> None:
     scheduler.add_job(jobs.scan_deposits, "interval", args=[engine, settings],
                       seconds=CHAIN_INTERVAL_SECONDS, id="deposits", **every)
     scheduler.add_job(jobs.follow_withdrawals, "interval",
-                      args=[engine, settings, send_withdrawal.send],
+                      args=[engine, settings, enqueue_withdrawal],
                       seconds=CHAIN_INTERVAL_SECONDS, id="withdrawals", **every)
     scheduler.add_job(jobs.check_wallets, "interval", args=[engine, settings],
                       seconds=RECONCILE_INTERVAL_SECONDS, id="wallets", **every)

@@ -18,8 +18,8 @@ from custody import deposits, pauses, wallets, withdrawals
 from db.schema import currencies
 from ledger import Discrepancy, reconcile
 from observability import metrics
-from matcher.orders import ACTIVE_STATUSES
-from matcher.runner import pending_markets
+from matcher.statuses import ACTIVE
+from trading.matcher_requests import pending_markets
 
 EXPIRIES_PER_RUN_MAX = 1000
 log = logging.getLogger("scheduler")
@@ -38,7 +38,7 @@ def expire_due(engine: Engine, now: datetime, wake: Wake) -> int:
             INSERT INTO matcher_requests (sequence, market, kind, order_id)
             SELECT nextval('matcher_sequence'), market, 'expire', id
               FROM (SELECT market, id FROM orders
-                     WHERE status IN {ACTIVE_STATUSES} AND expire_at <= :now
+                     WHERE status IN {ACTIVE} AND expire_at <= :now
                      ORDER BY expire_at LIMIT :limit) due
             ON CONFLICT DO NOTHING
             RETURNING market"""), {"now": now, "limit": EXPIRIES_PER_RUN_MAX}).scalars().all()

@@ -76,3 +76,36 @@ def no_process_left_behind():
     before = running()  # processes of wider-scoped fixtures, started before this test
     yield
     kill_leftovers(keep=before)
+
+
+@pytest.fixture(scope="session")
+def bitcoin_network(tmp_path_factory):
+    """Two real regtest nodes (ours and the world's), shared by tests/currencies and
+    tests/custody."""
+    from tests.currencies.nodes import BitcoindNetwork
+
+    network = BitcoindNetwork(tmp_path_factory.mktemp("bitcoind"))
+    yield network
+    network.stop()
+
+
+@pytest.fixture(scope="session")
+def anvil_chain(tmp_path_factory):
+    from tests.currencies.nodes import AnvilChain
+
+    node = AnvilChain(tmp_path_factory.mktemp("anvil"))
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def scratch(settings):
+    """A database of its own: the broken rows below must not reach other tests."""
+    admin_url = recreate_database(settings, "exchange_scratch_reconcile")
+    admin = engines.create(admin_url, pooled=False)
+    app = engines.create(admin_url.replace("postgres@", f"{settings.database_app_role}@"),
+                         pooled=False)
+    yield admin, app
+    admin.dispose()
+    app.dispose()
+    recreate_database(settings, "exchange_scratch_reconcile")

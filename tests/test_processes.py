@@ -49,7 +49,7 @@ def test_the_worker_consumes_its_queue_and_stops_cleanly(settings, log_dir):
 def test_the_matcher_wakes_up_matches_and_stops_cleanly(settings, engine, admin_engine,
                                                         log_dir):
     from tests.trading import create_market, funded_user, order_row, place
-    from workers.matching import wake
+    from events.publishing import wake
 
     market = create_market(admin_engine)
     seller = funded_user(engine, market, base="1")
@@ -80,7 +80,7 @@ def test_one_scheduler_leads_another_stands_by_and_takes_over(settings, log_dir)
 def test_every_process_serves_metrics_and_logs_json_lines(settings, engine, admin_engine,
                                                          log_dir):
     from tests.trading import create_market, funded_user, place
-    from workers.matching import wake
+    from events.publishing import wake
 
     market = create_market(admin_engine)
     seller = funded_user(engine, market, base="1")

@@ -17,7 +17,7 @@ from tests.api.client import Client
 from tests.api.conftest import signed_up
 from tests.currencies.nodes import SimulatedWorld
 from tests.factories import create_currency, create_user
-from tests.matcher.test_faults import (
+from tests.workers.test_matcher_faults import (
     database_trades,
     place_random,
     replayed_trades,
@@ -84,7 +84,7 @@ def test_sigterm_to_web_mid_requests_keeps_every_accepted_order(settings, engine
 
 def test_sigterm_to_the_matcher_mid_run_hands_back_the_rest(settings, engine, admin_engine,
                                                             tmp_path):
-    from workers.matching import wake
+    from events.publishing import wake
 
     market = create_market(admin_engine, maker_fee_bps=10, taker_fee_bps=20)
     users = traders(engine, market)

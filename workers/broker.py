@@ -1,9 +1,10 @@
-"""The Dramatiq broker on Redis, shared by every actor module (import this first)."""
+"""The workers' side of the broker (``events.broker``): their logs and metrics (import
+this first)."""
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
 
 import config
+from events.broker import broker
 
 class Observed(dramatiq.Middleware):
     """In a worker process (not in the web process that only sends): JSON logs, and
@@ -16,6 +17,4 @@ class Observed(dramatiq.Middleware):
         metrics.serve_from_env(config.load().bind_host)
 
 
-broker = RedisBroker(url=config.load().redis_url)
 broker.add_middleware(Observed())
-dramatiq.set_broker(broker)

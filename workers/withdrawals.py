@@ -18,10 +18,10 @@ from currencies.errors import TemporaryNodeError
 from currencies.registry import driver_for
 from custody import withdrawals
 from db import engine as engines
+from events import channels
 from observability import metrics
 from workers import broker  # noqa: F401  (sets the broker)
 
-WITHDRAWALS_QUEUE = "withdrawals"
 log = logging.getLogger("worker")
 _settings = config.load()
 _engine = None
@@ -34,7 +34,7 @@ def _database():
     return _engine
 
 
-@dramatiq.actor(queue_name=WITHDRAWALS_QUEUE, max_retries=0)
+@dramatiq.actor(queue_name=channels.WITHDRAWALS_QUEUE, max_retries=0)
 def send_withdrawal(withdrawal_id: str, currency: str) -> None:
     engine = _database()
     try:

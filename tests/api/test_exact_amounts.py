@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from currencies.registry import driver_for
 from ledger import reconcile
-from ledger.amounts import AMOUNT_TEXT_LENGTH_MAX
+from money import AMOUNT_TEXT_LENGTH_MAX
 from tests.api.client import error_of
 from tests.api.test_custody import allow, balance, fund, withdraw
 from tests.factories import create_currency

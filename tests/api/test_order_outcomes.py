@@ -51,7 +51,7 @@ def funded(client, market: str, quote: str) -> int:
 
 
 def writes_orders(transaction: str) -> bool:
-    return "EXECUTE entry_insert_orders" in transaction
+    return "EXECUTE placing_insert_orders" in transaction
 
 
 def commits_a_cancel(transaction: str) -> bool:

@@ -189,7 +189,7 @@ def test_concurrent_retries_of_one_client_order_id_make_one_order(alice, market,
 def test_the_open_order_bound_holds_under_concurrency(alice, market, engine):
     from concurrent.futures import ThreadPoolExecutor
 
-    from matcher.orders import ORDERS_OPEN_PER_USER_MAX
+    from trading.rules import ORDERS_OPEN_PER_USER_MAX
 
     base, _ = market.split("-")
     fund(alice, market, base=str(ORDERS_OPEN_PER_USER_MAX + 20))

@@ -11,7 +11,7 @@ import websocket
 from matcher.feed import checksum
 from tests.api.conftest import start_web
 from tests.trading import Clock, create_market, funded_user, place, runner
-from workers.matching import _publish
+from events.publishing import publish_batch as _publish
 
 
 def connect(base_url, **options):
@@ -226,7 +226,7 @@ def test_a_book_built_from_snapshot_and_changes_equals_the_rest_book_after_thous
 
     import requests
 
-    from tests.matcher.test_faults import place_random, traders
+    from tests.workers.test_matcher_faults import place_random, traders
     market = create_market(admin_engine)
     second_web, second_url = start_web(tmp_path)
     sockets = [connect(url) for url in (api_url, second_url)]

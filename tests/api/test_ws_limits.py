@@ -13,7 +13,7 @@ from tests.api.conftest import start_web
 from tests.api.test_ws import connect, receive, send
 from tests.api.test_ws_access import messages_until_closed
 from tests.trading import create_market, runner
-from workers.matching import _publish
+from events.publishing import publish_batch as _publish
 
 FLOOD_MESSAGES = 300
 MESSAGES_PER_SECOND_DEFAULT = 10
@@ -92,7 +92,7 @@ def test_a_snapshot_from_the_followed_book_equals_the_database_and_a_gap_makes_i
         engine, admin_engine, settings, tmp_path):
     import random
 
-    from tests.matcher.test_faults import place_random, traders
+    from tests.workers.test_matcher_faults import place_random, traders
     web, base_url = start_web(tmp_path)
     try:
         market = create_market(admin_engine)

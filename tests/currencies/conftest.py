@@ -1,22 +1,6 @@
-"""Real nodes, started once per test session and shared by the currency tests."""
+"""After each test here, the ledger still reconciles."""
 
 import pytest
-
-from tests.currencies.nodes import AnvilChain, BitcoindNetwork
-
-
-@pytest.fixture(scope="session")
-def bitcoin_network(tmp_path_factory):
-    network = BitcoindNetwork(tmp_path_factory.mktemp("bitcoind"))
-    yield network
-    network.stop()
-
-
-@pytest.fixture(scope="session")
-def anvil_chain(tmp_path_factory):
-    node = AnvilChain(tmp_path_factory.mktemp("anvil"))
-    yield node
-    node.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -2,26 +2,10 @@
 
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import text
 
-from db import engine as engines
 from ledger import AccountKind, account, reconcile
-from tests.conftest import recreate_database
 from tests.factories import create_currency, create_user, deposit
-
-
-@pytest.fixture
-def scratch(settings):
-    """A database of its own: the broken rows below must not reach other tests."""
-    admin_url = recreate_database(settings, "exchange_scratch_reconcile")
-    admin = engines.create(admin_url, pooled=False)
-    app = engines.create(admin_url.replace("postgres@", f"{settings.database_app_role}@"),
-                         pooled=False)
-    yield admin, app
-    admin.dispose()
-    app.dispose()
-    recreate_database(settings, "exchange_scratch_reconcile")
 
 
 def test_a_clean_ledger_reconciles(scratch):
@@ -70,40 +54,6 @@ def test_a_balance_forged_past_the_triggers_is_reported(scratch):
     assert [str(d) for d in reconcile(app)] == [
         f"account_balance_differs: account {available.id}: "
         "running balance 7 over 1 entries, entries sum to 2 over 1"]
-
-
-def test_scheduled_reconciliation_halts_the_markets_of_a_broken_currency(scratch):
-    from sqlalchemy import insert
-
-    from db.schema import markets
-    from scheduler.jobs import Stopped, reconcile_ledger
-
-    admin, app = scratch
-    broken, sound, quote = (create_currency(admin) for _ in range(3))
-    with admin.begin() as conn:
-        for base in (broken, sound):
-            conn.execute(insert(markets).values(
-                symbol=f"{base}-{quote}", base=base, quote=quote, tick_size=Decimal("0.01"),
-                lot_size=Decimal("0.001"), min_notional=Decimal("1"), maker_fee_bps=10,
-                taker_fee_bps=20))
-    with app.begin() as conn:
-        user = create_user(conn)
-        deposit(conn, user, broken, Decimal("1"))
-        available = account(conn, user, broken, AccountKind.AVAILABLE)
-    assert reconcile_ledger(app) == Stopped()
-    with admin.begin() as conn:
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text("UPDATE accounts SET balance = 5 WHERE id = :a"), {"a": available.id})
-    assert reconcile_ledger(app) == Stopped([f"{broken}-{quote}"], [broken])
-    with app.connect() as conn:
-        statuses = dict(conn.execute(text("SELECT symbol, status FROM markets")).all())
-        paused = dict(conn.execute(text(
-            "SELECT code, withdrawals_paused_reason FROM currencies")).all())
-    assert statuses == {f"{broken}-{quote}": "halted", f"{sound}-{quote}": "open"}
-    assert paused == {broken: "reconciliation found 1 difference(s) in the ledger, the first: "
-                              f"account_balance_differs: account {available.id}: running "
-                              "balance 5 over 1 entries, entries sum to 1 over 1",
-                      sound: None, quote: None}
 
 
 def test_a_difference_that_names_no_currency_pauses_the_withdrawals_of_every_currency(

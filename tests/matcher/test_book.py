@@ -3,7 +3,8 @@
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 
-from matcher.book import Book, Closed, Fill, MarketRules, Order, Rested, Triggered, fee
+from matcher.book import Book, Closed, Trade, MarketRules, Order, Rested, Triggered
+from money import fee
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 _ids = iter(range(1, 10**9))
@@ -21,7 +22,7 @@ def order(user, side, quantity, price=None, type="limit", tif="gtc", **extra):
 
 def fills(events):
     return [(e.maker_order_id, e.taker_order_id, e.price, e.quantity) for e in events
-            if isinstance(e, Fill)]
+            if isinstance(e, Trade)]
 
 
 def test_price_then_time_priority_and_trades_at_the_makers_price():
@@ -35,7 +36,7 @@ def test_price_then_time_priority_and_trades_at_the_makers_price():
     assert fills(events) == [(better.id, taker.id, D("100"), D("1")),
                              (early.id, taker.id, D("101"), D("1")),
                              (late.id, taker.id, D("101"), D("0.5"))]
-    assert events[-2:] == [Fill(late.id, taker.id, 3, 9, "buy", D("101"), D("0.5")),
+    assert events[-2:] == [Trade(late.id, taker.id, 3, 9, "buy", D("101"), D("0.5")),
                            Closed(taker.id, "filled")]
     assert late.quantity == D("0.5") and b.depth("sell") == [(D("101"), D("0.5"))]
     assert b.last_price == D("101")
@@ -137,7 +138,7 @@ def test_stops_wait_then_trigger_and_cascade():
     events = b.submit(second, NOW)
     # 95 reaches stop A (99): it sells into 95 and 90, and 90 reaches stop B (95).
     assert [type(e).__name__ for e in events] == [
-        "Fill", "Closed", "Triggered", "Fill", "Closed", "Fill", "Closed", "Triggered", "Fill",
+        "Trade", "Closed", "Triggered", "Trade", "Closed", "Trade", "Closed", "Triggered", "Trade",
         "Closed", "Closed"]
     assert events[2] == Triggered(stop_a.id) and events[7] == Triggered(stop_b.id)
     assert [(f[1], f[2], f[3]) for f in fills(events)] == [

@@ -1,4 +1,4 @@
-"""Fill-or-kill through the database and the market runner: whole, or nothing moves.
+"""Trade-or-kill through the database and the market runner: whole, or nothing moves.
 
 A market buy by ``quote_quantity`` is whole when what is left of its hold cannot pay
 for one more lot at the price where it stops (the next level's, or the last level's

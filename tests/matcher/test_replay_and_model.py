@@ -4,7 +4,7 @@ import random
 from datetime import datetime, timezone
 from decimal import Decimal as D
 
-from matcher.book import Book, Closed, Fill, MarketRules, Order
+from matcher.book import Book, Closed, Trade, MarketRules, Order
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 ORDERS = 4000
@@ -38,7 +38,7 @@ def run_core(requests):
             events = book.submit(Order(number, user, side, "limit", tif, quantity, price,
                                        sequence=number), NOW)
         trades += [(e.maker_order_id, e.taker_order_id, e.price, e.quantity) for e in events
-                   if isinstance(e, Fill)]
+                   if isinstance(e, Trade)]
     final = sorted((o.id, o.quantity) for o in book.orders.values())
     return trades, final
 
@@ -101,7 +101,7 @@ def test_rebuilding_a_book_from_its_resting_orders_continues_identically():
             Order(data[0], data[1], data[2], "limit", data[5], data[4], data[3],
                   sequence=data[0]), NOW)
         trades += [(e.maker_order_id, e.taker_order_id, e.price, e.quantity) for e in events
-                   if isinstance(e, Fill)]
+                   if isinstance(e, Trade)]
     rebuilt = Book(rules)
     for resting in sorted(first.orders.values(), key=lambda o: o.sequence):
         rebuilt.restore(Order(resting.id, resting.user_id, resting.side, "limit", "gtc",
@@ -111,6 +111,6 @@ def test_rebuilding_a_book_from_its_resting_orders_continues_identically():
             Order(data[0], data[1], data[2], "limit", data[5], data[4], data[3],
                   sequence=data[0]), NOW)
         trades += [(e.maker_order_id, e.taker_order_id, e.price, e.quantity) for e in events
-                   if isinstance(e, Fill)]
+                   if isinstance(e, Trade)]
         assert not any(isinstance(e, Closed) and e.status == "rejected" for e in events)
     assert trades == whole[0]

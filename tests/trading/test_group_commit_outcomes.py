@@ -8,20 +8,22 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import text
 
-from api.order_batches import OrderBatcher
+from trading.batches import OrderBatcher
 from db import engine as engines
 from db.errors import CommitOutcomeUnknown
-from matcher.orders import Placement, _scales, view
+from trading.placing import Placement
+from trading.views import view
+from ledger.scales import market_scales as _scales
 from tests.pgproxy import CuttingProxy, socket_path_of
 from tests.trading import assert_consistent, balances, create_market, funded_user
 
 
 def writes_orders(transaction: str) -> bool:
-    return "EXECUTE entry_insert_orders" in transaction
+    return "EXECUTE placing_insert_orders" in transaction
 
 
 def locks_users(transaction: str) -> bool:
-    return "EXECUTE entry_lock_users" in transaction
+    return "EXECUTE placing_lock_users" in transaction
 
 
 @pytest.fixture

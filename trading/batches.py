@@ -1,5 +1,5 @@
-"""Group commit for order entry: orders that arrive while a batch is being written go
-into the next one, placed together in one transaction (see ``matcher.orders.place_many``).
+"""Group commit for placing orders: orders that arrive while a batch is being written go
+into the next one, placed together in one transaction (see ``trading.placing.place_many``).
 
 Each order is still decided alone and in arrival order; the batch only shares the
 statements and the commit (two round trips), which are most of an order's cost. A batch
@@ -33,7 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from db import outcomes
 from db.errors import CommitOutcomeUnknown, DatabaseUnavailable
 from ledger import LedgerError
-from matcher.orders import Placement, place_many
+from trading.placing import Placement, place_many
 from observability import metrics
 
 BATCH_ORDERS_MAX = 200
@@ -59,7 +59,7 @@ class OrderBatcher:
                              daemon=True).start()
 
     def place(self, user_id: int, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """The order and whether it is new (as ``matcher.orders.place``), once committed."""
+        """The order and whether it is new (as ``trading.placing.place``), once committed."""
         placement, written = Placement(user_id, request), threading.Event()
         self._waiting.put((placement, written))
         written.wait()
@@ -111,6 +111,7 @@ class OrderBatcher:
         """Place one order of a failed batch again, while its failures may pass; its
         outcome stays ``unknown`` (an attempt may have committed) until one succeeds.
         False when the attempts ran out on failures that might have passed."""
+        failure: Exception
         for attempt in range(1, attempts + 1):
             if attempt > 1:
                 time.sleep(RETRY_PAUSE_SECONDS * (attempt - 1))

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, insert, text
 
 from db.schema import markets
 from ledger import reconcile
-from matcher import orders as entry
-from matcher.runner import MarketRunner
+from trading import placing
+from workers.matching.runner import MarketRunner
 from tests.factories import create_currency, create_user, deposit
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -54,7 +54,7 @@ def funded_user(engine: Engine, market: str, base: str = "0", quote: str = "0") 
 def place(engine: Engine, user: int, market: str, now: datetime = NOW, **order: object) -> dict:
     body = {"market": market, **{k: v for k, v in order.items()}}
     with engine.begin() as conn:
-        placed, _ = entry.place(conn, user, body, now)
+        placed, _ = placing.place(conn, user, body, now)
     return placed
 
 

@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from collections import Counter
@@ -28,134 +27,29 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import psycopg2
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from db import round_trips
-from db.schema import currencies, market_state, matcher_requests, orders
-from ledger import AccountKind, account
-from ledger.transfers import INSERT_NEW, insert_parameters, translated
+from db.schema import market_state, matcher_requests, orders
+from ledger.scales import scale
+from ledger.transfers import post_new
 from matcher import candles, feed
 from matcher.book import Book, MarketRules, Order, Rested
 from matcher.errors import StaleBook
 from matcher.markets import Market
 from matcher.settlement import OrderState, Settlement, settle
+from matcher.statuses import CANCELLED, CLOSED, EXPIRED, NEW, RESTING
 from observability import metrics
+from workers.matching.statements import (
+    AFTER_TRANSFERS, BEFORE_TRANSFERS, BEGIN_AND_READ_MARKET, CLAIM_REQUESTS, FILL_COLUMNS,
+)
+from workers.matching.rows import AccountCache, columns, core_order, fill_rows, order_state
 
 BATCH_REQUESTS_MAX = 500
 NOT_NULL_VIOLATION = "23502"
-RESTING_STATUSES = ("open", "partially_filled", "untriggered")
 log = logging.getLogger("matcher")
 Publish = Callable[[str, dict[str, Any]], None]   # (market, what the batch changed)
-
-
-# The trades (each with its ledger transfer, found by its key), their fills (two per
-# trade, found by that transfer) and the market's state, in one statement. The book's
-# sequence moves with every batch, from the value this runner's book was built on or
-# last wrote: if another runner wrote the market meanwhile, NULL breaks the column's
-# NOT NULL and the batch is void (see ``StaleBook``). The last price and trade move only
-# with trades.
-_FILL_COLUMNS = ("transfer_key", "user_id", "order_id", "side", "price", "quantity", "fee",
-                 "liquidity")
-_INSERT_TRADES_AND_STATE = round_trips.Prepared("matcher_insert_trades", text("""
-    WITH new_trades AS (
-        INSERT INTO trades (market, price, quantity, taker_side, maker_order_id,
-                            taker_order_id, transfer_id, created_at)
-        SELECT :market, t.price, t.quantity, t.taker_side, t.maker_order_id,
-               t.taker_order_id, tr.id, :now
-          FROM unnest(CAST(:price AS numeric[]), CAST(:quantity AS numeric[]),
-                      CAST(:taker_side AS text[]), CAST(:maker_order_id AS bigint[]),
-                      CAST(:taker_order_id AS bigint[]), CAST(:transfer_key AS text[]))
-               WITH ORDINALITY AS t(price, quantity, taker_side, maker_order_id,
-                                    taker_order_id, transfer_key, n)
-          JOIN transfers tr ON tr.idempotency_key = t.transfer_key
-         ORDER BY t.n
-        RETURNING id, transfer_id),
-    new_fills AS (
-        INSERT INTO fills (trade_id, user_id, order_id, market, side, price, quantity, fee,
-                           fee_currency, liquidity, created_at)
-        SELECT t.id, f.user_id, f.order_id, :market, f.side, f.price, f.quantity, f.fee,
-               :fee_currency, f.liquidity, :now
-          FROM unnest(CAST(:fill_transfer_key AS text[]), CAST(:fill_user_id AS bigint[]),
-                      CAST(:fill_order_id AS bigint[]), CAST(:fill_side AS text[]),
-                      CAST(:fill_price AS numeric[]), CAST(:fill_quantity AS numeric[]),
-                      CAST(:fill_fee AS numeric[]), CAST(:fill_liquidity AS text[]))
-               WITH ORDINALITY AS f(transfer_key, user_id, order_id, side, price, quantity,
-                                    fee, liquidity, n)
-          JOIN transfers tr ON tr.idempotency_key = f.transfer_key
-          JOIN new_trades t ON t.transfer_id = tr.id
-         ORDER BY f.n)
-    INSERT INTO market_state (market, last_price, last_trade_id, book_sequence)
-    VALUES (:market, CAST(:last_price AS numeric), (SELECT max(id) FROM new_trades),
-            :book_sequence)
-    ON CONFLICT (market) DO UPDATE
-    SET last_price = coalesce(EXCLUDED.last_price, market_state.last_price),
-        last_trade_id = coalesce(EXCLUDED.last_trade_id, market_state.last_trade_id),
-        book_sequence = CASE WHEN market_state.book_sequence = :book_sequence_before
-                             THEN EXCLUDED.book_sequence END"""),
-    market="text", now="timestamptz", fee_currency="text", book_sequence="bigint",
-    book_sequence_before="bigint")
-_UPDATE_ORDERS = round_trips.Prepared("matcher_update_orders", text("""
-    UPDATE orders o SET status = u.status, reject_reason = u.reason,
-           filled_quantity = u.filled_quantity, filled_notional = u.filled_notional,
-           fee_paid = u.fee_paid, fee_accrued = u.fee_accrued,
-           hold_remaining = u.hold_remaining,
-           triggered_at = u.triggered_at, priority = coalesce(u.priority, o.priority),
-           updated_at = now()
-      FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]),
-                  CAST(:reasons AS text[]), CAST(:filled AS numeric[]),
-                  CAST(:notional AS numeric[]), CAST(:fees AS numeric[]),
-                  CAST(:accrued AS numeric[]), CAST(:holds AS numeric[]),
-                  CAST(:triggered AS timestamptz[]), CAST(:priorities AS bigint[]))
-           AS u(id, status, reason, filled_quantity, filled_notional, fee_paid,
-                fee_accrued, hold_remaining, triggered_at, priority)
-     WHERE o.id = u.id"""))
-# A batch's trades in every interval's candle: one row per interval.
-_UPSERT_CANDLES = round_trips.Prepared("matcher_upsert_candles", text("""
-    INSERT INTO candles (market, interval, start, open, high, low, close, volume,
-                         quote_volume, trades)
-    SELECT :candle_market, i.interval, i.start, :candle_open, :candle_high, :candle_low,
-           :candle_close, :candle_volume, :candle_quote_volume, :candle_trades
-      FROM unnest(CAST(:candle_interval AS text[]), CAST(:candle_start AS timestamptz[]))
-           AS i(interval, start)
-    ON CONFLICT (market, interval, start) DO UPDATE
-    SET high = greatest(candles.high, EXCLUDED.high), low = least(candles.low, EXCLUDED.low),
-        close = EXCLUDED.close, volume = candles.volume + EXCLUDED.volume,
-        quote_volume = candles.quote_volume + EXCLUDED.quote_volume,
-        trades = candles.trades + EXCLUDED.trades"""),
-    candle_market="text", candle_open="numeric", candle_high="numeric", candle_low="numeric",
-    candle_close="numeric", candle_volume="numeric", candle_quote_volume="numeric",
-    candle_trades="integer")
-# A batch's transaction is the runner's own (its connection in autocommit mode): it
-# begins with reading the market, claims its requests (marking them processed: only
-# requests still pending are claimed, so even two leaders at once could not apply work
-# twice) and reads their new orders in the same statement, and sends every write with
-# the commit in one round trip, so that the traders' accounts stay locked only while the
-# server works. An order and its request share their sequence number.
-_BEGIN_AND_READ_MARKET = round_trips.joined("BEGIN", round_trips.Prepared(
-    "matcher_read_market", text("""
-    SELECT m.*, q.scale AS quote_scale FROM markets m JOIN currencies q ON q.code = m.quote
-     WHERE m.symbol = :market"""), market="text"))
-_CLAIM_REQUESTS = round_trips.joined(round_trips.Prepared("matcher_claim_requests", text("""
-    WITH claimed AS (
-        UPDATE matcher_requests SET processed_at = now()
-         WHERE sequence IN (SELECT sequence FROM matcher_requests
-                             WHERE market = :market AND processed_at IS NULL
-                             ORDER BY sequence LIMIT :limit FOR UPDATE)
-        RETURNING sequence, kind, order_id, created_at)
-    SELECT c.sequence, c.kind, c.order_id, c.created_at, o.id, o.user_id, o.side, o.type,
-           o.time_in_force, o.price, o.stop_price, o.quantity, o.post_only, o.expire_at,
-           o.status, o.reject_reason, o.hold_currency, o.hold_remaining, o.filled_quantity,
-           o.filled_notional, o.fee_paid, o.fee_accrued, o.triggered_at
-      FROM claimed c LEFT JOIN orders o ON c.kind = 'order' AND o.id = c.order_id
-     ORDER BY c.sequence"""), market="text", limit="integer"))
-_WRITES = {"orders": _UPDATE_ORDERS, "candles": _UPSERT_CANDLES, "transfers": INSERT_NEW,
-           "trades": _INSERT_TRADES_AND_STATE}
-
-
-@functools.cache
-def _writes_and_commit(parts: tuple[str, ...]) -> str:
-    return round_trips.joined(*(_WRITES[part] for part in parts), "COMMIT")
 
 
 def lock_key(market: str) -> int:
@@ -250,7 +144,7 @@ class MarketRunner:
     def _batch(self, conn: Connection) -> tuple[list, Settlement, datetime] | None:
         """One batch, begun and committed on ``conn``; None (and nothing changed) when
         there is no work."""
-        row = round_trips.last_row(conn, _BEGIN_AND_READ_MARKET, {"market": self.symbol})
+        row = round_trips.last_row(conn, BEGIN_AND_READ_MARKET, {"market": self.symbol})
         market = None if row is None else Market(
             row.symbol, row.base, row.quote, row.tick_size, row.lot_size, row.min_notional,
             row.maker_fee_bps, row.taker_fee_bps, row.status)
@@ -258,7 +152,7 @@ class MarketRunner:
             # Before claiming: the book holds what the requests processed before this
             # batch made, and this batch's requests enter it only by being applied.
             self._rebuild(conn, market)
-        requests = [] if market is None else round_trips.execute(conn, _CLAIM_REQUESTS, {
+        requests = [] if market is None else round_trips.execute(conn, CLAIM_REQUESTS, {
             "market": self.symbol, "limit": self.batch_requests}).all()
         if market is None or not requests:
             conn.exec_driver_sql("ROLLBACK")
@@ -266,15 +160,15 @@ class MarketRunner:
         assert self.book is not None
         self._take_new_orders(requests)
         now = self.clock()
-        accounts = _AccountCache(conn)
+        accounts = AccountCache(conn)
         settlement = Settlement()
         step = self._book_sequence
         for request in requests:
             events = self._apply(request, now)
             step = self._number_entries(events, step + 1)
-            settle(events, self.states, market, row.quote_scale, accounts.get,
+            settle(events, self.states, market, row.quote_scale,
                    f"{self.symbol}:{request.sequence}", now, settlement)
-        self._write_and_commit(conn, market, settlement, now, step)
+        self._write_and_commit(conn, market, settlement, accounts, now, step)
         self._book_sequence = step
         return requests, settlement, now
 
@@ -321,13 +215,13 @@ class MarketRunner:
             order = self._pending.pop(request.order_id, None)
             return [] if order is None else self.book.submit(order, now)
         return self.book.cancel(request.order_id,
-                                "expired" if request.kind == "expire" else "cancelled")
+                                EXPIRED if request.kind == "expire" else CANCELLED)
 
     # Loading -------------------------------------------------------------------
 
     def _rebuild(self, conn: Connection, market: Market) -> None:
         rules = MarketRules(taker_fee_bps=market.taker_fee_bps,
-                            quote_scale=self._quote_scale(conn, market),
+                            quote_scale=scale(conn, market.quote),
                             lot_size=market.lot_size)
         self.book = Book(rules)
         self.book.last_price = conn.execute(select(market_state.c.last_price).where(
@@ -340,11 +234,11 @@ class MarketRunner:
             matcher_requests.c.processed_at.is_not(None)).exists()
         # In the order the book queued them (waiting stops, not in it yet, come last).
         rows = conn.execute(select(orders).where(
-            orders.c.market == self.symbol, orders.c.status.in_(RESTING_STATUSES), processed)
+            orders.c.market == self.symbol, orders.c.status.in_(RESTING), processed)
             .order_by(orders.c.priority.asc().nulls_last(), orders.c.sequence)).all()
         for row in rows:
-            self.states[row.id] = _state(row)
-            self.book.restore(_core_order(row))
+            self.states[row.id] = order_state(row)
+            self.book.restore(core_order(row))
         self._published = self._top_levels()
         self._book_sequence = conn.execute(select(market_state.c.book_sequence).where(
             market_state.c.market == self.symbol)).scalar() or 0
@@ -355,33 +249,26 @@ class MarketRunner:
         """The orders that the claimed requests bring (each row is its request's too)."""
         self._pending = {}
         for row in requests:
-            if row.id is not None and row.status in ("accepted", "untriggered"):
-                self.states[row.id] = _state(row)
-                self._pending[row.id] = _core_order(row)
-
-    @staticmethod
-    def _quote_scale(conn: Connection, market: Market) -> int:
-        return conn.execute(select(currencies.c.scale)
-                            .where(currencies.c.code == market.quote)).scalar_one()
+            if row.id is not None and row.status in NEW:
+                self.states[row.id] = order_state(row)
+                self._pending[row.id] = core_order(row)
 
     # Writing -------------------------------------------------------------------
 
     def _write_and_commit(self, conn: Connection, market: Market, settlement: Settlement,
-                          now: datetime, book_sequence: int) -> None:
+                          accounts: AccountCache, now: datetime, book_sequence: int) -> None:
         """The batch's writes and the commit, in one round trip. The ledger's, which lock
         the traders' accounts, come last but one."""
         parts: dict[str, dict[str, Any]] = {}
         if settlement.changed:
-            parts["orders"] = _columns([self.states[i] for i in sorted(settlement.changed)])
+            parts["orders"] = columns([self.states[i] for i in sorted(settlement.changed)])
         if settlement.trades:
             rows = candles.from_trades(self.symbol, settlement.trades, now)
             parts["candles"] = {f"candle_{name}": rows[0][name] for name in (
                 "market", "open", "high", "low", "close", "volume", "quote_volume", "trades")}
             parts["candles"] |= {"candle_interval": [r["interval"] for r in rows],
                                  "candle_start": [r["start"] for r in rows]}
-        if settlement.transfers:
-            parts["transfers"] = insert_parameters(settlement.transfers)
-        fills = [row for t in settlement.trades for row in _fill_rows(t, market)]
+        fills = [row for t in settlement.trades for row in fill_rows(t, market)]
         parts["trades"] = {
             "market": self.symbol, "fee_currency": market.quote, "now": now,
             "last_price": settlement.last_price,
@@ -389,80 +276,24 @@ class MarketRunner:
             **{name: [t[name] for t in settlement.trades] for name in
                ("price", "quantity", "taker_side", "maker_order_id", "taker_order_id",
                 "transfer_key")},
-            **{f"fill_{name}": [f[name] for f in fills] for name in _FILL_COLUMNS}}
+            **{f"fill_{name}": [f[name] for f in fills] for name in FILL_COLUMNS}}
         try:
-            round_trips.execute(conn, _writes_and_commit(tuple(parts)),
-                                round_trips.merged(*parts.values()))
-        except DBAPIError as error:
+            post_new(conn, accounts.transfers(settlement.transfers),
+                     round_trips.merged(*parts.values()),
+                     before=tuple(BEFORE_TRANSFERS[part] for part in parts if part != "trades"),
+                     after=AFTER_TRANSFERS)
+        except DBAPIError as error:   # what post_new left untranslated: not the ledger's
             if getattr(error.orig, "pgcode", None) == NOT_NULL_VIOLATION and getattr(
                     getattr(error.orig, "diag", None), "column_name", None) == "book_sequence":
                 raise StaleBook(f"{self.symbol}: another runner wrote the market since this "
                                 "book was built; it is rebuilt") from error
-            raise translated(error) from error
+            raise
 
     def _forget_closed(self, settlement: Settlement) -> None:
         for order_id in settlement.changed:
             state = self.states.get(order_id)
-            if state is not None and state.status in ("filled", "cancelled", "expired",
-                                                      "rejected"):
+            if state is not None and state.status in CLOSED:
                 del self.states[order_id]
-
-
-class _AccountCache:
-    """Account lookups for one batch (each at most once per batch)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.found: dict[tuple, Any] = {}
-
-    def get(self, owner: int | None, currency: str, kind: AccountKind):  # type: ignore[no-untyped-def]
-        key = (owner, currency, kind)
-        if key not in self.found:
-            self.found[key] = account(self.conn, owner, currency, kind)
-        return self.found[key]
-
-
-def _state(row: Any) -> OrderState:
-    return OrderState(row.id, row.user_id, row.side, row.hold_currency, row.hold_remaining,
-                      row.filled_quantity, row.filled_notional, row.fee_paid, row.fee_accrued,
-                      row.status, row.reject_reason, row.triggered_at)
-
-
-def _core_order(row: Any) -> Order:
-    is_market_buy = row.type in ("market", "stop_market") and row.side == "buy"
-    remaining = None if row.quantity is None else row.quantity - row.filled_quantity
-    return Order(row.id, row.user_id, row.side, row.type, row.time_in_force, remaining,
-                 row.price, row.stop_price, row.hold_remaining if is_market_buy else None,
-                 row.post_only, row.expire_at, row.sequence,
-                 triggered=row.triggered_at is not None)
-
-
-def _fill_rows(trade: dict[str, Any], market: Market) -> list[dict[str, Any]]:
-    maker_side = "sell" if trade["taker_side"] == "buy" else "buy"
-    common = {"price": trade["price"], "quantity": trade["quantity"],
-              "transfer_key": trade["transfer_key"]}
-    return [
-        common | {"user_id": trade["maker_user_id"], "order_id": trade["maker_order_id"],
-                  "side": maker_side, "fee": trade["maker_fee"], "liquidity": "maker"},
-        common | {"user_id": trade["taker_user_id"], "order_id": trade["taker_order_id"],
-                  "side": trade["taker_side"], "fee": trade["taker_fee"], "liquidity": "taker"},
-    ]
-
-
-def _columns(states: list[OrderState]) -> dict[str, list]:
-    return {"ids": [s.id for s in states], "statuses": [s.status for s in states],
-            "reasons": [s.reject_reason for s in states],
-            "filled": [s.filled_quantity for s in states],
-            "notional": [s.filled_notional for s in states],
-            "fees": [s.fee_paid for s in states], "accrued": [s.fee_accrued for s in states],
-            "holds": [s.hold_remaining for s in states],
-            "triggered": [s.triggered_at for s in states],
-            "priorities": [s.priority for s in states]}
-
-
-def pending_markets(conn: Connection) -> list[str]:
-    return list(conn.execute(text("SELECT DISTINCT market FROM matcher_requests "
-                                  "WHERE processed_at IS NULL")).scalars())
 
 
 def _observe(market: str, requests: list) -> None:  # type: ignore[type-arg]

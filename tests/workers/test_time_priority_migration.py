@@ -13,7 +13,7 @@ from sqlalchemy import text
 import config
 from db import engine as engines
 from embedded.services import ensure_database
-from matcher.runner import MarketRunner
+from workers.matching.runner import MarketRunner
 from tests.conftest import TEST_DATABASE
 from tests.factories import create_user
 from tests.trading import Clock, create_market, funded_user, place

@@ -1,4 +1,4 @@
-"""Exact decimal amounts: parsing, scale checks, explicit rounding.
+"""Money: exact decimal amounts, parsing, scale checks, explicit rounding, fees.
 
 Money is ``Decimal`` in Python and ``NUMERIC`` in PostgreSQL. Arithmetic on money
 goes through ``MONEY`` (wide precision, inexact results trapped), so a
@@ -11,9 +11,21 @@ from __future__ import annotations
 import re
 from decimal import (
     ROUND_DOWN, ROUND_UP, Context, Decimal, Inexact, InvalidOperation, Overflow,
+    localcontext,
 )
 
-from ledger.errors import AmountError
+
+
+class AmountError(Exception):
+    """Raised when an amount is not a decimal string that fits its currency."""
+
+    code = "invalid_amount"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
 
 SCALE_MAX = 18
 INTEGER_DIGITS_MAX = 30
@@ -113,3 +125,26 @@ def _json_type(value: object) -> str:
     if isinstance(value, list):
         return "array"
     return "number"  # int, or the API's kept-as-text non-integer number
+
+
+def exact_fee(notional: Decimal, bps: int) -> Decimal:
+    """A fee at ``bps`` on ``notional``, unrounded."""
+    with localcontext() as context:
+        context.prec = 100
+        return notional * bps / 10_000
+
+
+def fee(notional: Decimal, bps: int, scale: int) -> Decimal:
+    """A fee on ``notional`` at ``bps``, rounded up to the quote's scale: in the exchange's
+    favour, by less than one unit, and never lost (it is booked to the fee account)."""
+    if bps == 0:
+        return Decimal(0)
+    with localcontext() as context:
+        context.prec = 100
+        return (notional * bps / 10_000).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_UP)
+
+
+def buyer_cost(price: Decimal, quantity: Decimal, fee_bps: int, scale: int) -> Decimal:
+    """What a buyer pays for ``quantity`` at ``price`` with a fee of ``fee_bps``."""
+    notional = MONEY.multiply(price, quantity)
+    return round_up(notional, scale) + fee(notional, fee_bps, scale)

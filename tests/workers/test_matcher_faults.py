@@ -13,9 +13,9 @@ import redis
 from sqlalchemy import text
 
 from ledger import InsufficientFunds
-from matcher.book import Book, Fill, MarketRules
-from matcher.errors import InvalidOrder
-from matcher.runner import _core_order
+from matcher.book import Book, Trade, MarketRules
+from trading.errors import InvalidOrder
+from workers.matching.rows import core_order as _core_order
 from scheduler.jobs import sweep
 from tests.processes import Process
 from tests.trading import assert_consistent, create_market, funded_user, place, runner
@@ -35,7 +35,7 @@ def traders(engine, market):
 
 def place_random(engine, market, users, rng, count):
     """Limit and market orders around 100 from a few users, with cancels mixed in."""
-    from matcher.orders import request_cancel
+    from trading.matcher_requests import request_cancel
     placed = []
     for _ in range(count):
         user = rng.choice(users)
@@ -83,7 +83,7 @@ def replayed_trades(engine, market):
         else:
             events = book.cancel(request.order_id)
         trades += [(e.maker_order_id, e.taker_order_id, e.price, e.quantity) for e in events
-                   if isinstance(e, Fill)]
+                   if isinstance(e, Trade)]
     return trades
 
 
@@ -171,7 +171,7 @@ def wait_until_done(engine, market, wake, timeout=60):
 
 def test_sigkill_of_the_matcher_mid_batch_loses_and_doubles_nothing(engine, settings, market,
                                                                     tmp_path):
-    from workers.matching import wake
+    from events.publishing import wake
     rng = random.Random(8)
     users = traders(engine, market)
     for round_number in range(3):
@@ -194,7 +194,7 @@ def test_sigkill_of_the_matcher_mid_batch_loses_and_doubles_nothing(engine, sett
 
 
 def test_redis_flushed_mid_run_only_delays(engine, settings, market, tmp_path):
-    from workers.matching import wake
+    from events.publishing import wake
     rng = random.Random(9)
     users = traders(engine, market)
     matcher = Process("matcher", tmp_path)

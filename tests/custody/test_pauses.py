@@ -13,7 +13,7 @@ from custody import pauses, withdrawals
 from custody.withdrawals import send_lock_key
 from ledger import reconcile
 from tests.currencies.nodes import SimulatedWorld
-from tests.currencies.test_sending import CONFIRMATIONS, FEE, _balances, requested
+from tests.custody.test_withdrawals_on_chains import CONFIRMATIONS, FEE, _balances, requested
 from tests.factories import create_currency
 
 

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from db.schema import orders
-from matcher.orders import (
-    ORDERS_OPEN_PER_USER_MAX, Placement, _scales, place, place_many, view,
-)
+from trading.rules import ORDERS_OPEN_PER_USER_MAX
+from trading.placing import Placement, place, place_many
+from trading.views import view
+from ledger.scales import market_scales as _scales
 from tests.trading import NOW, assert_consistent, balances, create_market, funded_user
 
 
@@ -120,7 +121,7 @@ def test_a_batch_decides_each_order_as_if_it_came_alone_after_the_ones_before(
 
 def test_a_batch_that_fails_as_a_whole_is_placed_again_one_order_at_a_time(
         engine, admin_engine):
-    from api.order_batches import OrderBatcher
+    from trading.batches import OrderBatcher
 
     market = create_market(admin_engine)
     seller = funded_user(engine, market, base="2")
@@ -141,7 +142,7 @@ def test_a_batch_that_fails_as_a_whole_is_placed_again_one_order_at_a_time(
 
 @pytest.mark.timeout(60)
 def test_an_announcement_that_fails_fails_no_caller(engine, admin_engine):
-    from api.order_batches import OrderBatcher
+    from trading.batches import OrderBatcher
 
     market = create_market(admin_engine)
     seller = funded_user(engine, market, base="1")

@@ -9,9 +9,9 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from matcher import orders as entry
+from trading import placing
 from matcher.errors import StaleBook
-from matcher.runner import MarketRunner
+from workers.matching.runner import MarketRunner
 from tests.processes import Process
 from tests.trading import (
     NOW, Clock, assert_consistent, balances, create_market, fee_balance, funded_user,
@@ -71,7 +71,7 @@ def test_equal_price_orders_committed_out_of_sequence_keep_their_priority_after_
         transaction = conn.begin()
         # The first sell takes its sequence number, and commits only after the second
         # (with the next number) has been committed and put in the book.
-        slow, _ = entry.place(conn, early, {"market": market, "side": "sell",
+        slow, _ = placing.place(conn, early, {"market": market, "side": "sell",
                                             "type": "limit", "quantity": "1",
                                             "price": "100.00"}, NOW)
         fast = place(engine, late, market, side="sell", type="limit", quantity="1",
@@ -177,14 +177,14 @@ def test_a_runner_whose_book_another_runner_has_moved_on_writes_nothing_and_rebu
 
 def test_the_matcher_worker_runs_a_stale_runners_batch_again_on_a_rebuilt_book(
         engine, settings, market):
-    from workers.matching import _run_with_retries
+    from workers.matching.actor import _run_with_retries
     stale, sell, buy, seller, buyer = _a_stale_runner(engine, settings, market)
     assert _run_with_retries(stale) == 1
     _assert_the_buy_met_the_sell(engine, market, sell, buy, seller, buyer)
 
 
 def _wait_for_status(engine, market, order_id, status, timeout=60):
-    from workers.matching import wake
+    from events.publishing import wake
     deadline = time.monotonic() + timeout
     while order_row(engine, order_id).status != status:
         assert time.monotonic() < deadline, f"order {order_id} never became {status}"
@@ -202,7 +202,7 @@ def test_a_killed_matcher_process_started_again_fills_the_order_its_book_had_fir
     matcher.wait_for_output("ready for action")
     with engine.connect() as conn:
         transaction = conn.begin()
-        slow, _ = entry.place(conn, early, {"market": market, "side": "sell",
+        slow, _ = placing.place(conn, early, {"market": market, "side": "sell",
                                             "type": "limit", "quantity": "1",
                                             "price": "100.00"}, NOW)
         fast = place(engine, late, market, side="sell", type="limit", quantity="1",

@@ -23,7 +23,7 @@ from ledger import reconcile
 from scheduler import jobs
 from tests.currencies.nodes import driver_on
 from tests.currencies.proxy import RefusingProxy
-from tests.currencies.test_sending import CONFIRMATIONS, FEE, _balances, _status, requested
+from tests.custody.test_withdrawals_on_chains import CONFIRMATIONS, FEE, _balances, _status, requested
 
 LOOKUPS = {"eth_getTransactionByHash", "eth_getTransactionReceipt", "eth_getTransactionCount"}
 

@@ -1,4 +1,4 @@
-"""Demo data, loaded once by ``make run`` (``python -m db.demo``); safe to repeat.
+"""Demo data, loaded once by ``make run`` (``python -m admin.demo``); safe to repeat.
 
 Simulated currencies, three markets and two users with funds. Every credit is an
 ordinary ledger transfer from the currency's outside world, with a fixed

@@ -6,8 +6,8 @@ from decimal import Decimal as D
 import pytest
 
 from ledger import InsufficientFunds
-from matcher.errors import InvalidOrder
-from matcher.orders import request_cancel
+from trading.errors import InvalidOrder
+from trading.matcher_requests import request_cancel
 from scheduler.jobs import expire_due
 from tests.trading import (
     NOW, Clock, assert_consistent, balances, create_market, fee_balance, funded_user,
