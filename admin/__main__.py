@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Engine, func, insert, or_, select, update
@@ -202,6 +203,11 @@ def _market_add(engine: Engine, options: argparse.Namespace) -> int:
     return 0
 
 
+def _since(moment: datetime | None) -> str:
+    """When a pause began, if it was recorded (a flag set by hand in SQL has no time)."""
+    return f" since {moment:%Y-%m-%d %H:%M:%S%z}" if moment is not None else ""
+
+
 def _pauses(engine: Engine, options: argparse.Namespace) -> int:
     from custody import pauses
 
@@ -209,7 +215,7 @@ def _pauses(engine: Engine, options: argparse.Namespace) -> int:
         with engine.connect() as conn:
             rows = conn.execute(select(currencies).order_by(currencies.c.code)).all()
         for row in rows:
-            state = (f"withdrawals paused since {row.withdrawals_paused_at:%Y-%m-%d %H:%M:%S%z}: "
+            state = (f"withdrawals paused{_since(row.withdrawals_paused_at)}: "
                      f"{row.withdrawals_paused_reason or 'no reason recorded'}"
                      if row.withdrawals_paused else "withdrawals open")
             print(f"{row.code}\tscale {row.scale}\t{row.driver}\t{state}")
@@ -231,7 +237,7 @@ def _pauses(engine: Engine, options: argparse.Namespace) -> int:
     for withdrawal_id, code in resumed.waiting:
         enqueue_withdrawal(withdrawal_id, code)
     print(f"{options.code} withdrawals resumed" + (
-        f" (paused since {resumed.since:%Y-%m-%d %H:%M:%S%z}: {resumed.reason})"
+        f" (paused{_since(resumed.since)}: {resumed.reason})"
         if resumed.reason else " (they were not paused)")
         + f"; {len(resumed.waiting)} waiting withdrawals sent for payment")
     return 0

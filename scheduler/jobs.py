@@ -75,12 +75,13 @@ def reconcile_ledger(engine: Engine) -> Stopped:
         return Stopped()
     for discrepancy in found:
         log.error("reconciliation: %s", discrepancy)
-    paused = _pause_withdrawals(engine, found)
-    for code in paused:
-        log.error("reconciliation: %s withdrawals paused until an operator resumes them", code)
+    # Markets first: a pause waits for each currency's payment in flight (its send lock).
     symbols = _halt_markets(engine, {d.currency for d in found})
     for symbol in symbols:
         log.error("reconciliation: market %s halted until an operator resumes it", symbol)
+    paused = _pause_withdrawals(engine, found)
+    for code in paused:
+        log.error("reconciliation: %s withdrawals paused until an operator resumes them", code)
     return Stopped(symbols, paused)
 
 

@@ -124,6 +124,9 @@ class OrderBatcher:
                 failure = error
                 if not outcomes.transient(error):
                     break
+            except Exception as error:  # this order's own refusal: the next ones go on
+                failure = error
+                break
         exhausted = attempt == attempts and (
             isinstance(failure, CommitOutcomeUnknown) or outcomes.transient(failure))
         if unknown:
