@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Collection, Iterable, Protocol
 
 import gevent
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from api.auth import Principal
 from api.errors import ApiError
@@ -58,25 +58,29 @@ class Holder(Protocol):
 
 def ended(conn: Connection, grants: Collection[Grant], now: datetime) -> dict[Grant, ApiError]:
     """The grants that no longer hold, each with the error that ends its socket."""
-    found: dict[Grant, ApiError] = {}
     by_session = {g.session_id: g for g in grants if g.session_id is not None}
-    for chunk in _chunks(list(by_session)):
-        rows = {row.id: row for row in conn.execute(
-            select(sessions.c.id, sessions.c.revoked_at, sessions.c.expires_at, users.c.frozen_at)
-            .join(users, users.c.id == sessions.c.user_id).where(sessions.c.id.in_(chunk)))}
-        for session_id in chunk:
-            error = _session_error(rows.get(session_id), now)
-            if error is not None:
-                found[by_session[session_id]] = error
     by_key = {g.api_key_id: g for g in grants if g.api_key_id is not None}
-    for chunk in _chunks(list(by_key)):
-        rows = {row.id: row for row in conn.execute(
-            select(api_keys.c.id, api_keys.c.revoked_at, api_keys.c.scopes, users.c.frozen_at)
-            .join(users, users.c.id == api_keys.c.user_id).where(api_keys.c.id.in_(chunk)))}
-        for key_id in chunk:
-            error = _key_error(rows.get(key_id))
+    return {
+        **_refused(conn, by_session, select(sessions.c.id, sessions.c.revoked_at,
+                                            sessions.c.expires_at, users.c.frozen_at)
+                   .join(users, users.c.id == sessions.c.user_id), sessions.c.id,
+                   lambda row: _session_error(row, now)),
+        **_refused(conn, by_key, select(api_keys.c.id, api_keys.c.revoked_at, api_keys.c.scopes,
+                                        users.c.frozen_at)
+                   .join(users, users.c.id == api_keys.c.user_id), api_keys.c.id, _key_error)}
+
+
+def _refused(conn: Connection, by_id: dict[Any, Grant], query: Select, id_column: Any,
+             error_of: Callable[[Any], ApiError | None]) -> dict[Grant, ApiError]:
+    """The grants of ``by_id`` whose row (read ``GRANTS_PER_QUERY_MAX`` ids a query) no
+    longer holds, with the error ``error_of`` gives it."""
+    found: dict[Grant, ApiError] = {}
+    for chunk in _chunks(list(by_id)):
+        rows = {row.id: row for row in conn.execute(query.where(id_column.in_(chunk)))}
+        for grant_id in chunk:
+            error = error_of(rows.get(grant_id))
             if error is not None:
-                found[by_key[key_id]] = error
+                found[by_id[grant_id]] = error
     return found
 
 

@@ -109,3 +109,13 @@ def scratch(settings):
     admin.dispose()
     app.dispose()
     recreate_database(settings, "exchange_scratch_reconcile")
+
+
+@pytest.fixture
+def proxy(settings):
+    """A TCP proxy in front of the embedded PostgreSQL that cuts connections on cue
+    (tests/pgproxy.py)."""
+    from tests.pgproxy import CuttingProxy, socket_path_of
+    proxy = CuttingProxy(socket_path_of(settings.database_url))
+    yield proxy
+    proxy.close()

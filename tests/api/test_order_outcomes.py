@@ -11,17 +11,9 @@ from sqlalchemy import text
 
 from tests.api.client import Client
 from tests.api.conftest import start_web
-from tests.pgproxy import CuttingProxy, socket_path_of
 from tests.trading import assert_consistent, balances, create_market, place, runner
 
 ANSWERS_MAX = 10     # a client's attempts while the web process's pools reconnect
-
-
-@pytest.fixture
-def proxy(settings):
-    proxy = CuttingProxy(socket_path_of(settings.database_url))
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture

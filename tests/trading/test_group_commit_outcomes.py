@@ -14,7 +14,6 @@ from db.errors import CommitOutcomeUnknown
 from trading.placing import Placement
 from trading.views import view
 from ledger.scales import market_scales as _scales
-from tests.pgproxy import CuttingProxy, socket_path_of
 from tests.trading import assert_consistent, balances, create_market, funded_user
 
 
@@ -24,13 +23,6 @@ def writes_orders(transaction: str) -> bool:
 
 def locks_users(transaction: str) -> bool:
     return "EXECUTE placing_lock_users" in transaction
-
-
-@pytest.fixture
-def proxy(settings):
-    proxy = CuttingProxy(socket_path_of(settings.database_url))
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture
