@@ -19,6 +19,12 @@ from api import (
     routes_trading,
 )
 from api.auth import Authenticator
+from api.binance import routes_account as binance_account
+from api.binance import routes_market as binance_market
+from api.binance import routes_orders as binance_orders
+from api.binance.services import BinanceServices
+from api.binance.symbols import Symbols
+from api.order_waits import OrderWaits
 from api.errors import ApiError, translate
 from trading.batches import OrderBatcher
 from api.ratelimit import RateLimiter
@@ -112,7 +118,11 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
     for module in (routes_public, routes_market_data, routes_access, routes_account,
                    routes_trading, routes_custody):
         module.routes.register(api, services)
-    _install_metrics_and_socket(app, api, engine)
+    order_waits = OrderWaits()
+    hub = _install_metrics_and_socket(app, api, engine, order_waits)
+    binance = BinanceServices(services, Symbols(engine), order_waits, hub.start)
+    for face in (binance_market, binance_orders, binance_account):
+        face.routes.register(api, binance)
     spec = openapi.document(api)
     docs = openapi.docs_page(api)
     app.route("/v1/openapi.json", "GET", lambda: spec)
@@ -135,14 +145,15 @@ def _services(api: Api, engine: Engine, autocommit: Engine) -> Services:
                     lambda market: publishing.wake(market, send), publishing.enqueue_withdrawal)
 
 
-def _install_metrics_and_socket(app: bottle.Bottle, api: Api, engine: Engine) -> None:
+def _install_metrics_and_socket(app: bottle.Bottle, api: Api, engine: Engine,
+                                order_waits: OrderWaits) -> Hub:
     @app.route("/metrics", "GET")
     def prometheus_metrics() -> bytes:
         """This process's metrics, for Prometheus (not part of the public API)."""
         bottle.response.content_type = prometheus_client.CONTENT_TYPE_LATEST
         return prometheus_client.generate_latest()
 
-    hub = Hub(api.settings, engine, api.authenticator, api.limiter)
+    hub = Hub(api.settings, engine, api.authenticator, api.limiter, order_waits)
 
     @app.route("/v1/ws", "GET")
     def websocket() -> str:
@@ -154,6 +165,7 @@ def _install_metrics_and_socket(app: bottle.Bottle, api: Api, engine: Engine) ->
                            "connect with a WebSocket client (Upgrade: websocket)")
         hub.serve(socket, bottle.request.environ)
         return ""
+    return hub
 
 
 def _install_preflight_and_errors(app: bottle.Bottle, settings: Settings) -> None:

@@ -64,6 +64,9 @@ class Authenticator:
         key_id = request.headers.get("X-API-Key")
         if key_id is None or request.headers.get("Authorization"):
             return False
+        return self.key_in_memory(key_id)
+
+    def key_in_memory(self, key_id: str) -> bool:
         cached = self._keys.get(key_id)
         return cached is not None and time.monotonic() < cached[0]
 
@@ -122,31 +125,40 @@ class Authenticator:
             raise ApiError(401, "timestamp_out_of_window",
                            f"X-API-Timestamp is {drift_ms} ms from the server's clock; the "
                            f"window is {self.settings.receive_window_ms} ms")
+        window_seconds = 2 * self.settings.receive_window_ms // 1000 + 1
+        principal = self.key_principal(
+            key_id, (timestamp + method + path_with_query).encode() + body, signature, address,
+            window_seconds, "sign timestamp + METHOD + path with query + body with the key's "
+            "secret (HMAC-SHA256, hex)")
+        if claim:
+            assert principal.signature_claim is not None
+            first_use(bool(self.redis.set(principal.signature_claim[0], 1, nx=True,
+                                          ex=window_seconds)))
+        return principal
+
+    def key_principal(self, key_id: str, message: bytes, signature: str, address: str,
+                      window_seconds: int, how_to_sign: str) -> Principal:
+        """The caller of a request signed with ``key_id`` over ``message``, if the key
+        exists, signed it, is not revoked, its owner not frozen and ``address`` allowed;
+        its signature is left for the caller to claim for ``window_seconds``."""
         if len(key_id) > 40 or len(signature) != SIGNATURE_HEX_LENGTH:
             raise ApiError(401, "invalid_signature", "the signature does not match")
         found = self._key(key_id)
         if found is None:
             raise ApiError(401, "invalid_api_key", "no API key has this id")
         key, secret, frozen = found
-        message = (timestamp + method + path_with_query).encode()
-        expected = hmac.new(secret, message + body, hashlib.sha256).hexdigest()
+        expected = hmac.new(secret, message, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
             raise ApiError(401, "invalid_signature",
-                           "the signature does not match: sign timestamp + METHOD + path with "
-                           "query + body with the key's secret (HMAC-SHA256, hex)")
+                           f"the signature does not match: {how_to_sign}")
         if key.revoked_at is not None:
             raise ApiError(401, "api_key_revoked", "this API key was revoked")
         if frozen:
             raise ApiError(403, "account_frozen", "this account is frozen; contact support")
         if not key.allows_ip(address):
             raise ApiError(403, "ip_not_allowed", "this API key is not allowed from your address")
-        window_seconds = 2 * self.settings.receive_window_ms // 1000 + 1
-        principal = Principal(key.user_id, frozenset(key.scopes), api_key_id=key.id,
-                              signature_claim=(f"signature:{expected}", window_seconds))
-        if claim:
-            first_use(bool(self.redis.set(f"signature:{expected}", 1, nx=True,
-                                          ex=window_seconds)))
-        return principal
+        return Principal(key.user_id, frozenset(key.scopes), api_key_id=key.id,
+                         signature_claim=(f"signature:{expected}", window_seconds))
 
 
 def first_use(claimed: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, select, text
 
@@ -57,32 +58,53 @@ def _scales(conn: Connection, symbol: str) -> tuple[int, int]:
     return known[row.base], known[row.quote]
 
 
-def ticker(conn: Connection, symbol: str, now: datetime) -> dict:
-    """24 hours of 1-minute candles: open, high, low, volume; the last price; the change."""
-    base_scale, quote_scale = _scales(conn, symbol)
+class DayStats(NamedTuple):
+    """A market's last 24 hours, from its 1-minute candles (``open`` is None without
+    trades), and its last price."""
+
+    open: Decimal | None
+    high: Decimal | None
+    low: Decimal | None
+    last: Decimal | None
+    volume: Decimal
+    quote_volume: Decimal
+    trades: int
+    since: datetime
+
+
+def day_stats(conn: Connection, symbol: str, now: datetime) -> DayStats:
     since = bucket(now - timedelta(hours=24), "1m")
     rows = conn.execute(select(candles).where(
         candles.c.market == symbol, candles.c.interval == "1m", candles.c.start > since)
         .order_by(candles.c.start)).all()
     last = conn.execute(select(market_state.c.last_price).where(
         market_state.c.market == symbol)).scalar()
+    return DayStats(rows[0].open if rows else None, max((r.high for r in rows), default=None),
+                    min((r.low for r in rows), default=None), last,
+                    sum((r.volume for r in rows), Decimal(0)),
+                    sum((r.quote_volume for r in rows), Decimal(0)),
+                    sum(r.trades for r in rows), since + timedelta(minutes=1))
+
+
+def ticker(conn: Connection, symbol: str, now: datetime) -> dict:
+    """24 hours of 1-minute candles: open, high, low, volume; the last price; the change."""
+    base_scale, quote_scale = _scales(conn, symbol)
+    day = day_stats(conn, symbol, now)
 
     def price(value: Decimal | None) -> str | None:
         return None if value is None else format_amount(value, quote_scale)
 
-    opening = rows[0].open if rows else None
-    change = None if opening is None or last is None else last - opening
+    change = None if day.open is None or day.last is None else day.last - day.open
     return {
-        "market": symbol, "open": price(opening),
-        "high": price(max((r.high for r in rows), default=None)),
-        "low": price(min((r.low for r in rows), default=None)), "last": price(last),
-        "volume": format_amount(sum((r.volume for r in rows), Decimal(0)), base_scale),
-        "quote_volume": format_amount(sum((r.quote_volume for r in rows), Decimal(0))
-                                      .quantize(Decimal(1).scaleb(-quote_scale)), quote_scale),
+        "market": symbol, "open": price(day.open), "high": price(day.high),
+        "low": price(day.low), "last": price(day.last),
+        "volume": format_amount(day.volume, base_scale),
+        "quote_volume": format_amount(day.quote_volume.quantize(
+            Decimal(1).scaleb(-quote_scale)), quote_scale),
         "change": price(change),
-        "change_percent": None if change is None else
-        f"{(change * 100 / opening).quantize(Decimal('0.01')):f}",
-        "trades": sum(r.trades for r in rows),
+        "change_percent": None if change is None or day.open is None else
+        f"{(change * 100 / day.open).quantize(Decimal('0.01')):f}",
+        "trades": day.trades,
     }
 
 
@@ -97,18 +119,24 @@ routes = Routes()
 
 def book(services: Services, call: Call) -> dict:
     symbol = call.path["market"]
-    SNAPSHOT = services.engine.execution_options(isolation_level="REPEATABLE READ")
-    with SNAPSHOT.connect() as conn:
+    with services.engine.connect() as conn:
         base_scale, quote_scale = _scales(conn, symbol)
-        sequence = conn.execute(select(market_state.c.book_sequence).where(
-            market_state.c.market == symbol)).scalar() or 0
-        sides = {side: conn.execute(BOOK_LEVELS, {"m": symbol, "side": side,
-                                              "direction": direction,
-                                              "depth": call.query["depth"]}).all()
-                 for side, direction in (("buy", -1), ("sell", 1))}
+    sequence, sides = book_levels(services.engine, symbol, call.query["depth"])
     return {"market": symbol, "sequence": sequence, **{
         name: [[format_amount(p, quote_scale), format_amount(q, base_scale)]
                for p, q in sides[side]] for name, side in (("bids", "buy"), ("asks", "sell"))}}
+
+
+def book_levels(engine: Engine, symbol: str, depth: int
+                ) -> tuple[int, dict[str, list[tuple[Decimal, Decimal]]]]:
+    """The book's sequence and its best ``depth`` levels a side (buy, sell), read in one
+    snapshot so that the levels are the book at that sequence."""
+    with engine.execution_options(isolation_level="REPEATABLE READ").connect() as conn:
+        sequence = conn.execute(select(market_state.c.book_sequence).where(
+            market_state.c.market == symbol)).scalar() or 0
+        return sequence, {side: [(p, q) for p, q in conn.execute(BOOK_LEVELS, {
+            "m": symbol, "side": side, "direction": direction, "depth": depth})]
+            for side, direction in (("buy", -1), ("sell", 1))}
 
 
 @routes.route("GET", "/v1/markets/{market}/trades", summary="public trades, newest first",

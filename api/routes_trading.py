@@ -131,7 +131,8 @@ def cancel_all(services: Services, call: Call) -> dict:
         raise InvalidOrder("name the market: DELETE /v1/orders?market=BTC-USDT",
                            field="market")
     with outcomes.transaction(services.engine, CANCEL_UNCONFIRMED) as conn:
-        count = matcher_requests.request_cancel_all(conn, call.user_id, call.query["market"])
+        count = len(matcher_requests.request_cancel_all(conn, call.user_id,
+                                                        call.query["market"]))
     if count:
         services.wake(call.query["market"])
     return {"cancelling": count}

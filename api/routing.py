@@ -62,6 +62,7 @@ class Operation:
     handler: Callable[[Call], Any] = field(repr=False)
     body_validator: Validator | None = None
     query_validator: Validator | None = None
+    face: str = "native"           # or "binance": /api/v3, documented with its own errors
 
 
 class Validator:
@@ -117,7 +118,7 @@ class Api:
             if operation.auth is None or not self.authenticator.in_memory(request):
                 self.limiter.admit(limits)
                 limits = []
-            raw = _body_bytes(request)
+            raw = body_bytes(request)
             try:
                 # Public operations ignore credentials: a stale token never blocks them.
                 principal = None if operation.auth is None else \
@@ -165,7 +166,7 @@ class Routes:
             api.route(method, path, **declaration)(bound)
 
 
-def _body_bytes(request: bottle.BaseRequest) -> bytes:
+def body_bytes(request: bottle.BaseRequest) -> bytes:
     length = request.content_length
     if length > BODY_BYTES_MAX:
         raise ApiError(413, "body_too_large", f"the request body exceeds {BODY_BYTES_MAX} bytes")

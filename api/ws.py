@@ -39,6 +39,7 @@ from sqlalchemy import Engine, select
 from api import routes_market_data, ws_access, ws_limits
 from api.auth import Authenticator
 from api.errors import ApiError, translate
+from api.order_waits import OrderWaits
 from api.ratelimit import RateLimiter
 from api.ws_access import Grant
 from api.ws_books import Books, KnownMarkets
@@ -96,9 +97,10 @@ class Client:
 
 class Hub:
     def __init__(self, settings: Settings, engine: Engine, authenticator: Authenticator,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, order_waits: OrderWaits | None = None
+                 ) -> None:
         self.settings, self.engine, self.authenticator = settings, engine, authenticator
-        self.limiter = limiter
+        self.limiter, self.order_waits = limiter, order_waits
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.clients: set[Client] = set()
         self.books = Books(engine)
@@ -140,6 +142,8 @@ class Hub:
             self._dispatch_private(channels.user_of(channel), event)
 
     def _dispatch_private(self, user_id: int, event: dict[str, Any]) -> None:
+        if self.order_waits is not None and event["orders"]:
+            self.order_waits.received(event["orders"])
         balances = None   # read once for all the user's sockets
         for client in [c for c in self.clients if c.user_id == user_id]:
             if "orders" in client.channels and event["orders"]:

@@ -36,9 +36,10 @@ def request_cancel(conn: Connection, user_id: int, order_id: int, kind: str = "c
     return view(row, market_scales(conn, row.market))
 
 
-def request_cancel_all(conn: Connection, user_id: int, market: str) -> int:
-    """Queue a cancel for each of the user's open orders in ``market`` (one statement)."""
-    return len(conn.execute(_CANCEL_ALL, {"user_id": user_id, "market": market}).all())
+def request_cancel_all(conn: Connection, user_id: int, market: str) -> list[int]:
+    """Queue a cancel for each of the user's open orders in ``market`` (one statement);
+    their ids."""
+    return list(conn.execute(_CANCEL_ALL, {"user_id": user_id, "market": market}).scalars())
 
 
 def pending_markets(conn: Connection) -> list[str]:

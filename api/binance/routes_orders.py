@@ -1,0 +1,197 @@
+"""Placing, reading and cancelling orders through the face: the native order path, the
+native cancels, the same holds and the same matcher.
+
+``POST /api/v3/order`` answers once the order is committed, held and queued (as
+``POST /v1/orders``). Asked for ``RESULT`` or ``FULL`` (ccxt always asks for ``FULL``),
+it then waits up to ``RESULT_WAIT_SECONDS`` for the matcher to have processed it and
+answers what it did, with the fills; past that it answers ``NEW`` with what it has (the
+order goes on, as queued). A cancel likewise answers once the matcher has cancelled, or
+after that bound with the order as it then stands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from api.binance.errors import DUPLICATE, UNKNOWN_ORDER, WOULD_TAKE, BinanceError
+from api.binance.new_orders import native_order
+from api.binance.routes_market import LIMIT, MILLISECONDS, SYMBOL, ANY
+from api.binance.routing import BinanceRoutes, Request
+from api.binance.services import BinanceServices
+from api.binance.shapes import moment, ms, order, order_fill
+from api.binance.symbols import Listed
+from api.routes_trading import CANCEL_UNCONFIRMED
+from db import outcomes
+from db.schema import fills, orders
+from matcher.statuses import ACCEPTED, ACTIVE
+from trading import matcher_requests
+from trading.errors import OrderNotFound
+
+RESULT_WAIT_SECONDS = 2.0
+ORDERS_DEFAULT, ORDERS_MAX = 500, 1000
+ORDER_ID = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+NEW_ORDER_PARAMS = {name: {"type": "string"} for name in (
+    "symbol", "side", "type", "timeInForce", "quantity", "quoteOrderQty", "price",
+    "stopPrice", "newClientOrderId", "newOrderRespType", "selfTradePreventionMode")}
+ONE_ORDER = {"symbol": SYMBOL, "orderId": ORDER_ID, "origClientOrderId": {"type": "string"}}
+
+routes = BinanceRoutes()
+
+
+@routes.route("POST", "/api/v3/order", security="trade", params=NEW_ORDER_PARAMS, answer=ANY,
+              summary="Binance: place an order (the native path: held, queued, matched)")
+def place(services: BinanceServices, request: Request) -> dict:
+    listed = services.symbols.get(request.params.text("symbol"))
+    native, answer = native_order(request.params, listed)
+    placed, created = services.native.batcher.place(request.user_id, native)
+    if not created:
+        raise BinanceError(400, -2010, DUPLICATE)
+    order_id = int(placed["id"])
+    if answer == "ACK":
+        with services.native.engine.connect() as conn:
+            return order(_row(conn, request.user_id, order_id), listed, "ACK")
+    services.start_events()
+    row = services.order_waits.until(order_id, lambda: _read(services, request.user_id, order_id),
+                                      lambda r: r.status != ACCEPTED, RESULT_WAIT_SECONDS)
+    if row.reject_reason == "post_only_would_take":
+        raise BinanceError(400, -2010, WOULD_TAKE)
+    return _answer(services, row, listed, answer)
+
+
+@routes.route("POST", "/api/v3/order/test", security="trade", params=NEW_ORDER_PARAMS,
+              answer=ANY, summary="Binance: check an order's parameters; nothing is placed")
+def test_order(services: BinanceServices, request: Request) -> dict:
+    native_order(request.params, services.symbols.get(request.params.text("symbol")))
+    return {}
+
+
+def _read(services: BinanceServices, user_id: int, order_id: int) -> Any:
+    with services.native.engine.connect() as conn:
+        return _row(conn, user_id, order_id)
+
+
+def _row(conn: Any, user_id: int, order_id: int) -> Any:
+    return conn.execute(select(orders).where(orders.c.id == order_id,
+                                             orders.c.user_id == user_id)).one()
+
+
+def _answer(services: BinanceServices, row: Any, listed: Listed, answer: str) -> dict:
+    shown = order(row, listed, answer)
+    if answer == "FULL":
+        with services.native.engine.connect() as conn:
+            rows = conn.execute(select(fills).where(fills.c.order_id == row.id)
+                                .order_by(fills.c.id)).all()
+        shown["fills"] = [order_fill(f, listed, listed.scales) for f in rows]
+    return shown
+
+
+def _named(services: BinanceServices, request: Request, listed: Listed, unknown: str) -> Any:
+    """The caller's order that ``orderId`` or ``origClientOrderId`` names, in the market."""
+    order_id = request.params.integer("orderId", low=0)
+    client_id = request.params.text("origClientOrderId")
+    if order_id is None and client_id is None:
+        raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, "
+                           "but both were empty/null!")
+    query = select(orders).where(orders.c.user_id == request.user_id,
+                                 orders.c.market == listed.market.symbol)
+    query = query.where(orders.c.id == order_id) if order_id is not None else \
+        query.where(orders.c.client_order_id == client_id)
+    with services.native.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise BinanceError(400, -2013 if unknown == "query" else -2011,
+                           "Order does not exist." if unknown == "query" else UNKNOWN_ORDER)
+    return row
+
+
+@routes.route("GET", "/api/v3/order", security="read", params=ONE_ORDER, answer=ANY,
+              summary="Binance: one of the caller's orders")
+def get_order(services: BinanceServices, request: Request) -> dict:
+    listed = services.symbols.get(request.params.text("symbol"))
+    return order(_named(services, request, listed, "query"), listed)
+
+
+@routes.route("DELETE", "/api/v3/order", security="trade", answer=ANY,
+              params={**ONE_ORDER, "newClientOrderId": {"type": "string"}},
+              summary="Binance: cancel an order (in the matcher's sequence)")
+def cancel(services: BinanceServices, request: Request) -> dict:
+    listed = services.symbols.get(request.params.text("symbol"))
+    row = _named(services, request, listed, "cancel")
+    try:
+        with outcomes.transaction(services.native.engine, CANCEL_UNCONFIRMED) as conn:
+            matcher_requests.request_cancel(conn, request.user_id, row.id)
+    except OrderNotFound:
+        raise BinanceError(400, -2011, UNKNOWN_ORDER) from None
+    services.native.wake(listed.market.symbol)
+    return _cancelled(services, request, listed, [row.id])[0]
+
+
+def _cancelled(services: BinanceServices, request: Request, listed: Listed,
+               order_ids: list[int]) -> list[dict]:
+    """The orders once the matcher has cancelled them, or as they stand after the bound."""
+    services.start_events()
+    shown = []
+    for order_id in order_ids:
+        row = services.order_waits.until(
+            order_id, lambda: _read(services, request.user_id, order_id),
+            lambda r: r.status not in ACTIVE, RESULT_WAIT_SECONDS)
+        answer = order(row, listed)
+        answer["origClientOrderId"] = answer["clientOrderId"]
+        answer["clientOrderId"] = request.params.text("newClientOrderId") or \
+            answer["clientOrderId"]
+        answer["transactTime"] = ms(row.updated_at)
+        shown.append(answer)
+    return shown
+
+
+@routes.route("GET", "/api/v3/openOrders", security="read", params={"symbol": SYMBOL},
+              answer=ANY, summary="Binance: the caller's open orders, oldest first")
+def open_orders(services: BinanceServices, request: Request) -> list:
+    symbol = request.params.text("symbol")
+    query = select(orders).where(orders.c.user_id == request.user_id,
+                                 orders.c.status.in_(ACTIVE))
+    if symbol is not None:
+        query = query.where(orders.c.market == services.symbols.get(symbol).market.symbol)
+    with services.native.engine.connect() as conn:
+        rows = conn.execute(query.order_by(orders.c.id)).all()
+    return [order(row, services.symbols.of_market(row.market)) for row in rows]
+
+
+@routes.route("DELETE", "/api/v3/openOrders", security="trade", params={"symbol": SYMBOL},
+              answer=ANY, summary="Binance: cancel all the caller's orders in a market")
+def cancel_open_orders(services: BinanceServices, request: Request) -> list:
+    listed = services.symbols.get(request.params.text("symbol"))
+    with outcomes.transaction(services.native.engine, CANCEL_UNCONFIRMED) as conn:
+        order_ids = matcher_requests.request_cancel_all(conn, request.user_id,
+                                                        listed.market.symbol)
+    if not order_ids:
+        raise BinanceError(400, -2011, UNKNOWN_ORDER)
+    services.native.wake(listed.market.symbol)
+    return _cancelled(services, request, listed, order_ids)
+
+
+@routes.route("GET", "/api/v3/allOrders", security="read", answer=ANY,
+              params={"symbol": SYMBOL, "orderId": ORDER_ID, "startTime": MILLISECONDS,
+                      "endTime": MILLISECONDS, "limit": LIMIT},
+              summary="Binance: the caller's orders in a market, every status, by id")
+def all_orders(services: BinanceServices, request: Request) -> list:
+    params = request.params
+    listed = services.symbols.get(params.text("symbol"))
+    limit = params.integer("limit", ORDERS_DEFAULT, low=1, high=ORDERS_MAX)
+    from_id, start, end = (params.integer(name, low=0)
+                           for name in ("orderId", "startTime", "endTime"))
+    query = select(orders).where(orders.c.user_id == request.user_id,
+                                 orders.c.market == listed.market.symbol)
+    if from_id is not None:
+        query = query.where(orders.c.id >= from_id)
+    if start is not None:
+        query = query.where(orders.c.created_at >= moment(start))
+    if end is not None:
+        query = query.where(orders.c.created_at <= moment(end))
+    oldest_first = from_id is not None or start is not None
+    query = query.order_by(orders.c.id if oldest_first else orders.c.id.desc()).limit(limit)
+    with services.native.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [order(row, listed) for row in sorted(rows, key=lambda r: r.id)]

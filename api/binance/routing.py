@@ -1,0 +1,140 @@
+"""The face's routes: each declaration gives the Bottle route, its checks, its weight in
+the rate limits and its OpenAPI entry (beside the native ones in ``/v1/openapi.json``).
+
+In order, as on ``/v1`` (``api.routing``): the address's rate limit (before any database
+lookup), the signature and the key, the scope, the caller's rate limit with the
+signature's claim in the same Redis round trip; then the handler. Every error, native or
+the face's own, is answered in Binance's format by ``answer_error``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import bottle
+
+from api.auth import Principal, first_use
+from api.binance import errors, signing
+from api.binance.params import Params, parse, signed_payload
+from api.errors import ApiError, translate
+from api.routing import Api, Operation, body_bytes
+from observability import logs, metrics
+
+if TYPE_CHECKING:
+    from api.binance.services import BinanceServices
+
+log = logging.getLogger("api.binance")
+SECURITY = ("public", "read", "trade")     # trade: placing and cancelling; read: the rest
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a handler gets: the caller (None on public routes) and the parameters."""
+
+    principal: Principal | None
+    params: Params
+
+    @property
+    def user_id(self) -> int:
+        assert self.principal is not None
+        return self.principal.user_id
+
+
+Handler = Callable[["BinanceServices", Request], Any]
+
+
+class BinanceRoutes:
+    def __init__(self) -> None:
+        self.declared: list[tuple[str, str, str, str, dict[str, dict], dict | None,
+                                  Handler]] = []
+
+    def route(self, method: str, path: str, *, security: str, summary: str,
+              params: dict[str, dict] | None = None, answer: dict | None = None
+              ) -> Callable[[Handler], Handler]:
+        assert security in SECURITY, security
+
+        def declare(handler: Handler) -> Handler:
+            self.declared.append((method, path, security, summary, params or {}, answer,
+                                  handler))
+            return handler
+        return declare
+
+    def register(self, api: Api, services: BinanceServices) -> None:
+        for method, path, security, summary, params, answer, handler in self.declared:
+            bound = functools.update_wrapper(functools.partial(handler, services), handler)
+            api.app.route(path, method, _wrapped(services, security, bound, path),
+                          skip=["json_api"])
+            api.operations.append(Operation(
+                method, path, summary, "binance", None if security == "public" else security,
+                None, params, {200: ("the answer", answer)}, bound, face="binance"))
+
+
+def _wrapped(services: BinanceServices, security: str, handler: Callable[[Request], Any],
+             rule: str) -> Callable[[], str]:
+    def run() -> str:
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        logs.request_id.set(request_id)
+        bottle.response.set_header("X-Request-Id", request_id)
+        bottle.response.content_type = "application/json"
+        try:
+            result = handler(_checked(services, security))
+            return json.dumps(result, separators=(",", ":"))
+        except Exception as error:
+            return answer_error(error, request_id)
+        finally:
+            method = bottle.request.method
+            metrics.HTTP_REQUESTS.labels(method, rule, bottle.response.status_code).inc()
+            metrics.HTTP_SECONDS.labels(method, rule).observe(time.perf_counter() - started)
+    return run
+
+
+def _checked(services: BinanceServices, security: str) -> Request:
+    request = bottle.request
+    settings, limiter = services.native.settings, services.native.limiter
+    ip = request.environ.get("REMOTE_ADDR", "")
+    address_limit = [(settings.rate_limit_per_ip, ("ip", ip))]
+    query = request.environ.get("QUERY_STRING", "")
+    if security == "public":
+        limiter.admit(address_limit)
+        return Request(None, parse(query, body_bytes(request)))
+    key = signing.key_id(request.headers)
+    limits = address_limit
+    if not services.native.authenticator.key_in_memory(key):
+        limiter.admit(limits)       # an address over its limit costs no database lookup
+        limits = []
+    body = body_bytes(request)
+    try:
+        params = parse(query, body)
+        caller = signing.principal(services.native.authenticator, key, params,
+                                   *signed_payload(query, body), ip)
+        if security not in caller.scopes:
+            raise ApiError(403, "insufficient_scope", f"this API key lacks the {security} "
+                           "scope")
+    except (ApiError, errors.BinanceError):
+        limiter.admit(limits)       # a refused caller counts against its address
+        raise
+    limits.append((settings.rate_limit_per_user, ("caller", caller.identity)))
+    first_use(limiter.admit(limits, caller.signature_claim))
+    return Request(caller, params)
+
+
+def answer_error(error: Exception, request_id: str) -> str:
+    if not isinstance(error, errors.BinanceError):
+        native = translate(error)
+        if native is None:
+            log.exception("request %s failed", request_id)
+            native = ApiError(500, "internal_error",
+                              f"internal error; quote request id {request_id}")
+        error = errors.from_native(native)
+    bottle.response.status = error.status
+    bottle.response.content_type = "application/json"
+    for name, value in error.headers.items():
+        bottle.response.set_header(name, value)
+    return json.dumps({"code": error.code, "msg": error.msg})

@@ -1,0 +1,69 @@
+"""Binance symbols for our markets: ``BTCUSDT`` is ``BTC-USDT``, with the market's rules and
+its currencies' scales, read from the database at most every few seconds per process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import NamedTuple
+
+from sqlalchemy import Engine, select
+
+from api.binance.errors import BAD_SYMBOL, BinanceError
+from db.schema import currencies
+from matcher.markets import Market
+from trading.markets import load_markets
+
+REFRESH_SECONDS = 2.0     # a new market, or one halted or resumed, shows within this
+
+
+class Listed(NamedTuple):
+    market: Market
+    base_scale: int
+    quote_scale: int
+
+    @property
+    def symbol(self) -> str:
+        return binance_symbol(self.market.symbol)
+
+    @property
+    def scales(self) -> dict[str, int]:
+        return {self.market.base: self.base_scale, self.market.quote: self.quote_scale}
+
+
+def binance_symbol(market: str) -> str:
+    return market.replace("-", "")
+
+
+class Symbols:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._by_symbol: dict[str, Listed] = {}
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def all(self) -> list[Listed]:
+        with self._lock:
+            if time.monotonic() >= self._until:
+                with self.engine.connect() as conn:
+                    scales = dict(conn.execute(select(currencies.c.code, currencies.c.scale)).all())
+                    found = load_markets(conn)
+                self._by_symbol = {binance_symbol(m.symbol): Listed(m, scales[m.base],
+                                                                    scales[m.quote])
+                                   for m in found}
+                self._until = time.monotonic() + REFRESH_SECONDS
+            return list(self._by_symbol.values())
+
+    def get(self, symbol: str | None) -> Listed:
+        """The market of a Binance symbol, or -1121 (a symbol is required)."""
+        if not symbol:
+            raise BinanceError(400, -1102, "Mandatory parameter 'symbol' was not sent, was "
+                               "empty/null, or malformed.")
+        self.all()
+        found = self._by_symbol.get(symbol.upper())
+        if found is None:
+            raise BinanceError(400, -1121, BAD_SYMBOL)
+        return found
+
+    def of_market(self, market: str) -> Listed:
+        return self.get(binance_symbol(market))
