@@ -3,7 +3,8 @@ table from every native error code to Binance's code and message.
 
 The messages are Binance's own where ccxt matches on them, so that it raises the class
 a bot expects (``InsufficientFunds``, ``OrderNotFound``, ``InvalidNonce``...); see
-shared/BINANCE.md section 7. ``%s`` in a message is the field the native error names.
+shared/BINANCE.md section 7. ``%s`` in a message is the field the native error names, ``%m`` its message (where
+ccxt goes by the code alone, the native message says better what to fix).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ TABLE: dict[str, tuple[int | None, int, str | None]] = {
     "invalid_amount": (400, -1100, ILLEGAL),
     "invalid_json": (400, -1100, None),
     "body_too_large": (413, -1100, None),
-    "invalid_order": (400, -1014, COMBINATION),
+    "invalid_order": (400, -1014, COMBINATION + " %m"),
     "price_off_tick": (400, -1013, filter_failure("PRICE_FILTER")),
     "quantity_off_lot": (400, -1013, filter_failure("LOT_SIZE")),
     "below_min_notional": (400, -1013, filter_failure("NOTIONAL")),
@@ -127,8 +128,7 @@ def from_native(error: ApiError) -> BinanceError:
     status, code, msg = TABLE.get(error.code, CUSTODY_DEFAULT)
     if msg is None:
         msg = error.message
-    elif "%s" in msg:
-        msg = msg.replace("%s", error.field or "")
+    msg = msg.replace("%s", error.field or "").replace("%m", error.message)
     if error.code == "rate_limited":
         msg = WEIGHT.replace("%s", error.message.split("(")[-1].split(")")[0])
     return BinanceError(status or error.status, code, msg, error.headers)
