@@ -13,7 +13,7 @@ from db import outcomes
 from db.schema import fills, orders
 from ledger.scales import market_scales, scales
 from trading import matcher_requests, views
-from matcher import statuses
+from matcher import order_types, statuses
 from trading.errors import InvalidOrder, OrderNotFound
 
 MARKET = {"type": "string", "maxLength": 24, "pattern": "^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$"}
@@ -22,7 +22,7 @@ NULLABLE_AMOUNT = {"type": ["string", "null"]}
 ORDER = obj(
     id={"type": "string"}, market=MARKET, client_order_id={"type": ["string", "null"]},
     side={"enum": ["buy", "sell"]},
-    type={"enum": ["market", "limit", "stop_market", "stop_limit"]},
+    type={"enum": list(order_types.ALL)},
     time_in_force={"enum": ["gtc", "ioc", "fok", "gtd"]}, price=NULLABLE_AMOUNT,
     stop_price=NULLABLE_AMOUNT, quantity=NULLABLE_AMOUNT, quote_quantity=NULLABLE_AMOUNT,
     post_only={"type": "boolean"}, expire_at={"type": ["string", "null"]}, status=STATUS,
@@ -34,7 +34,7 @@ ORDER = obj(
     updated_at=TIMESTAMP)
 NEW_ORDER = obj(
     ["market", "side", "type"], market=MARKET, side={"enum": ["buy", "sell"]},
-    type={"enum": ["market", "limit", "stop_market", "stop_limit"]},
+    type={"enum": list(order_types.ALL)},
     quantity=AMOUNT, quote_quantity=AMOUNT, price=AMOUNT, stop_price=AMOUNT,
     time_in_force={"enum": ["gtc", "ioc", "fok", "gtd"]},
     expire_at={"type": "string", "maxLength": 40}, post_only={"type": "boolean"},

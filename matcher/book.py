@@ -14,8 +14,11 @@ Rules:
   buy by quote amount is filled (whole, for FOK) once what is left cannot pay for one
   more lot at the price where it stops: the next level's, or the last level's when
   the book runs out (the remainder is released);
-* stop orders wait outside the book until the last trade price reaches their
-  stop (buy: at or above, sell: at or below), then enter as market or limit;
+* conditional orders (stops and take-profits) wait outside the book until the last
+  trade price reaches their stop price, then enter as market or limit orders: a stop buy
+  and a take-profit sell at or above it, a stop sell and a take-profit buy at or below
+  it; those a trade reaches enter one at a time, in sequence order, each triggering
+  even if one before it moves the price back;
 * an order past its ``expire_at`` never trades: it expires when met.
 """
 
@@ -29,11 +32,12 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 
 from sortedcontainers import SortedDict
 
+from matcher.order_types import AT_MARKET, CONDITIONAL, triggers_rising
 from matcher.statuses import CANCELLED, EXPIRED, FILLED, REJECTED
 from money import buyer_cost
 
 ZERO = Decimal(0)
-TRIGGER_ROUNDS_MAX = 1000  # cascading stop triggers per request
+TRIGGER_ROUNDS_MAX = 1000  # cascading triggers (stops and take-profits) per request
 
 
 @dataclass(slots=True, eq=False)  # orders are equal only to themselves
@@ -41,7 +45,7 @@ class Order:
     id: int
     user_id: int
     side: str                          # buy or sell
-    type: str                          # market, limit, stop_market, stop_limit
+    type: str                          # one of matcher.order_types.ALL
     time_in_force: str                 # gtc, ioc, fok, gtd
     quantity: Decimal | None           # base still to fill; None: a market buy by budget only
     price: Decimal | None = None       # limit price
@@ -53,12 +57,13 @@ class Order:
     triggered: bool = False
 
     @property
-    def is_stop(self) -> bool:
-        return self.type in ("stop_market", "stop_limit") and not self.triggered
+    def is_waiting(self) -> bool:
+        """A conditional order (stop or take-profit) not triggered yet."""
+        return self.type in CONDITIONAL and not self.triggered
 
     @property
     def is_market(self) -> bool:
-        return self.type in ("market", "stop_market")
+        return self.type in AT_MARKET
 
 
 class Trade(NamedTuple):
@@ -104,8 +109,8 @@ class Book:
     rules: MarketRules
     bids: SortedDict[Decimal, deque[Order]] = field(default_factory=SortedDict)  # -price
     asks: SortedDict[Decimal, deque[Order]] = field(default_factory=SortedDict)  # price
-    orders: dict[int, Order] = field(default_factory=dict)  # resting and waiting stops
-    stops: dict[int, Order] = field(default_factory=dict)
+    orders: dict[int, Order] = field(default_factory=dict)  # resting and waiting
+    stops: dict[int, Order] = field(default_factory=dict)   # waiting: stops, take-profits
     last_price: Decimal | None = None
 
     # Requests ------------------------------------------------------------------
@@ -114,8 +119,8 @@ class Book:
         events: list[Event] = []
         if order.expire_at is not None and order.expire_at <= now:
             return [Closed(order.id, EXPIRED)]
-        if order.is_stop:
-            if self._stop_reached(order):
+        if order.is_waiting:
+            if self._trigger_reached(order):
                 order.triggered = True
                 events.append(Triggered(order.id))
             else:
@@ -124,7 +129,7 @@ class Book:
                 return events
         self._execute(order, now, events)
         if self.stops:
-            self._trigger_stops(now, events)
+            self._trigger_due(now, events)
         return events
 
     def cancel(self, order_id: int, status: str = CANCELLED) -> list[Event]:
@@ -136,9 +141,9 @@ class Book:
         return [Closed(order_id, status)]
 
     def restore(self, order: Order) -> None:
-        """Put back a resting order or waiting stop while rebuilding from the database."""
+        """Put back a resting or waiting order while rebuilding from the database."""
         self.orders[order.id] = order
-        if order.is_stop:
+        if order.is_waiting:
             self.stops[order.id] = order
         else:
             self._side(order.side).setdefault(self._key(order), deque()).append(order)
@@ -299,22 +304,26 @@ class Book:
         return budget is not None and price is not None and \
             self._largest_lots(budget, price) == ZERO
 
-    # Stops ---------------------------------------------------------------------
+    # Conditional orders: stops and take-profits ---------------------------------
 
-    def _stop_reached(self, order: Order) -> bool:
+    def _trigger_reached(self, order: Order) -> bool:
         if self.last_price is None or order.stop_price is None:
             return False
-        if order.side == "buy":
+        if triggers_rising(order.type, order.side):
             return self.last_price >= order.stop_price
         return self.last_price <= order.stop_price
 
-    def _trigger_stops(self, now: datetime, events: list[Event]) -> None:
+    def _trigger_due(self, now: datetime, events: list[Event]) -> None:
+        """Trigger, one at a time and lowest sequence first, every waiting order whose stop
+        price the last price has reached. Once reached an order stays due even if one
+        triggered before it moves the price back (a take-profit sell can trade below a
+        stop buy's price that the same trade reached)."""
+        due: dict[int, Order] = {}
         for _ in range(TRIGGER_ROUNDS_MAX):
-            due = sorted((o for o in self.stops.values() if self._stop_reached(o)),
-                         key=lambda o: o.sequence)
+            due.update((o.id, o) for o in self.stops.values() if self._trigger_reached(o))
             if not due:
                 return
-            order = due[0]
+            order = due.pop(min(due, key=lambda i: due[i].sequence))
             del self.stops[order.id]
             del self.orders[order.id]
             order.triggered = True

@@ -3,12 +3,17 @@ what an order holds (decided on balances its caller read under the user's lock).
 
 What is held:
 * a sell holds its base quantity;
-* a limit (or stop-limit) buy holds price x quantity plus the larger of the two fees;
+* a limit (or stop-limit, or take-profit-limit) buy holds price x quantity plus the larger
+  of the two fees;
 * a market buy by ``quote_quantity`` holds that amount plus the taker fee;
 * a market buy by ``quantity`` holds the buyer's whole available quote balance (the
   matcher spends what the fills cost and the rest is released at once);
-* a stop-market buy holds quantity x stop price x (1 + 5 %) plus the fee: once
-  triggered it buys at most what that covers (its price protection).
+* a stop-market or take-profit-market buy holds quantity x stop price x (1 + 5 %) plus
+  the fee: once triggered it buys at most what that covers (its price protection).
+
+A conditional order's stop price must not be reached when it is placed: a stop buy and a
+take-profit sell go above the last price, a stop sell and a take-profit buy below it
+(``matcher.order_types.triggers_rising``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from money import MONEY, round_up
 from money import buyer_cost, fee
 from trading.errors import InvalidOrder, MarketHalted, UnknownMarket
 from matcher.markets import Market
+from matcher.order_types import CONDITIONAL, LIMIT, MARKET, STOP_MARKET, TAKE_PROFIT_MARKET
+from matcher.order_types import WITH_PRICE, triggers_rising
 from matcher.statuses import ACCEPTED, UNTRIGGERED
 
 
@@ -97,19 +104,19 @@ def decide(user_id: int, request: dict[str, Any], markets: dict[str, MarketRow],
     return {
         "user_id": user_id, "market": market.symbol,
         "client_order_id": request.get("client_order_id"),
-        "status": UNTRIGGERED if values["type"].startswith("stop_") else ACCEPTED,
+        "status": UNTRIGGERED if values["type"] in CONDITIONAL else ACCEPTED,
         "hold_currency": hold_currency, "hold": hold, **values}
 
 
 def _validated(request: dict[str, Any], market: Market, scales: dict[str, int],
                last_price: Decimal | None, now: datetime) -> dict[str, Any]:
     kind, side = request["type"], request["side"]
-    tif = request.get("time_in_force") or ("ioc" if kind == "market" else "gtc")
-    _require(kind in ("limit", "stop_limit"), "price", request)
-    _require(kind.startswith("stop_"), "stop_price", request)
-    if kind == "market" and tif not in ("ioc", "fok"):
+    tif = request.get("time_in_force") or ("ioc" if kind == MARKET else "gtc")
+    _require(kind in WITH_PRICE, "price", request)
+    _require(kind in CONDITIONAL, "stop_price", request)
+    if kind == MARKET and tif not in ("ioc", "fok"):
         raise InvalidOrder("a market order is ioc or fok", field="time_in_force")
-    if request.get("post_only") and (kind != "limit" or tif not in ("gtc", "gtd")):
+    if request.get("post_only") and (kind != LIMIT or tif not in ("gtc", "gtd")):
         raise InvalidOrder("post_only is for gtc or gtd limit orders", field="post_only")
     quote_scale, base_scale = scales[market.quote], scales[market.base]
     price = _on_step(request, "price", quote_scale, market.tick_size, "price_off_tick")
@@ -121,7 +128,7 @@ def _validated(request: dict[str, Any], market: Market, scales: dict[str, int],
     quantity = _on_step(request, "quantity", base_scale, market.lot_size, "quantity_off_lot")
     quote_quantity = None
     if "quote_quantity" in request:
-        if kind != "market" or side != "buy":
+        if kind != MARKET or side != "buy":
             raise InvalidOrder("quote_quantity is for market buys", field="quote_quantity")
         quote_quantity = parse_amount(request["quote_quantity"], quote_scale,
                                       field="quote_quantity")
@@ -131,15 +138,25 @@ def _validated(request: dict[str, Any], market: Market, scales: dict[str, int],
     if notional is not None and notional < market.min_notional:
         raise InvalidOrder(f"price x quantity must be at least {market.min_notional} "
                            f"{market.quote}", field="quantity", code="below_min_notional")
-    if stop_price is not None and last_price is not None and (
-            stop_price <= last_price if side == "buy" else stop_price >= last_price):
-        raise InvalidOrder(f"a {side} stop must be {'above' if side == 'buy' else 'below'} "
-                           f"the last price {last_price}", field="stop_price",
-                           code="stop_price_wrong_side")
+    _trigger_ahead(kind, side, stop_price, last_price)
     expire_at = _expiry(request, tif, now)
     return {"side": side, "type": kind, "time_in_force": tif, "price": price,
             "stop_price": stop_price, "quantity": quantity, "quote_quantity": quote_quantity,
             "post_only": bool(request.get("post_only")), "expire_at": expire_at}
+
+
+def _trigger_ahead(kind: str, side: str, stop_price: Decimal | None,
+                   last_price: Decimal | None) -> None:
+    """Refuse a conditional order that the last price has reached already: it would trigger
+    at once, which its trader did not ask for (a limit or market order does that)."""
+    if stop_price is None or last_price is None:
+        return
+    rising = triggers_rising(kind, side)
+    if stop_price <= last_price if rising else stop_price >= last_price:
+        name = "stop" if kind.startswith("stop_") else "take-profit"
+        raise InvalidOrder(f"a {side} {name} must be {'above' if rising else 'below'} "
+                           f"the last price {last_price}", field="stop_price",
+                           code="stop_price_wrong_side")
 
 
 def _require(needed: bool, field: str, request: dict[str, Any]) -> None:
@@ -194,11 +211,11 @@ def _hold(market: Market, scales: dict[str, int], values: dict[str, Any],
     notional: Decimal
     if values["quote_quantity"] is not None:
         notional = values["quote_quantity"]
-    elif values["type"] == "market":
+    elif values["type"] == MARKET:
         if available <= 0:
             raise InsufficientFunds(f"no {market.quote} available to buy with")
         return available
-    elif values["type"] == "stop_market":
+    elif values["type"] in (STOP_MARKET, TAKE_PROFIT_MARKET):  # bounded in the matcher
         notional = round_up(MONEY.multiply(
             MONEY.multiply(values["stop_price"], values["quantity"]),
             1 + Decimal(STOP_MARKET_PROTECTION_BPS) / 10_000), quote_scale)

@@ -90,6 +90,45 @@ def test_two_people_trade_and_both_see_it_without_reloading(new_page, market):
     screenshot(buyer, "markets")
 
 
+def test_a_take_profit_placed_on_the_website_waits_then_triggers_and_fills(new_page, market):
+    base, quote = market.split("-")
+    seller, buyer = new_page(), new_page()
+    sign_up(seller)
+    sign_up(buyer)
+    faucet(seller, base)                          # 1 base
+    faucet(buyer, quote)                          # 1.00 quote
+    for page in (seller, buyer):
+        page.goto(f"/#/trade/{market}")
+    place(seller, market, "sell", "limit", "0.5", "1.00")
+    expect(buyer.locator("#book tbody tr.ask")).to_have_count(1)
+    place(buyer, market, "buy", "market", "0.5")  # the last price: 1.00
+    expect(seller.locator("#fills tbody tr")).to_have_count(1)
+    form = seller.locator('form[data-form="order"]')
+    form.locator('[name="type"]').select_option("take_profit_market")
+    expect(form.locator('[name="price"]')).to_be_hidden()
+    form.locator('[name="stop_price"]').fill("1.10")
+    place(seller, market, "sell", "take_profit_market", "0.2")
+    take_profit = seller.locator("#open-orders tbody tr[data-order]")
+    expect(take_profit).to_contain_text("take profit 1.10")
+    expect(take_profit).to_contain_text("untriggered")
+    expect(balance(seller, base)[1]).to_have_text("0.20000000")
+    place(buyer, market, "buy", "limit", "0.2", "1.05")       # what the take-profit sells to
+    expect(buyer.locator("#open-orders tbody tr[data-order]")).to_have_count(1)
+    place(seller, market, "sell", "limit", "0.1", "1.10")
+    expect(seller.locator("#open-orders tbody tr[data-order]")).to_have_count(2)
+    place(buyer, market, "buy", "limit", "0.1", "1.10")       # trades at 1.10: triggered
+    expect(seller.locator("#open-orders tbody tr[data-order]")).to_have_count(0)
+    expect(seller.locator("#order-history tbody tr").first).to_contain_text("filled")
+    # Seller: 0.49 + (0.11 - 0.01 maker fee) + (0.2 x 1.05 = 0.21 - 0.01 taker fee).
+    expect(balance(seller, quote)[0]).to_have_text("0.79")
+    expect(balance(seller, base)[0]).to_have_text("0.20000000")
+    expect(balance(seller, base)[1]).to_have_text("0.00000000")
+    # Buyer: 0.49 - (0.11 + 0.01 taker fee) - (0.21 + 0.01 maker fee).
+    expect(balance(buyer, quote)[0]).to_have_text("0.15")
+    expect(balance(buyer, quote)[1]).to_have_text("0.00")
+    expect(balance(buyer, base)[0]).to_have_text("0.80000000")
+
+
 def test_a_good_till_date_order_expires_in_the_open_orders(new_page, market):
     base, quote = market.split("-")
     page = new_page()

@@ -34,6 +34,14 @@ def decide(request: dict, usdt: str = "1000", available: dict | None = None) -> 
      "1.5", "BTC", "accepted"),
     ({"side": "buy", "type": "market", "quantity": "1"},                       # all there is
      "1000", "USDT", "accepted"),
+    ({"side": "buy", "type": "take_profit_market", "quantity": "1", "stop_price": "95.00"},
+     "99.95", "USDT", "untriggered"),                                          # 99.75 + 0.20
+    ({"side": "buy", "type": "take_profit_limit", "quantity": "2", "price": "96.00",
+      "stop_price": "95.00"}, "192.39", "USDT", "untriggered"),               # 192 + 0.39
+    ({"side": "sell", "type": "take_profit_limit", "quantity": "1.5", "price": "104.00",
+      "stop_price": "105.00"}, "1.5", "BTC", "untriggered"),
+    ({"side": "sell", "type": "take_profit_market", "quantity": "0.25", "stop_price": "100.05"},
+     "0.25", "BTC", "untriggered"),
 ])
 def test_each_order_type_holds_what_it_may_need_to_the_last_unit(request_, held, currency,
                                                                   status):
@@ -52,6 +60,16 @@ def test_each_order_type_holds_what_it_may_need_to_the_last_unit(request_, held,
       "stop_price": "90.00"}, "stop_price_wrong_side"),
     ({"side": "buy", "type": "limit", "quantity": "1", "price": "100.00",
       "time_in_force": "gtd", "expire_at": "2026-11-30T00:00:00Z"}, "expire_at_in_past"),
+    ({"side": "sell", "type": "stop_market", "quantity": "1", "stop_price": "100.00"},
+     "stop_price_wrong_side"),
+    ({"side": "sell", "type": "take_profit_market", "quantity": "1", "stop_price": "100.00"},
+     "stop_price_wrong_side"),                                # the last price: reached already
+    ({"side": "sell", "type": "take_profit_limit", "quantity": "1", "price": "98.00",
+      "stop_price": "99.95"}, "stop_price_wrong_side"),
+    ({"side": "buy", "type": "take_profit_market", "quantity": "1", "stop_price": "100.05"},
+     "stop_price_wrong_side"),
+    ({"side": "buy", "type": "take_profit_limit", "quantity": "1", "price": "100.00",
+      "stop_price": "100.00"}, "stop_price_wrong_side"),
 ])
 def test_each_broken_rule_is_refused_with_its_code(request_, code):
     with pytest.raises(InvalidOrder) as refused:
@@ -74,3 +92,29 @@ def test_funds_are_decided_in_turn_and_to_the_unit():
                available=available)
     with pytest.raises(InsufficientFunds, match="no USDT available"):
         decide({"side": "buy", "type": "market", "quantity": "1"}, usdt="0")
+
+
+@pytest.mark.parametrize("request_, field", [
+    ({"side": "buy", "type": "take_profit_limit", "quantity": "1", "stop_price": "95.00"},
+     "price"),
+    ({"side": "buy", "type": "take_profit_market", "quantity": "1", "price": "96.00",
+      "stop_price": "95.00"}, "price"),
+    ({"side": "sell", "type": "take_profit_limit", "quantity": "1", "price": "104.00"},
+     "stop_price"),
+    ({"side": "sell", "type": "take_profit_market", "quantity": "1"}, "stop_price"),
+    ({"side": "buy", "type": "take_profit_market", "quote_quantity": "50.00",
+      "stop_price": "95.00"}, "quote_quantity"),
+])
+def test_a_take_profit_needs_its_stop_price_and_a_price_only_when_limit(request_, field):
+    with pytest.raises(InvalidOrder) as refused:
+        decide(request_)
+    assert refused.value.field == field
+
+
+def test_a_wrong_side_take_profit_says_which_side_it_must_be_on():
+    with pytest.raises(InvalidOrder, match="a sell take-profit must be above the last price"):
+        decide({"side": "sell", "type": "take_profit_market", "quantity": "1",
+                "stop_price": "99.00"})
+    with pytest.raises(InvalidOrder, match="a buy take-profit must be below the last price"):
+        decide({"side": "buy", "type": "take_profit_market", "quantity": "1",
+                "stop_price": "101.00"})

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 from ledger import AccountKind, account
 from matcher.book import Order
 from matcher.markets import Market
+from matcher.order_types import AT_MARKET
 from matcher.settlement import OrderState
 from ledger import Entry, Transfer
 from matcher.settlement import Posting
@@ -40,7 +41,7 @@ def order_state(row: Any) -> OrderState:
 
 
 def core_order(row: Any) -> Order:
-    is_market_buy = row.type in ("market", "stop_market") and row.side == "buy"
+    is_market_buy = row.type in AT_MARKET and row.side == "buy"  # spends within its hold
     remaining = None if row.quantity is None else row.quantity - row.filled_quantity
     return Order(row.id, row.user_id, row.side, row.type, row.time_in_force, remaining,
                  row.price, row.stop_price, row.hold_remaining if is_market_buy else None,

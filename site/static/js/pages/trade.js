@@ -177,7 +177,9 @@ class TradePage {
         const b = mine[c] || { available: "0", held: "0" };   // none yet in this currency
         return row([c, b.available, b.held], { "data-currency": c });
       })));
-    const describe = (o) => o.price || (o.stop_price ? `stop ${o.stop_price}` : "market");
+    const trigger = (o) =>
+      `${o.type.startsWith("take_profit") ? "take profit" : "stop"} ${o.stop_price}`;
+    const describe = (o) => o.price || (o.stop_price ? trigger(o) : "market");
     const open = orders.filter((o) => ACTIVE.includes(o.status));
     this.openOrders.replaceChildren(table("Open orders", ["Side", "Type", "Price", "Quantity",
       "Filled", "Status", "Expires", ""], open.map((o) => row([o.side, o.type, describe(o),
@@ -207,7 +209,8 @@ class TradePage {
     const node = form("order", [
       field("Side", "side", {}, [["buy", "Buy"], ["sell", "Sell"]]),
       field("Type", "type", {}, [["limit", "Limit"], ["market", "Market"],
-        ["stop_limit", "Stop limit"], ["stop_market", "Stop market"]]),
+        ["stop_limit", "Stop limit"], ["stop_market", "Stop market"],
+        ["take_profit_limit", "Take profit limit"], ["take_profit_market", "Take profit market"]]),
       field(`Quantity (${this.market.base})`, "quantity", { inputmode: "decimal",
         autocomplete: "off" }),
       field(`Or spend (${this.market.quote}, market buy)`, "quote_quantity",
@@ -240,8 +243,8 @@ class TradePage {
       const visible = {
         quantity: true,
         quote_quantity: type === "market" && node.elements.side.value === "buy",
-        price: type === "limit" || type === "stop_limit",
-        stop_price: type.startsWith("stop"),
+        price: type === "limit" || type.endsWith("_limit"),
+        stop_price: type.startsWith("stop_") || type.startsWith("take_profit_"),
         time_in_force: type !== "market",
         expire_at: tif === "gtd" && type !== "market",
         post_only: type === "limit",
