@@ -132,10 +132,26 @@ def test_stops_and_take_profits_trigger_in_sequence(stack, market):
     hit = hits.create_order(symbol, "market", "sell", 0.5)           # last price 100.00
     assert hit["status"] == "closed" and hit["average"] == 100
     fetched = buys.fetch_order(stop["id"], symbol)
+    assert (fetched["status"], fetched["filled"]) == ("open", 0)    # resting at 99.50 now
     assert fetched["info"]["workingTime"] != -1                       # triggered
-    assert buys.fetch_order(take["id"], symbol)["status"] == "open"   # not reached
-    assert buys.cancel_order(take["id"], symbol)["status"] == "canceled"
-    assert buyer.balances()[base] == ("1.00000000", "0.00000000")
+    assert buys.fetch_order(take["id"], symbol)["info"]["workingTime"] == -1
+    third.fund(quote, "100")
+    filled = hits.create_order(symbol, "limit", "buy", 0.5, 99.5)
+    assert (filled["status"], filled["average"]) == ("closed", 99.5)
+    assert buys.fetch_order(stop["id"], symbol)["status"] == "closed"
+    assert [o["id"] for o in buys.cancel_all_orders(symbol)] == [take["id"]]
+    assert buyer.balances()[base] == ("0.50000000", "0.00000000")
+    # 899.29 + 49.75 - 0.05 (10 bps of 49.75 as maker, rounded up)
+    assert buyer.balances()[quote] == ("948.99", "0.00")
+    stop_market = buys.create_order(symbol, "market", "sell", 0.1, None, {"stopLossPrice": 90})
+    take_market = buys.create_order(symbol, "market", "sell", 0.1, None,
+                                    {"takeProfitPrice": 120})
+    assert (stop_market["info"]["type"], take_market["info"]["type"]) == (
+        "STOP_LOSS", "TAKE_PROFIT")
+    assert buyer.balances()[base] == ("0.30000000", "0.20000000")
+    assert sorted(o["id"] for o in buys.cancel_all_orders(symbol)) == sorted(
+        [stop_market["id"], take_market["id"]])
+    assert buyer.balances()[base] == ("0.50000000", "0.00000000")
 
 
 def test_every_error_class_comes_from_a_real_refusal(stack, market, settings, tmp_path):
