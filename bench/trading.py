@@ -120,14 +120,56 @@ class KeepAlive:
         self.buffer += chunk
 
 
+def native_calls(key_id: str, secret: str, order: dict) -> list[tuple[str, str, dict, bytes]]:
+    """The native API's order (or, for ``{"cancel_all": market}``, its cancel-all)."""
+    if "cancel_all" in order:
+        path = f"/v1/orders?market={order['cancel_all']}"
+        return [("DELETE", path, signature_headers(key_id, secret, "DELETE", path), b"")]
+    body = json.dumps(order).encode()
+    headers = signature_headers(key_id, secret, "POST", "/v1/orders", body)
+    headers["Content-Type"] = "application/json"
+    return [("POST", "/v1/orders", headers, body)]
+
+
+def binance_calls(key_id: str, secret: str, order: dict, answer: str = "ACK"
+                  ) -> list[tuple[str, str, dict, bytes]]:
+    """The same through the Binance-compatible face, signed as ccxt signs."""
+    import hashlib
+    import hmac
+    from urllib.parse import urlencode
+
+    def signed(params: dict) -> str:
+        text = urlencode({"timestamp": int(time.time() * 1000), **params,
+                          "recvWindow": 10000})
+        return text + "&signature=" + hmac.new(secret.encode(), text.encode(),
+                                              hashlib.sha256).hexdigest()
+
+    headers = {"X-MBX-APIKEY": key_id}
+    if "cancel_all" in order:
+        query = signed({"symbol": order["cancel_all"].replace("-", "")})
+        return [("DELETE", "/api/v3/openOrders?" + query, headers, b"")]
+    body = signed({"symbol": order["market"].replace("-", ""), "side": order["side"].upper(),
+                   "newClientOrderId": order["client_order_id"], "newOrderRespType": answer,
+                   "type": "LIMIT", "quantity": order["quantity"], "price": order["price"],
+                   "timeInForce": "GTC"}).encode()
+    return [("POST", "/api/v3/order", {**headers, "Content-Type":
+                                       "application/x-www-form-urlencoded"}, body)]
+
+
 def client(args: tuple) -> tuple[list[float], dict[int, int]]:
     """One client process: threads that each sign and send orders until the deadline."""
     import threading
 
-    base_urls, symbols, keys, measure_from, deadline, seed = args
+    base_urls, symbols, keys, measure_from, deadline, seed, face, answer = args
+    accepted_status = 202 if face == "native" else 200
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
+
+    def calls(key_id: str, secret: str, order: dict) -> list[tuple[str, str, dict, bytes]]:
+        if face == "native":
+            return native_calls(key_id, secret, order)
+        return binance_calls(key_id, secret, order, answer)
 
     def run(index: int, key_id: str, secret: str) -> None:
         rng = random.Random(f"{seed}-{index}")
@@ -139,21 +181,19 @@ def client(args: tuple) -> tuple[list[float], dict[int, int]]:
             if number % CANCEL_ALL_EVERY == 0:
                 # As a market maker does: clear what still rests before the 200-order bound.
                 for symbol in symbols:
-                    path = f"/v1/orders?market={symbol}"
-                    connection.call("DELETE", path,
-                                    signature_headers(key_id, secret, "DELETE", path))
-            body = json.dumps(order_request(rng, symbols, f"{seed}-{index}-{number}")).encode()
-            headers = signature_headers(key_id, secret, "POST", "/v1/orders", body)
-            headers["Content-Type"] = "application/json"
+                    for call in calls(key_id, secret, {"cancel_all": symbol}):
+                        connection.call(*call)
+            order = order_request(rng, symbols, f"{seed}-{face}-{index}-{number}")
+            (method, path, headers, body), = calls(key_id, secret, order)
             counted = time.time() >= measure_from
             started = time.perf_counter()
-            status = connection.call("POST", "/v1/orders", headers, body)
+            status = connection.call(method, path, headers, body)
             elapsed = time.perf_counter() - started
             if not counted:
                 continue
             with lock:
                 statuses[status] = statuses.get(status, 0) + 1
-                if status == 202:
+                if status == accepted_status:
                     latencies.append(elapsed)
         connection.sock.close()
 
