@@ -31,8 +31,10 @@ BOOK = obj(market={"type": "string"}, sequence={"type": "integer"},
            bids={"type": "array", "items": LEVEL}, asks={"type": "array", "items": LEVEL})
 TRADE = obj(id={"type": "string"}, price=AMOUNT, quantity=AMOUNT,
             taker_side={"enum": ["buy", "sell"]}, created_at=TIMESTAMP)
+# The taker-buy volumes are the part of the volumes where the taker bought (Binance's).
 CANDLE = obj(start=TIMESTAMP, open=AMOUNT, high=AMOUNT, low=AMOUNT, close=AMOUNT,
-             volume=AMOUNT, quote_volume=AMOUNT, trades={"type": "integer"})
+             volume=AMOUNT, quote_volume=AMOUNT, taker_buy_volume=AMOUNT,
+             taker_buy_quote_volume=AMOUNT, trades={"type": "integer"})
 NULLABLE = {"type": ["string", "null"]}
 TICKER = obj(market={"type": "string"}, open=NULLABLE, high=NULLABLE, low=NULLABLE,
              last=NULLABLE, volume=AMOUNT, quote_volume=AMOUNT, change=NULLABLE,
@@ -184,8 +186,9 @@ def market_candles(services: Services, call: Call) -> dict:
     return {"market": symbol, "interval": interval, "items": [{
         "start": c["start"].isoformat(),
         **{k: format_amount(c[k], quote_scale) for k in ("open", "high", "low", "close")},
-        "volume": format_amount(c["volume"], base_scale),
-        "quote_volume": format_amount(c["quote_volume"].quantize(quote_unit), quote_scale),
+        **{k: format_amount(c[k], base_scale) for k in ("volume", "taker_buy_volume")},
+        **{k: format_amount(c[k].quantize(quote_unit), quote_scale)
+           for k in ("quote_volume", "taker_buy_quote_volume")},
         "trades": c["trades"]} for c in filled(rows, interval, start, end, previous)]}
 
 

@@ -188,8 +188,9 @@ class Hub:
         if row is None:
             return {"start": bucket(now, interval).isoformat(), "trades": 0}
         return {"start": row.start.isoformat(),
-                **{k: feed.plain(getattr(row, k)) for k in ("open", "high", "low", "close",
-                                                             "volume")},
+                **{k: feed.plain(getattr(row, k)) for k in (
+                    "open", "high", "low", "close", "volume", "taker_buy_volume",
+                    "taker_buy_quote_volume")},
                 "trades": row.trades}
 
     def _balances(self, user_id: int) -> dict[str, Any]:

@@ -207,6 +207,8 @@ candles = Table(
     Column("close", Numeric(asdecimal=True), nullable=False),
     Column("volume", Numeric(asdecimal=True), nullable=False),
     Column("quote_volume", Numeric(asdecimal=True), nullable=False),
+    Column("taker_buy_volume", Numeric(asdecimal=True), nullable=False),
+    Column("taker_buy_quote_volume", Numeric(asdecimal=True), nullable=False),
     Column("trades", Integer, nullable=False),
 )
 

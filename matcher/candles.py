@@ -1,9 +1,15 @@
-"""Candles (OHLCV) from trades, per interval, kept up to date batch by batch."""
+"""Candles (OHLCV) from trades, per interval, kept up to date batch by batch.
+
+Besides the volume, a candle keeps the part of it whose taker bought (Binance's "taker
+buy" volumes), in base and in quote. Every sum is exact: ``MONEY`` traps a rounding.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from functools import reduce
 from typing import Any
 
 from money import MONEY
@@ -12,6 +18,8 @@ INTERVALS: dict[str, timedelta] = {
     "1m": timedelta(minutes=1), "5m": timedelta(minutes=5), "15m": timedelta(minutes=15),
     "1h": timedelta(hours=1), "4h": timedelta(hours=4), "1d": timedelta(days=1),
 }
+# The sums a candle keeps: each batch adds its own to them (the matcher's upsert).
+VOLUMES = ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -21,17 +29,30 @@ def bucket(moment: datetime, interval: str) -> datetime:
     return _EPOCH + ((moment - _EPOCH) // width) * width
 
 
+def _total(amounts: Iterable[Decimal]) -> Decimal:
+    return reduce(MONEY.add, amounts, Decimal(0))
+
+
+def _volumes(trades: list[dict[str, Any]]) -> tuple[Decimal, Decimal]:
+    """The base volume and the exact quote volume (the sum of price x quantity)."""
+    return (_total(t["quantity"] for t in trades),
+            _total(MONEY.multiply(t["price"], t["quantity"]) for t in trades))
+
+
 def from_trades(market: str, trades: list[dict[str, Any]], moment: datetime
                 ) -> list[dict[str, Any]]:
     """One row per interval for trades that happened at ``moment``, in trade order."""
     if not trades:
         return []
     prices = [t["price"] for t in trades]
-    volume = sum((t["quantity"] for t in trades), Decimal(0))
-    quote_volume = sum((MONEY.multiply(t["price"], t["quantity"]) for t in trades), Decimal(0))
+    volume, quote_volume = _volumes(trades)
+    taker_buy_volume, taker_buy_quote_volume = _volumes(
+        [t for t in trades if t["taker_side"] == "buy"])
     return [{"market": market, "interval": interval, "start": bucket(moment, interval),
              "open": prices[0], "high": max(prices), "low": min(prices), "close": prices[-1],
-             "volume": volume, "quote_volume": quote_volume, "trades": len(trades)}
+             "volume": volume, "quote_volume": quote_volume,
+             "taker_buy_volume": taker_buy_volume,
+             "taker_buy_quote_volume": taker_buy_quote_volume, "trades": len(trades)}
             for interval in INTERVALS]
 
 
@@ -47,12 +68,12 @@ def filled(rows: list[Any], interval: str, start: datetime, end: datetime,
         row = by_start.get(moment)
         if row is not None:
             result.append({"start": moment, "open": row.open, "high": row.high, "low": row.low,
-                           "close": row.close, "volume": row.volume,
-                           "quote_volume": row.quote_volume, "trades": row.trades})
+                           "close": row.close, **{name: getattr(row, name) for name in VOLUMES},
+                           "trades": row.trades})
             close = row.close
         elif close is not None:
             result.append({"start": moment, "open": close, "high": close, "low": close,
-                           "close": close, "volume": Decimal(0), "quote_volume": Decimal(0),
+                           "close": close, **{name: Decimal(0) for name in VOLUMES},
                            "trades": 0})
         moment += width
     return result

@@ -22,6 +22,11 @@ def test_book_trades_candles_and_ticker_follow_the_trades(api_url, engine, admin
     place(engine, buyer, market, clock.now, side="buy", type="limit", quantity="0.4",
           price="100.00")
     run.run_pending()
+    clock.now = start + timedelta(seconds=25)      # a taker sell in the same minute
+    place(engine, buyer, market, clock.now, side="buy", type="limit", quantity="0.3",
+          price="99.50")
+    place(engine, seller, market, clock.now, side="sell", type="market", quantity="0.3")
+    run.run_pending()
     clock.now = start + timedelta(seconds=40)
     place(engine, buyer, market, clock.now, side="buy", type="market", quantity="0.1")
     run.run_pending()
@@ -41,7 +46,7 @@ def test_book_trades_candles_and_ticker_follow_the_trades(api_url, engine, admin
     listed = requests.get(f"{api_url}/v1/markets/{market}/trades", timeout=10).json()["items"]
     assert [(t["price"], t["quantity"], t["taker_side"]) for t in listed] == [
         ("99.00", "0.20000000", "buy"), ("100.00", "0.10000000", "buy"),
-        ("100.00", "0.40000000", "buy")]
+        ("99.50", "0.30000000", "sell"), ("100.00", "0.40000000", "buy")]
 
     candles = requests.get(f"{api_url}/v1/markets/{market}/candles?interval=1m&limit=10",
                            timeout=10).json()["items"]
@@ -49,11 +54,15 @@ def test_book_trades_candles_and_ticker_follow_the_trades(api_url, engine, admin
     first, empty, third = (by_start[(start + timedelta(minutes=m)).isoformat()]
                            for m in (0, 1, 2))
     assert (first["open"], first["high"], first["low"], first["close"], first["volume"],
-            first["quote_volume"], first["trades"]) == (
-        "100.00", "100.00", "100.00", "100.00", "0.50000000", "50.00", 2)
-    assert (empty["open"], empty["close"], empty["volume"], empty["trades"]) == (
-        "100.00", "100.00", "0.00000000", 0)
-    assert (third["open"], third["low"], third["volume"]) == ("99.00", "99.00", "0.20000000")
+            first["quote_volume"], first["taker_buy_volume"], first["taker_buy_quote_volume"],
+            first["trades"]) == (
+        "100.00", "100.00", "99.50", "100.00", "0.80000000", "79.85", "0.50000000", "50.00", 3)
+    assert (empty["open"], empty["close"], empty["volume"], empty["quote_volume"],
+            empty["taker_buy_volume"], empty["taker_buy_quote_volume"], empty["trades"]) == (
+        "100.00", "100.00", "0.00000000", "0.00", "0.00000000", "0.00", 0)
+    assert (third["open"], third["low"], third["volume"], third["taker_buy_volume"],
+            third["taker_buy_quote_volume"]) == (
+        "99.00", "99.00", "0.20000000", "0.20000000", "19.80")
     # From the first trade to now, every minute; none before the first trade. (A seventh
     # if the clock turned a minute since the test began.)
     assert [c["start"] for c in candles][:6] == [(start + timedelta(minutes=m)).isoformat()
@@ -62,8 +71,8 @@ def test_book_trades_candles_and_ticker_follow_the_trades(api_url, engine, admin
 
     ticker = requests.get(f"{api_url}/v1/markets/{market}/ticker", timeout=10).json()
     assert ticker == {"market": market, "open": "100.00", "high": "100.00", "low": "99.00",
-                      "last": "99.00", "volume": "0.70000000", "quote_volume": "69.80",
-                      "change": "-1.00", "change_percent": "-1.00", "trades": 3}
+                      "last": "99.00", "volume": "1.00000000", "quote_volume": "99.65",
+                      "change": "-1.00", "change_percent": "-1.00", "trades": 4}
     tickers = requests.get(f"{api_url}/v1/tickers", timeout=10).json()["items"]
     assert ticker in tickers
 

@@ -215,8 +215,9 @@ def test_ticker_and_candle_channels_follow_trades_within_a_second(api_url, engin
     ticker = receive(socket, "ticker", timeout=5)
     assert (ticker["last"], ticker["volume"], ticker["trades"]) == ("100.00", "0.50000000", 1)
     candle = receive(socket, "candle", timeout=5)
-    assert (candle["open"], candle["close"], candle["volume"], candle["trades"]) == (
-        "100", "100", "0.5", 1)
+    assert (candle["open"], candle["close"], candle["volume"], candle["taker_buy_volume"],
+            candle["taker_buy_quote_volume"], candle["trades"]) == (
+        "100", "100", "0.5", "0.5", "50", 1)
     socket.close()
 
 

@@ -265,7 +265,7 @@ class MarketRunner:
         if settlement.trades:
             rows = candles.from_trades(self.symbol, settlement.trades, now)
             parts["candles"] = {f"candle_{name}": rows[0][name] for name in (
-                "market", "open", "high", "low", "close", "volume", "quote_volume", "trades")}
+                "market", "open", "high", "low", "close", *candles.VOLUMES, "trades")}
             parts["candles"] |= {"candle_interval": [r["interval"] for r in rows],
                                  "candle_start": [r["start"] for r in rows]}
         fills = [row for t in settlement.trades for row in fill_rows(t, market)]

@@ -77,18 +77,23 @@ UPDATE_ORDERS = round_trips.Prepared("matcher_update_orders", text("""
 # A batch's trades in every interval's candle: one row per interval.
 UPSERT_CANDLES = round_trips.Prepared("matcher_upsert_candles", text("""
     INSERT INTO candles (market, interval, start, open, high, low, close, volume,
-                         quote_volume, trades)
+                         quote_volume, taker_buy_volume, taker_buy_quote_volume, trades)
     SELECT :candle_market, i.interval, i.start, :candle_open, :candle_high, :candle_low,
-           :candle_close, :candle_volume, :candle_quote_volume, :candle_trades
+           :candle_close, :candle_volume, :candle_quote_volume, :candle_taker_buy_volume,
+           :candle_taker_buy_quote_volume, :candle_trades
       FROM unnest(CAST(:candle_interval AS text[]), CAST(:candle_start AS timestamptz[]))
            AS i(interval, start)
     ON CONFLICT (market, interval, start) DO UPDATE
     SET high = greatest(candles.high, EXCLUDED.high), low = least(candles.low, EXCLUDED.low),
         close = EXCLUDED.close, volume = candles.volume + EXCLUDED.volume,
         quote_volume = candles.quote_volume + EXCLUDED.quote_volume,
+        taker_buy_volume = candles.taker_buy_volume + EXCLUDED.taker_buy_volume,
+        taker_buy_quote_volume = candles.taker_buy_quote_volume
+                                 + EXCLUDED.taker_buy_quote_volume,
         trades = candles.trades + EXCLUDED.trades"""),
     candle_market="text", candle_open="numeric", candle_high="numeric", candle_low="numeric",
     candle_close="numeric", candle_volume="numeric", candle_quote_volume="numeric",
+    candle_taker_buy_volume="numeric", candle_taker_buy_quote_volume="numeric",
     candle_trades="integer")
 
 
