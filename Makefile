@@ -7,8 +7,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/installed.stamp
+FREQTRADE_VENV := .venv-freqtrade
+FREQTRADE_STAMP := $(FREQTRADE_VENV)/installed.stamp
 
-.PHONY: run test services-up services-down migrate demo bench
+.PHONY: run test services-up services-down migrate demo bench freqtrade
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +41,14 @@ demo: migrate
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger
+
+# By hand (not in `make test`: the install takes minutes): freqtrade, pinned in a virtual
+# environment of its own, against a demo exchange it starts on ports 18000/18080
+# (FREQTRADE_ARGS="--url http://127.0.0.1:8000" for a running one). See tools/freqtrade_check.py.
+$(FREQTRADE_STAMP): examples/freqtrade/requirements.txt
+	$(PYTHON) -m venv $(FREQTRADE_VENV)
+	$(FREQTRADE_VENV)/bin/pip install --quiet --disable-pip-version-check -r examples/freqtrade/requirements.txt
+	touch $@
+
+freqtrade: $(STAMP) $(FREQTRADE_STAMP)
+	$(BIN)/python -m tools.freqtrade_check $(FREQTRADE_ARGS)
