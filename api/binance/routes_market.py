@@ -155,13 +155,12 @@ def klines(services: BinanceServices, request: Request) -> list:
 def _kline(candle: dict[str, Any], width: timedelta, listed: Listed) -> list:
     base, quote = listed.base_scale, listed.quote_scale
     opened = ms(candle["start"])
-    # Our candles do not keep the taker-buy volumes (columns 9 and 10): they are sent as
-    # zero until matcher.candles counts them. ccxt and freqtrade read columns 0-5 only.
+    # The last column is Binance's "ignore" field.
     return [opened, *(format_amount(candle[k], quote) for k in ("open", "high", "low", "close")),
             format_amount(candle["volume"], base), opened + int(width.total_seconds() * 1000) - 1,
             format_amount(candle["quote_volume"], quote + base), candle["trades"],
-            format_amount(candle.get("taker_buy_volume", Decimal(0)), base),
-            format_amount(candle.get("taker_buy_quote_volume", Decimal(0)), quote + base), "0"]
+            format_amount(candle["taker_buy_volume"], base),
+            format_amount(candle["taker_buy_quote_volume"], quote + base), "0"]
 
 
 def _chosen(services: BinanceServices, request: Request) -> list[Listed]:

@@ -23,7 +23,7 @@ Revises: 0021
 from alembic import context, op
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
