@@ -3,9 +3,13 @@ traders with keys and clients configured as shared/BINANCE.md says."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
+import requests
+
+from api.binance.symbols import REFRESH_SECONDS
 
 from tests.api.conftest import api_key, signed_up
 from tests.api.client import Client
@@ -33,9 +37,16 @@ def stack(settings, tmp_path_factory):
 
 
 @pytest.fixture
-def market(admin_engine):
-    """A market with Binance-like steps: tick 0.01, lot 0.001, fees 10 and 20 bps."""
-    return create_market(admin_engine, maker_fee_bps=10, taker_fee_bps=20)
+def market(admin_engine, stack):
+    """A market with Binance-like steps: tick 0.01, lot 0.001, fees 10 and 20 bps, once the
+    face lists it (it reads the markets every api.binance.symbols.REFRESH_SECONDS)."""
+    symbol = create_market(admin_engine, maker_fee_bps=10, taker_fee_bps=20)
+    deadline = time.monotonic() + 10 * REFRESH_SECONDS
+    while requests.get(f"{stack}/api/v3/exchangeInfo?symbol={symbol.replace('-', '')}",
+                       timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the face never listed the new market"
+        time.sleep(0.1)
+    return symbol
 
 
 @dataclass
