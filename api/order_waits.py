@@ -27,22 +27,25 @@ class OrderWaits:
                 event.set()
 
     @contextmanager
-    def _registered(self, order_id: int) -> Iterator[gevent.event.Event]:
+    def _registered(self, order_ids: list[int]) -> Iterator[gevent.event.Event]:
         event = gevent.event.Event()
-        self._waiting.setdefault(order_id, set()).add(event)
+        for order_id in order_ids:
+            self._waiting.setdefault(order_id, set()).add(event)
         try:
             yield event
         finally:
-            waiting = self._waiting[order_id]
-            waiting.discard(event)
-            if not waiting:
-                del self._waiting[order_id]
+            for order_id in order_ids:
+                waiting = self._waiting[order_id]
+                waiting.discard(event)
+                if not waiting:
+                    del self._waiting[order_id]
 
-    def until(self, order_id: int, read: Callable[[], Any], done: Callable[[Any], bool],
+    def until(self, order_ids: list[int], read: Callable[[], Any], done: Callable[[Any], bool],
               seconds: float) -> Any:
-        """``read()`` once ``done`` says so of what it read, or when ``seconds`` have passed."""
+        """``read()`` once ``done`` says so of what it read, or when ``seconds`` have passed;
+        read again whenever one of the orders changes."""
         deadline = time.monotonic() + seconds
-        with self._registered(order_id) as event:
+        with self._registered(order_ids) as event:
             while True:
                 found = read()
                 left = deadline - time.monotonic()

@@ -1,6 +1,7 @@
 """End-to-end trading benchmark: signed clients place orders over HTTP on two markets.
 
     python -m bench.trading [--seconds 60] [--warmup 5] [--clients 24] [--web 1]
+                            [--api native|binance|both] [--answer ACK|RESULT|FULL]
 
 Starts, on the embedded servers and a database of its own (``exchange_bench_trade``),
 ``--web`` API processes, one matcher process (a thread per market) and the
@@ -12,6 +13,9 @@ It prints orders accepted per second, p50/p99 of accept latency (as the clients 
 orders settled per second and p50/p99 of accept-to-settled latency (from the order's row
 to its request being processed), pgbench's TPC-B figure taken in the same run, and the
 time a fixed Python loop takes before and after it (the machine's speed drifts).
+With ``--api both`` the same clients place the same load through ``POST /v1/orders`` and
+then through the Binance-compatible ``POST /api/v3/order`` (form body, Binance's signing,
+``newOrderRespType`` from ``--answer``), and the ratio of the two is printed.
 """
 
 from __future__ import annotations
@@ -261,6 +265,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--clients", type=int, default=24)
     parser.add_argument("--web", type=int, default=1)
+    parser.add_argument("--api", choices=("native", "binance", "both"), default="native",
+                        help="POST /v1/orders, POST /api/v3/order, or one after the other")
+    parser.add_argument("--answer", choices=("ACK", "RESULT", "FULL"), default="ACK",
+                        help="the Binance face's newOrderRespType (RESULT and FULL wait for "
+                             "the matcher)")
     options = parser.parse_args(argv)
     settings = config.load()
     up(settings)
@@ -268,41 +277,12 @@ def main(argv: list[str]) -> None:
     tps = pgbench(settings)
     recreate(settings)
     processes, base_urls, matcher_port = _start_processes(settings, options.web)
+    faces = ("native", "binance") if options.api == "both" else (options.api,)
     try:
         for url in base_urls:
             wait_until_up(url + "/healthz")
         symbols, keys = setup(settings, options.clients)
-        measure_from = time.time() + options.warmup
-        deadline = measure_from + options.seconds
-        share = [keys[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
-        meter = CpuMeter()
-        with multiprocessing.get_context("spawn").Pool(CLIENT_PROCESSES) as pool:
-            running = pool.map_async(client, [
-                (base_urls, symbols, share[i], measure_from, deadline, i)
-                for i in range(CLIENT_PROCESSES)])
-            time.sleep(max(0.0, measure_from - time.time()))
-            meter.start()
-            results = running.get()
-            engine = engines.create(settings.database_url, pool_size=1)
-            settle_deadline = time.monotonic() + 120
-            with engine.connect() as conn:
-                while conn.execute(text("SELECT count(*) FROM matcher_requests "
-                                        "WHERE processed_at IS NULL")).scalar_one():
-                    conn.commit()
-                    assert time.monotonic() < settle_deadline, "the matcher fell behind for good"
-                    time.sleep(0.5)
-            meter.stop()
-        with engine.connect() as conn:
-            rows = conn.execute(text("""
-                SELECT extract(epoch FROM processed_at - created_at),
-                       extract(epoch FROM processed_at)
-                  FROM matcher_requests
-                 WHERE kind = 'order' AND created_at >= to_timestamp(:measure_from)"""),
-                {"measure_from": measure_from}).all()
-            trades = conn.execute(text("SELECT count(*) FROM trades")).scalar_one()
-            from ledger import reconcile
-            discrepancies = reconcile(engine)
-        engine.dispose()
+        phases = [_phase(settings, options, face, base_urls, symbols, keys) for face in faces]
         entry_batch = batch_mean([url + "/metrics" for url in base_urls],
                                  "exchange_order_batch_orders")
         entry_seconds = batch_mean([url + "/metrics" for url in base_urls],
@@ -315,13 +295,58 @@ def main(argv: list[str]) -> None:
         for process in processes:
             process.wait(30)
     speed_after = machine_speed()
+    _report_machine(options, tps, (speed_before, speed_after))
+    for face, phase in zip(faces, phases):
+        _report(options, face, *phase)
+    print(f"mean batch (all phases): {entry_batch:.1f} orders per placing transaction "
+          f"({entry_seconds * 1000:.1f} ms from first statement to commit), "
+          f"{matcher_batch:.1f} requests per matcher transaction")
+    if len(phases) == 2:
+        native, binance = (len(phase[0]) for phase in phases)
+        print(f"Binance face / native, orders accepted: {binance / native:.2f}x")
+
+
+def _phase(settings: config.Settings, options: argparse.Namespace, face: str,
+           base_urls: list[str], symbols: list[str], keys: list) -> tuple:
+    """One measured run of the clients through ``face``; what the report needs."""
+    measure_from = time.time() + options.warmup
+    deadline = measure_from + options.seconds
+    share = [keys[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
+    meter = CpuMeter()
+    with multiprocessing.get_context("spawn").Pool(CLIENT_PROCESSES) as pool:
+        running = pool.map_async(client, [
+            (base_urls, symbols, share[i], measure_from, deadline, i, face, options.answer)
+            for i in range(CLIENT_PROCESSES)])
+        time.sleep(max(0.0, measure_from - time.time()))
+        meter.start()
+        results = running.get()
+        engine = engines.create(settings.database_url, pool_size=1)
+        settle_deadline = time.monotonic() + 120
+        with engine.connect() as conn:
+            while conn.execute(text("SELECT count(*) FROM matcher_requests "
+                                    "WHERE processed_at IS NULL")).scalar_one():
+                conn.commit()
+                assert time.monotonic() < settle_deadline, "the matcher fell behind for good"
+                time.sleep(0.5)
+        meter.stop()
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT extract(epoch FROM processed_at - created_at),
+                   extract(epoch FROM processed_at)
+              FROM matcher_requests
+             WHERE kind = 'order' AND created_at >= to_timestamp(:measure_from)
+               AND created_at < to_timestamp(:deadline)"""),
+            {"measure_from": measure_from, "deadline": deadline}).all()
+        trades = conn.execute(text("SELECT count(*) FROM trades")).scalar_one()
+        from ledger import reconcile
+        discrepancies = reconcile(engine)
+    engine.dispose()
     accepted = [latency for result in results for latency in result[0]]
     statuses: dict[int, int] = {}
     for _, counted in results:
         for status, number in counted.items():
             statuses[status] = statuses.get(status, 0) + number
-    _report(options, tps, (speed_before, speed_after), accepted, statuses, rows, measure_from,
-            meter, (entry_batch, entry_seconds, matcher_batch), trades, discrepancies)
+    return accepted, statuses, rows, measure_from, meter, trades, discrepancies
 
 
 def _start_processes(settings: config.Settings, web: int
@@ -347,32 +372,33 @@ def _start_processes(settings: config.Settings, web: int
     return processes, [f"http://127.0.0.1:{port}" for port in ports], matcher_port
 
 
-def _report(options: argparse.Namespace, tps: float, speeds: tuple[float, float],
-            accepted: list[float], statuses: dict[int, int], rows: list, measure_from: float,
-            meter: CpuMeter, batches: tuple[float, float, float], trades: int,
-            discrepancies: list) -> None:
-    speed_before, speed_after = speeds
-    entry_batch, entry_seconds, matcher_batch = batches
-    settled = [float(r[0]) for r in rows]
-    settle_span = max(float(r[1]) for r in rows) - measure_from
+def _report_machine(options: argparse.Namespace, tps: float,
+                    speeds: tuple[float, float]) -> None:
     print(f"{os.cpu_count()} cores; {options.web} web processes, 1 matcher, {options.clients} "
           f"signed clients in {CLIENT_PROCESSES} processes, {options.seconds} s after "
           f"{options.warmup} s of warm-up, 2 markets")
     print(f"pgbench TPC-B -c4 -j2, same run:   {tps:>8,.0f} transactions/s")
-    print(f"a fixed Python loop, idle machine: {speed_before:8.2f} s before, "
-          f"{speed_after:.2f} s after")
-    print(f"orders accepted (HTTP 202):        {len(accepted) / options.seconds:>8,.0f} /s   "
+    print(f"a fixed Python loop, idle machine: {speeds[0]:8.2f} s before, {speeds[1]:.2f} s after")
+
+
+def _report(options: argparse.Namespace, face: str, accepted: list[float],
+            statuses: dict[int, int], rows: list, measure_from: float, meter: CpuMeter,
+            trades: int, discrepancies: list) -> None:
+    settled = [float(r[0]) for r in rows]
+    settle_span = max(float(r[1]) for r in rows) - measure_from
+    ok = 202 if face == "native" else 200
+    what = ("POST /v1/orders" if face == "native" else
+            f"POST /api/v3/order {options.answer}")
+    print(f"-- {what}")
+    print(f"orders accepted (HTTP {ok}):        {len(accepted) / options.seconds:>8,.0f} /s   "
           f"p50 {statistics.median(accepted) * 1000:6.1f} ms   "
           f"p99 {percentile(accepted, 0.99) * 1000:6.1f} ms")
     print(f"orders settled by the matcher:     {len(settled) / settle_span:>8,.0f} /s   "
           f"accept-to-settled p50 {statistics.median(settled) * 1000:6.1f} ms   "
           f"p99 {percentile(settled, 0.99) * 1000:6.1f} ms")
     print("CPU: " + meter.report(len(accepted), "accepted order"))
-    refused = {status: n for status, n in sorted(statuses.items()) if status != 202}
-    print(f"answers other than 202: {refused or 'none'}")
-    print(f"mean batch: {entry_batch:.1f} orders per placing transaction "
-          f"({entry_seconds * 1000:.1f} ms from first statement to commit), "
-          f"{matcher_batch:.1f} requests per matcher transaction")
+    refused = {status: n for status, n in sorted(statuses.items()) if status != ok}
+    print(f"answers other than {ok}: {refused or 'none'}")
     print(f"trades: {trades:,}; reconcile(): {'clean' if not discrepancies else discrepancies}")
 
 

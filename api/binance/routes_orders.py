@@ -20,7 +20,7 @@ from api.binance.new_orders import native_order
 from api.binance.routes_market import LIMIT, MILLISECONDS, SYMBOL, ANY
 from api.binance.routing import BinanceRoutes, Request
 from api.binance.services import BinanceServices
-from api.binance.shapes import moment, ms, order, order_fill
+from api.binance.shapes import acknowledged, moment, ms, order, order_fill
 from api.binance.symbols import Listed
 from api.routes_trading import CANCEL_UNCONFIRMED
 from db import outcomes
@@ -50,11 +50,11 @@ def place(services: BinanceServices, request: Request) -> dict:
         raise BinanceError(400, -2010, DUPLICATE)
     order_id = int(placed["id"])
     if answer == "ACK":
-        with services.native.engine.connect() as conn:
-            return order(_row(conn, request.user_id, order_id), listed, "ACK")
+        return acknowledged(placed, listed)
     services.start_events()
-    row = services.order_waits.until(order_id, lambda: _read(services, request.user_id, order_id),
-                                      lambda r: r.status != ACCEPTED, RESULT_WAIT_SECONDS)
+    row, = services.order_waits.until(
+        [order_id], lambda: _read(services, request.user_id, [order_id]),
+        lambda rows: rows[0].status != ACCEPTED, RESULT_WAIT_SECONDS)
     if row.reject_reason == "post_only_would_take":
         raise BinanceError(400, -2010, WOULD_TAKE)
     return _answer(services, row, listed, answer)
@@ -67,18 +67,14 @@ def test_order(services: BinanceServices, request: Request) -> dict:
     return {}
 
 
-def _read(services: BinanceServices, user_id: int, order_id: int) -> Any:
+def _read(services: BinanceServices, user_id: int, order_ids: list[int]) -> list[Any]:
     with services.native.engine.connect() as conn:
-        return _row(conn, user_id, order_id)
-
-
-def _row(conn: Any, user_id: int, order_id: int) -> Any:
-    return conn.execute(select(orders).where(orders.c.id == order_id,
-                                             orders.c.user_id == user_id)).one()
+        return list(conn.execute(select(orders).where(
+            orders.c.id.in_(order_ids), orders.c.user_id == user_id).order_by(orders.c.id)))
 
 
 def _answer(services: BinanceServices, row: Any, listed: Listed, answer: str) -> dict:
-    shown = order(row, listed, answer)
+    shown = order(row, listed)
     if answer == "FULL":
         with services.native.engine.connect() as conn:
             rows = conn.execute(select(fills).where(fills.c.order_id == row.id)
@@ -132,11 +128,11 @@ def _cancelled(services: BinanceServices, request: Request, listed: Listed,
                order_ids: list[int]) -> list[dict]:
     """The orders once the matcher has cancelled them, or as they stand after the bound."""
     services.start_events()
+    rows = services.order_waits.until(
+        order_ids, lambda: _read(services, request.user_id, order_ids),
+        lambda found: all(r.status not in ACTIVE for r in found), RESULT_WAIT_SECONDS)
     shown = []
-    for order_id in order_ids:
-        row = services.order_waits.until(
-            order_id, lambda: _read(services, request.user_id, order_id),
-            lambda r: r.status not in ACTIVE, RESULT_WAIT_SECONDS)
+    for row in rows:
         answer = order(row, listed)
         answer["origClientOrderId"] = answer["clientOrderId"]
         answer["clientOrderId"] = request.params.text("newClientOrderId") or \

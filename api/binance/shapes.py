@@ -48,14 +48,19 @@ def order_type(row: Any) -> str:
     return "LIMIT_MAKER" if row.post_only else TYPES[row.type]
 
 
-def order(row: Any, listed: Listed, kind: str = "RESULT") -> dict[str, Any]:
-    """An order as POST /order (ACK, RESULT) and GET /order answer it."""
+def acknowledged(placed: dict[str, Any], listed: Listed) -> dict[str, Any]:
+    """POST /order's ACK answer, from the native answer (``trading.views.view``)."""
+    return {"symbol": listed.symbol, "orderId": int(placed["id"]), "orderListId": -1,
+            "clientOrderId": placed["client_order_id"] or "",
+            "transactTime": ms(datetime.fromisoformat(placed["created_at"]))}
+
+
+def order(row: Any, listed: Listed) -> dict[str, Any]:
+    """An order as POST /order (RESULT, FULL) and GET /order answer it."""
     base, quote = listed.base_scale, listed.quote_scale
     answer: dict[str, Any] = {
         "symbol": listed.symbol, "orderId": row.id, "orderListId": -1,
         "clientOrderId": row.client_order_id or "", "transactTime": ms(row.created_at)}
-    if kind == "ACK":
-        return answer
     quantity = row.quantity if row.quantity is not None else row.filled_quantity
     answer.update({
         "price": format_amount(row.price or Decimal(0), quote),
