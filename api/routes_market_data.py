@@ -176,12 +176,7 @@ def market_candles(services: Services, call: Call) -> dict:
     start = end - INTERVALS[interval] * call.query["limit"]
     with services.engine.connect() as conn:
         base_scale, quote_scale = _scales(conn, symbol)
-        rows = conn.execute(select(candles).where(
-            candles.c.market == symbol, candles.c.interval == interval,
-            candles.c.start >= start, candles.c.start < end)).all()
-        previous = conn.execute(select(candles.c.close).where(
-            candles.c.market == symbol, candles.c.interval == interval,
-            candles.c.start < start).order_by(candles.c.start.desc()).limit(1)).scalar()
+        found = candles_between(conn, symbol, interval, start, end)
     quote_unit = Decimal(1).scaleb(-quote_scale)
     return {"market": symbol, "interval": interval, "items": [{
         "start": c["start"].isoformat(),
@@ -189,7 +184,20 @@ def market_candles(services: Services, call: Call) -> dict:
         **{k: format_amount(c[k], base_scale) for k in ("volume", "taker_buy_volume")},
         **{k: format_amount(c[k].quantize(quote_unit), quote_scale)
            for k in ("quote_volume", "taker_buy_quote_volume")},
-        "trades": c["trades"]} for c in filled(rows, interval, start, end, previous)]}
+        "trades": c["trades"]} for c in found]}
+
+
+def candles_between(conn: Connection, symbol: str, interval: str, start: datetime,
+                    end: datetime) -> list[dict]:
+    """Every interval from ``start`` to ``end`` (exclusive), empty ones included
+    (``matcher.candles.filled``)."""
+    rows = conn.execute(select(candles).where(
+        candles.c.market == symbol, candles.c.interval == interval,
+        candles.c.start >= start, candles.c.start < end)).all()
+    previous = conn.execute(select(candles.c.close).where(
+        candles.c.market == symbol, candles.c.interval == interval,
+        candles.c.start < start).order_by(candles.c.start.desc()).limit(1)).scalar()
+    return filled(rows, interval, start, end, previous)
 
 
 @routes.route("GET", "/v1/markets/{market}/ticker", summary="24-hour statistics",

@@ -15,10 +15,10 @@ from api.binance.routing import BinanceRoutes, Request
 from api.binance.services import BinanceServices
 from api.binance.shapes import aggregate_trade, moment, ms, public_trade
 from api.binance.symbols import Listed
-from api.routes_market_data import book_levels, day_stats
+from api.routes_market_data import book_levels, candles_between, day_stats
 from db.schema import candles, market_state, trades
 from ledger import format_amount
-from matcher.candles import INTERVALS, bucket, filled
+from matcher.candles import INTERVALS, bucket
 
 DEPTH_DEFAULT, DEPTH_MAX = 100, 5000
 TRADES_DEFAULT, TRADES_MAX = 500, 1000
@@ -143,13 +143,8 @@ def klines(services: BinanceServices, request: Request) -> list:
             end = min(end, start + width * limit)
         else:
             start = end - width * limit
-        rows = conn.execute(select(candles).where(
-            candles.c.market == market, candles.c.interval == interval,
-            candles.c.start >= start, candles.c.start < end)).all()
-        previous = conn.execute(select(candles.c.close).where(
-            candles.c.market == market, candles.c.interval == interval,
-            candles.c.start < start).order_by(candles.c.start.desc()).limit(1)).scalar()
-    return [_kline(c, width, listed) for c in filled(rows, interval, start, end, previous)]
+        found = candles_between(conn, market, interval, start, end)
+    return [_kline(c, width, listed) for c in found]
 
 
 def _kline(candle: dict[str, Any], width: timedelta, listed: Listed) -> list:
