@@ -62,6 +62,12 @@ class Params:
                                f"least {low}.")
         return number if high is None else min(number, high)
 
+    def limit(self, default: int, most: int) -> int:
+        """``limit``: at least 1, ``default`` when absent, clamped to ``most``."""
+        value = self.integer("limit", default, low=1, high=most)
+        assert value is not None
+        return value
+
     def choice(self, name: str, allowed: tuple[str, ...], code: int, msg: str,
                default: str | None = None) -> str | None:
         value = self.text(name) or default

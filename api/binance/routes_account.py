@@ -11,7 +11,8 @@ from sqlalchemy import select
 from api.binance.routes_market import LIMIT, MILLISECONDS, SYMBOL, ANY
 from api.binance.routing import BinanceRoutes, Request
 from api.binance.services import BinanceServices
-from api.binance.shapes import moment, my_trade
+from api.binance.shapes import my_trade
+from api.binance.windows import window
 from db.schema import fills
 from ledger import format_amount, user_balances
 
@@ -91,21 +92,13 @@ def system_status(services: BinanceServices, request: Request) -> dict:
 def my_trades(services: BinanceServices, request: Request) -> list:
     params = request.params
     listed = services.symbols.get(params.text("symbol"))
-    limit = params.integer("limit", TRADES_DEFAULT, low=1, high=TRADES_MAX)
+    limit = params.limit(TRADES_DEFAULT, TRADES_MAX)
     order_id, start, end, from_id = (params.integer(name, low=0) for name in (
         "orderId", "startTime", "endTime", "fromId"))
     query = select(fills).where(fills.c.user_id == request.user_id,
                                 fills.c.market == listed.market.symbol)
     if order_id is not None:
         query = query.where(fills.c.order_id == order_id)
-    if from_id is not None:
-        query = query.where(fills.c.trade_id >= from_id)
-    if start is not None:
-        query = query.where(fills.c.created_at >= moment(start))
-    if end is not None:
-        query = query.where(fills.c.created_at <= moment(end))
-    oldest_first = from_id is not None or start is not None
-    query = query.order_by(fills.c.id if oldest_first else fills.c.id.desc()).limit(limit)
-    with services.native.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [my_trade(row, listed, listed.scales) for row in sorted(rows, key=lambda r: r.id)]
+    rows = window(services.native.engine, query, fills, limit, from_id=from_id, start=start,
+                  end=end, id_column=fills.c.trade_id)
+    return [my_trade(row, listed, listed.scales) for row in rows]

@@ -15,6 +15,7 @@ from api.binance.routing import BinanceRoutes, Request
 from api.binance.services import BinanceServices
 from api.binance.shapes import aggregate_trade, moment, ms, public_trade
 from api.binance.symbols import Listed
+from api.binance.windows import window
 from api.routes_market_data import book_levels, candles_between, day_stats
 from db.schema import candles, market_state, trades
 from ledger import format_amount
@@ -55,8 +56,7 @@ def info(services: BinanceServices, request: Request) -> dict:
               params={"symbol": SYMBOL, "limit": LIMIT})
 def depth(services: BinanceServices, request: Request) -> dict:
     listed = services.symbols.get(request.params.text("symbol"))
-    limit = request.params.integer("limit", DEPTH_DEFAULT, low=1, high=DEPTH_MAX)
-    assert limit is not None
+    limit = request.params.limit(DEPTH_DEFAULT, DEPTH_MAX)
     sequence, sides = book_levels(services.native.engine, listed.market.symbol, limit)
     return {"lastUpdateId": sequence, **{
         name: [[format_amount(p, listed.quote_scale), format_amount(q, listed.base_scale)]
@@ -67,18 +67,9 @@ def depth(services: BinanceServices, request: Request) -> dict:
 def _trades(services: BinanceServices, listed: Listed, limit: int, from_id: int | None,
             start: int | None = None, end: int | None = None) -> list[Any]:
     """Oldest first: from ``from_id``, or in [start, end], or else the most recent."""
-    query = select(trades).where(trades.c.market == listed.market.symbol)
-    if from_id is not None:
-        query = query.where(trades.c.id >= from_id)
-    if start is not None:
-        query = query.where(trades.c.created_at >= moment(start))
-    if end is not None:
-        query = query.where(trades.c.created_at <= moment(end))
-    oldest_first = from_id is not None or start is not None
-    query = query.order_by(trades.c.id if oldest_first else trades.c.id.desc()).limit(limit)
-    with services.native.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return rows if oldest_first else rows[::-1]
+    return window(services.native.engine,
+                  select(trades).where(trades.c.market == listed.market.symbol), trades, limit,
+                  from_id=from_id, start=start, end=end)
 
 
 @routes.route("GET", "/api/v3/trades", security="public", answer=ANY,
@@ -86,8 +77,7 @@ def _trades(services: BinanceServices, listed: Listed, limit: int, from_id: int 
               params={"symbol": SYMBOL, "limit": LIMIT})
 def recent_trades(services: BinanceServices, request: Request) -> list:
     listed = services.symbols.get(request.params.text("symbol"))
-    limit = request.params.integer("limit", TRADES_DEFAULT, low=1, high=TRADES_MAX)
-    assert limit is not None
+    limit = request.params.limit(TRADES_DEFAULT, TRADES_MAX)
     return [public_trade(row, listed) for row in _trades(services, listed, limit, None)]
 
 
@@ -96,8 +86,7 @@ def recent_trades(services: BinanceServices, request: Request) -> list:
               params={"symbol": SYMBOL, "limit": LIMIT, "fromId": MILLISECONDS})
 def historical_trades(services: BinanceServices, request: Request) -> list:
     listed = services.symbols.get(request.params.text("symbol"))
-    limit = request.params.integer("limit", TRADES_DEFAULT, low=1, high=TRADES_MAX)
-    assert limit is not None
+    limit = request.params.limit(TRADES_DEFAULT, TRADES_MAX)
     return [public_trade(row, listed) for row in _trades(
         services, listed, limit, request.params.integer("fromId", low=0))]
 
@@ -109,8 +98,7 @@ def historical_trades(services: BinanceServices, request: Request) -> list:
 def aggregate_trades(services: BinanceServices, request: Request) -> list:
     params = request.params
     listed = services.symbols.get(params.text("symbol"))
-    limit = params.integer("limit", TRADES_DEFAULT, low=1, high=TRADES_MAX)
-    assert limit is not None
+    limit = params.limit(TRADES_DEFAULT, TRADES_MAX)
     return [aggregate_trade(row, listed) for row in _trades(
         services, listed, limit, params.integer("fromId", low=0),
         params.integer("startTime", low=0), params.integer("endTime", low=0))]
@@ -127,8 +115,7 @@ def klines(services: BinanceServices, request: Request) -> list:
     if interval is None:
         raise BinanceError(400, -1102, "Mandatory parameter 'interval' was not sent, was "
                            "empty/null, or malformed.")
-    limit = params.integer("limit", KLINES_DEFAULT, low=1, high=KLINES_MAX)
-    assert limit is not None
+    limit = params.limit(KLINES_DEFAULT, KLINES_MAX)
     width, market = INTERVALS[interval], listed.market.symbol
     latest_end = bucket(datetime.now(timezone.utc), interval) + width
     start_ms, end_ms = params.integer("startTime", low=0), params.integer("endTime", low=0)

@@ -20,8 +20,9 @@ from api.binance.new_orders import native_order
 from api.binance.routes_market import LIMIT, MILLISECONDS, SYMBOL, ANY
 from api.binance.routing import BinanceRoutes, Request
 from api.binance.services import BinanceServices
-from api.binance.shapes import acknowledged, moment, ms, order, order_fill
+from api.binance.shapes import acknowledged, ms, order, order_fill
 from api.binance.symbols import Listed
+from api.binance.windows import window
 from api.routes_trading import CANCEL_UNCONFIRMED
 from db import outcomes
 from db.schema import fills, orders
@@ -175,19 +176,10 @@ def cancel_open_orders(services: BinanceServices, request: Request) -> list:
 def all_orders(services: BinanceServices, request: Request) -> list:
     params = request.params
     listed = services.symbols.get(params.text("symbol"))
-    limit = params.integer("limit", ORDERS_DEFAULT, low=1, high=ORDERS_MAX)
+    limit = params.limit(ORDERS_DEFAULT, ORDERS_MAX)
     from_id, start, end = (params.integer(name, low=0)
                            for name in ("orderId", "startTime", "endTime"))
-    query = select(orders).where(orders.c.user_id == request.user_id,
-                                 orders.c.market == listed.market.symbol)
-    if from_id is not None:
-        query = query.where(orders.c.id >= from_id)
-    if start is not None:
-        query = query.where(orders.c.created_at >= moment(start))
-    if end is not None:
-        query = query.where(orders.c.created_at <= moment(end))
-    oldest_first = from_id is not None or start is not None
-    query = query.order_by(orders.c.id if oldest_first else orders.c.id.desc()).limit(limit)
-    with services.native.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [order(row, listed) for row in sorted(rows, key=lambda r: r.id)]
+    rows = window(services.native.engine, select(orders).where(
+        orders.c.user_id == request.user_id, orders.c.market == listed.market.symbol), orders,
+        limit, from_id=from_id, start=start, end=end)
+    return [order(row, listed) for row in rows]
