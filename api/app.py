@@ -27,7 +27,7 @@ from api.binance.symbols import Symbols
 from api.order_waits import OrderWaits
 from api.errors import ApiError, translate
 from trading.batches import OrderBatcher
-from api.ratelimit import RateLimiter
+from api.ratelimit import REDIS_TIMEOUTS, RateLimiter
 from api.routing import Api
 from api.services import Services
 from api.ws import Hub
@@ -111,7 +111,7 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False  # JsonApi serialises; Decimal must never slip through
     app.install(JsonApi(settings))
-    redis_client = redis.Redis.from_url(settings.redis_url)
+    redis_client = redis.Redis.from_url(settings.redis_url, **REDIS_TIMEOUTS)
     limiter = RateLimiter(settings.redis_url)
     api = Api(app, settings, Authenticator(settings, autocommit, redis_client), limiter)
     services = _services(api, engine, autocommit)
@@ -142,7 +142,21 @@ def _services(api: Api, engine: Engine, autocommit: Engine) -> Services:
 
     batcher = OrderBatcher(autocommit, announce, api.settings.order_writers)
     return Services(engine, api.settings, api.limiter, api.authenticator, batcher,
-                    lambda market: publishing.wake(market, send), publishing.enqueue_withdrawal)
+                    after_commit(lambda market: publishing.wake(market, send)),
+                    after_commit(publishing.enqueue_withdrawal))
+
+
+def after_commit(notify: Callable[..., None]) -> Callable[..., None]:
+    """``notify`` for a change already committed: if Redis is away, the request still
+    succeeds (it did), and the scheduler's sweep (matchers) or withdrawal follow-up
+    (workers) finds the work within seconds."""
+    def best_effort(*args: Any) -> None:
+        try:
+            notify(*args)
+        except redis.RedisError as error:
+            log.warning("could not notify %s%r, left to the scheduler: %s",
+                        getattr(notify, "__name__", "notify"), args, error)
+    return best_effort
 
 
 def _install_metrics_and_socket(app: bottle.Bottle, api: Api, engine: Engine,

@@ -9,11 +9,14 @@ stable and documented, and no stack trace ever reaches a client.
 A database that fails a request for a reason of its own answers 503 with
 ``Retry-After``, never a bare 500: ``service_unavailable`` when nothing was committed (or
 the API cannot tell: a raw driver error of a lost connection), ``outcome_unknown`` when
-a COMMIT went unanswered (``db.errors``).
+a COMMIT went unanswered (``db.errors``). Redis unreachable or not answering in time
+(every request's rate limits are counted there, before anything is changed) answers 503
+``service_unavailable`` with ``Retry-After`` too.
 """
 
 from __future__ import annotations
 
+import redis
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -47,6 +50,9 @@ RETRY_AFTER_SECONDS = 1       # a lost connection or an unanswered commit: the p
 UNAVAILABLE = ("the database did not answer; try again shortly (a change this request asked "
                "for may or may not have been made: check before repeating one that is not "
                "idempotent)")
+
+REDIS_UNAVAILABLE = ("a service this request needs is unavailable; try again shortly "
+                     "(nothing was changed)")
 
 # Domain error -> (HTTP status, code). Order matters: the first matching base wins.
 ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
@@ -84,6 +90,9 @@ def translate(error: Exception) -> ApiError | None:
         return error
     if isinstance(error, (DBAPIError, PoolTimeout)) and outcomes.transient(error):
         error = DatabaseUnavailable(UNAVAILABLE)  # the driver's text names internal hosts
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
+        return ApiError(503, "service_unavailable", REDIS_UNAVAILABLE,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     for error_type, status, code in ERROR_TABLE:
         if isinstance(error, error_type):
             field = getattr(error, "field", None)

@@ -12,12 +12,12 @@ from api.schemas import ERROR
 BINANCE_ERRORS = {400: "refused: see code and msg", 401: "not authenticated",
                   403: "not allowed", 404: "no such path", 405: "method not allowed",
                   413: "body too large", 429: "rate limited (Retry-After)",
-                  500: "internal error", 503: "the database did not answer (Retry-After)"}
+                  500: "internal error", 503: "PostgreSQL or Redis did not answer (Retry-After)"}
 BINANCE_ERROR = {"type": "object", "required": ["code", "msg"], "additionalProperties": False,
                  "properties": {"code": {"type": "integer"}, "msg": {"type": "string"}}}
 # Every operation may answer these; each has the one error body.
 COMMON_ERRORS = {400: "invalid input", 413: "body too large", 429: "rate limited",
-                 503: "the database did not answer (Retry-After)"}
+                 503: "PostgreSQL or Redis did not answer (Retry-After)"}
 AUTH_ERRORS = {401: "not authenticated", 403: "not allowed"}
 
 

@@ -23,6 +23,9 @@ from api.errors import ApiError
 
 REDIS_CONNECTIONS_MAX = 50
 REDIS_WAIT_SECONDS = 5
+# A Redis that does not answer (paused, or its host gone) fails the request within
+# seconds, as a 503 (``api.errors``), instead of holding it for the OS's TCP timeout.
+REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 1.0}
 Limit = tuple[str, tuple[str, ...]]      # ("100/minute", identity), e.g. ("ip", "1.2.3.4")
 
 
@@ -32,11 +35,18 @@ class RateLimiter:
         # A blocking pool: a burst of requests (a thousand sockets connecting at once)
         # waits for a connection instead of failing with "too many connections".
         pool = redis.BlockingConnectionPool.from_url(
-            redis_url, max_connections=REDIS_CONNECTIONS_MAX, timeout=REDIS_WAIT_SECONDS)
+            redis_url, max_connections=REDIS_CONNECTIONS_MAX, timeout=REDIS_WAIT_SECONDS,
+            **REDIS_TIMEOUTS)
         self._storage = RedisStorage(uri, connection_pool=pool)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
         self.coalesced = Coalesced(pool)   # shared with the web's announcements
         self._items: dict[str, RateLimitItem] = {}
+
+    def ping(self) -> None:
+        """Raises a redis error unless Redis answers."""
+        answer, = self.coalesced.send([("PING",)])
+        if isinstance(answer, Exception):
+            raise answer
 
     def hit(self, limit: str, *identity: str) -> None:
         """Count one request for ``identity`` under ``limit`` (e.g. "10/minute"), or 429."""

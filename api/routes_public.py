@@ -27,7 +27,7 @@ MARKET = obj(symbol={"type": "string"}, base=CURRENCY_CODE, quote=CURRENCY_CODE,
 routes = Routes()
 
 
-@routes.route("GET", "/healthz", summary="the process is alive", tag="health",
+@routes.route("GET", "/healthz", summary="the process is alive", tag="health", counted=False,
               responses={200: ("alive", obj(status={"const": "ok"}))})
 
 
@@ -35,13 +35,16 @@ def healthz(services: Services, call: Call) -> dict:
     return {"status": "ok"}
 
 
-@routes.route("GET", "/readyz", summary="the process can reach its database", tag="health",
-              responses={200: ("ready", obj(status={"const": "ready"}))})
+@routes.route("GET", "/readyz", summary="the process can reach PostgreSQL and Redis",
+              tag="health", counted=False,
+              responses={200: ("ready", obj(status={"const": "ready"})),
+                         503: ("service_unavailable: one of them is away", None)})
 
 
 def readyz(services: Services, call: Call) -> dict:
     with services.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+    services.limiter.ping()
     return {"status": "ready"}
 
 

@@ -63,6 +63,7 @@ class Operation:
     body_validator: Validator | None = None
     query_validator: Validator | None = None
     face: str = "native"           # or "binance": /api/v3, documented with its own errors
+    counted: bool = True           # False only for the health probes (public, no Redis)
 
 
 class Validator:
@@ -92,15 +93,18 @@ class Api:
 
     def route(self, method: str, path: str, *, summary: str, tag: str, auth: str | None = None,
               body: dict | None = None, query: dict[str, dict] | None = None,
-              responses: dict[int, tuple[str, dict | None]]) -> Callable:
+              responses: dict[int, tuple[str, dict | None]], counted: bool = True) -> Callable:
+        """``counted=False``: not counted against any rate limit, for the health probes,
+        which must answer while Redis (where limits are counted) is away."""
         assert auth in AUTH_LEVELS, auth
+        assert counted or auth is None, "every authenticated call is counted"
 
         def declare(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
             query_schema = {"type": "object", "properties": query or {},
                             "additionalProperties": True}
             operation = Operation(
                 method, path, summary, tag, auth, body, query or {}, responses, handler,
-                Validator(body) if body else None, Validator(query_schema))
+                Validator(body) if body else None, Validator(query_schema), counted=counted)
             self.operations.append(operation)
             bottle_path = _PARAMETER.sub(r"<\1>", path)
             self.app.route(bottle_path, method, self._wrapped(operation))
@@ -115,7 +119,9 @@ class Api:
             # The address's limit first whenever authenticating would read the database
             # (a session, a key not in memory): an address over its limit costs no lookup.
             # A key in memory has both limits and its signature counted in one round trip.
-            if operation.auth is None or not self.authenticator.in_memory(request):
+            if not operation.counted:
+                limits = []
+            elif operation.auth is None or not self.authenticator.in_memory(request):
                 self.limiter.admit(limits)
                 limits = []
             raw = body_bytes(request)

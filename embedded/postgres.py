@@ -68,6 +68,13 @@ class EmbeddedPostgres:
             self._run("pg_ctl", "stop", "-w", "-m", "fast", "-t", str(STOP_TIMEOUT_SECONDS),
                       "-D", str(self.data_dir))
 
+    def restart(self, mode: str = "fast") -> None:
+        """Stop (``fast``: clean; ``immediate``: as a crash, recovered from the WAL at start)
+        and start again with the same options."""
+        self._run("pg_ctl", "restart", "-w", "-m", mode, "-t", str(START_TIMEOUT_SECONDS),
+                  "-D", str(self.data_dir), "-l", str(self.log_path))
+        self._wait_for_socket()
+
     def _wait_for_socket(self) -> None:
         socket_path = self.socket_dir / ".s.PGSQL.5432"
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

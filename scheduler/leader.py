@@ -16,14 +16,24 @@ class Leadership:
         self.database_url = database_url
         self.key = key
         self._connection: psycopg2.extensions.connection | None = None
+        self.unreachable = False  # the last try_acquire could not reach the database
 
     def try_acquire(self) -> bool:
-        if self._connection is None or self._connection.closed:
-            self._connection = psycopg2.connect(self.database_url)
-            self._connection.autocommit = True
-        with self._connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
-            return bool(cursor.fetchone()[0])
+        """True if this process now holds the lock; False if another does, or if the
+        database could not be reached (then ``unreachable``)."""
+        try:
+            if self._connection is None or self._connection.closed:
+                self._connection = psycopg2.connect(self.database_url)
+                self._connection.autocommit = True
+            with self._connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+                held = bool(cursor.fetchone()[0])
+        except psycopg2.OperationalError:
+            self.release()
+            self.unreachable = True
+            return False
+        self.unreachable = False
+        return held
 
     def still_held(self) -> bool:
         """False once the session that holds the lock is gone."""

@@ -1,0 +1,134 @@
+"""The whole exchange as ``make run`` starts it (``bin/run-exchange``: its own embedded
+PostgreSQL and Redis, migrations, demo data, every Procfile process under supervisord),
+in a var directory of its own, on free ports: what a fault can be done to without
+touching the other tests' servers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import xmlrpc.client
+from pathlib import Path
+
+import requests
+from supervisor.xmlrpc import SupervisorTransport
+
+import config
+from db import engine as engines
+from embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.processes import free_port
+
+START_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_SECONDS = 60
+# The test session's settings (tests/conftest.py) name its own database: not this one's.
+_SESSION_ONLY = ("EMBEDDED_DATABASE", "EMBEDDED_REDIS_DATABASE", "DATABASE_URL",
+                 "DATABASE_ADMIN_URL", "REDIS_URL", "VAR_DIR", "PORT", "SITE_PORT")
+
+
+def fresh_var_dir(settings: config.Settings, name: str) -> Path:
+    """An empty var directory for an exchange of its own, beside the test session's
+    servers (not under pytest's temporary directory: another pytest session resets that
+    one's permissions, and PostgreSQL runs as a user of its own that must reach it)."""
+    path = settings.var_dir / "exchanges" / name
+    if path.exists():
+        EmbeddedPostgres(path).stop()
+        EmbeddedRedis(path).stop()
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+class Exchange:
+    def __init__(self, var_dir: Path, **env: str) -> None:
+        self.var_dir = var_dir.resolve()
+        self.port, self.site_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**{k: v for k, v in os.environ.items() if k not in _SESSION_ONLY},
+                    "VAR_DIR": str(self.var_dir), "PORT": str(self.port),
+                    "SITE_PORT": str(self.site_port), **env}
+        self.settings = config.load(self.env)
+        self.postgres, self.redis = EmbeddedPostgres(self.var_dir), EmbeddedRedis(self.var_dir)
+        self.log_path = self.var_dir / "run.log"
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            ["bin/run-exchange"], cwd=config.PROJECT_DIR, env=self.env, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_until_ready()
+        self.engine = engines.create(self.settings.database_admin_url, pooled=False)
+
+    # State ---------------------------------------------------------------------
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(self.url + "/readyz", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def wait_until_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while not (self.ready() and len(self.pids()) == self._process_count()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the exchange never became ready:\n{self.output()[-5000:]}")
+            time.sleep(0.2)
+
+    def pids(self) -> dict[str, int]:
+        """Each running process's PID by its supervisord name (``web-0``, ``matcher-0``...)."""
+        socket = self.var_dir / "run" / "supervisor.sock"
+        transport = SupervisorTransport(None, None, f"unix://{socket}")
+        try:
+            infos = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport) \
+                .supervisor.getAllProcessInfo()
+        except (OSError, xmlrpc.client.Fault):
+            return {}
+        finally:
+            transport.close()
+        return {info["name"]: info["pid"] for info in infos if info["statename"] == "RUNNING"}
+
+    def _process_count(self) -> int:
+        counts = self.env.get("CONCURRENCY", "")
+        from tools.supervise import concurrency, procfile
+        kinds = procfile(config.PROJECT_DIR / "Procfile")
+        wanted = concurrency(counts)
+        return sum(wanted.get(name, 1) for name, _ in kinds)
+
+    # Faults --------------------------------------------------------------------
+
+    def kill(self, name: str, signum: int = signal.SIGKILL) -> int:
+        """Send ``signum`` to a process's group (SIGKILL: as a crash); returns its PID."""
+        pid = self.pids()[name]
+        os.killpg(pid, signum)
+        return pid
+
+    def restart_postgres(self, mode: str) -> None:
+        self.postgres.restart(mode)
+
+    def stop_redis(self, *, forget: bool = False) -> None:
+        """Stop Redis; ``forget``: and delete what it kept, so it comes back empty."""
+        self.redis.stop()
+        if forget:
+            for path in self.redis.data_dir.rglob("*"):
+                if path.is_file():
+                    path.unlink()
+
+    def start_redis(self) -> None:
+        self.redis.start()
+
+    # End -----------------------------------------------------------------------
+
+    def stop(self) -> int:
+        """SIGTERM to the runner, which stops every process and then the servers."""
+        self.engine.dispose()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            code = self.process.wait()
+        self._log.close()
+        return code
