@@ -11,32 +11,23 @@ from decimal import Decimal
 
 import pytest
 import requests
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from db.schema import accounts, entries, fills, markets, orders, trades, transfers, users
+from db.schema import accounts, entries, fills, orders, trades, transfers, users
 from ledger import reconcile, user_balances
-from tests.factories import create_currency
 from tests.processes import Process, free_port, wait_for_http
+from tests.trading import create_market
 
 TICK, LOT = Decimal("0.01"), Decimal("0.001")
 ACTIVE = ("accepted", "open", "partially_filled")
-
-
-def _market(admin_engine) -> str:
-    """Quote scale 8: price x lot is exact there, so balances follow from fills exactly."""
-    base, quote = create_currency(admin_engine, scale=8), create_currency(admin_engine, scale=8)
-    with admin_engine.begin() as conn:
-        conn.execute(insert(markets).values(
-            symbol=f"{base}-{quote}", base=base, quote=quote, tick_size=TICK, lot_size=LOT,
-            min_notional=Decimal("1"), maker_fee_bps=10, taker_fee_bps=20))
-    return f"{base}-{quote}"
 
 
 @pytest.fixture(scope="module")
 def stack(settings, admin_engine, tmp_path_factory):
     """Two new markets, then web (at the default rate limits), a matcher and the scheduler."""
     logs = tmp_path_factory.mktemp("maker-stack")
-    chosen = [_market(admin_engine), _market(admin_engine)]
+    # Quote scale 8: price x lot is exact there, so balances follow from the fills exactly.
+    chosen = [create_market(admin_engine, quote_scale=8) for _ in range(2)]
     url = f"http://127.0.0.1:{free_port()}"
     processes = [Process("web", logs, PORT=url.rsplit(":", 1)[1], DEMO_MODE="true"),
                  Process("matcher", logs), Process("scheduler", logs, DEMO_MODE="false")]
