@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import zlib
 from decimal import Decimal
+from typing import Any
 
 import ccxt
 
@@ -67,7 +68,7 @@ def _keyed(api_url: str, pacer: Pacer, accounts: Accounts, role: str) -> PacedBi
     return exchange
 
 
-def _chosen(exchange: PacedBinance, info: dict, names: tuple[str, ...]) -> list[Rules]:
+def _chosen(exchange: PacedBinance, info: dict[str, Any], names: tuple[str, ...]) -> list[Rules]:
     wanted = {name.replace("-", "") for name in names}
     listed = [market for market in exchange.markets.values()
               if market["active"] and (not wanted or market["id"] in wanted)]

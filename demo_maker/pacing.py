@@ -28,7 +28,7 @@ def budget_per_second(rate_limits: Iterable[dict[str, Any]]) -> float:
                                                                   "RAW_REQUESTS")]
     if not rates:
         raise ValueError("exchangeInfo announced no request limit")
-    return BUDGET_SHARE * min(rates)
+    return float(BUDGET_SHARE * min(rates))
 
 
 class Pacer:
