@@ -19,6 +19,7 @@ import time
 import ccxt
 
 import config
+from observability import logs
 from demo_maker.accounts import Accounts
 from demo_maker.errors import AccountRefused, ApiAway, Stopped
 from demo_maker.funding import top_up
@@ -41,8 +42,7 @@ log = logging.getLogger("demo_maker")
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure("maker")
     settings = config.load()
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):

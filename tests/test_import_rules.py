@@ -39,8 +39,9 @@ RULES: tuple[tuple[str, frozenset[str], str], ...] = (
     ("currencies", frozenset({"api", "workers", "scheduler"}), "imports point one way"),
     ("trading", frozenset({"api", "workers", "scheduler"}), "imports point one way"),
     ("config", frozenset({"embedded"}), "config builds the embedded servers' URLs itself"),
-    ("demo_maker", frozenset(IO_MODULES + tuple(p for p in PACKAGES if p != "demo_maker")),
-     "the demo maker is a client of the API, as any bot"),
+    ("demo_maker", frozenset(IO_MODULES + tuple(p for p in PACKAGES
+                                                 if p not in ("demo_maker", "observability"))),
+     "the demo maker is a client of the API, as any bot (it logs as the others do)"),
 )
 
 

@@ -121,7 +121,8 @@ def test_the_maker_quotes_on_the_grid_trades_and_leaves_nothing_open_when_stoppe
     assert time.monotonic() - started < 5
     output = maker.output()
     assert "cancelled every quote" in output
-    assert " WARNING " not in output and " ERROR " not in output, output[-3000:]
+    assert '"level": "WARNING"' not in output and '"level": "ERROR"' not in output, \
+        output[-3000:]
     assert "refused=0" in output            # no order found too little money
     _until(lambda: not _open_orders(engine, ids["maker"]), timeout=15,
            what="the maker's quotes cancelled")
