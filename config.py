@@ -55,6 +55,9 @@ class Settings:
     backup_interval_seconds: int  # the scheduler takes a backup this often; 0: never
     matcher_batch_requests: int   # requests a matcher settles in one transaction
     order_writers: int            # a web process's concurrent order-placing transactions
+    demo_maker_state: Path        # the demo maker's accounts and keys (mode 0600)
+    demo_maker_seed: int          # its reference prices' random walk
+    demo_maker_markets: tuple[str, ...]  # the markets it quotes; empty: every listed one
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -188,6 +191,11 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
                                          7 * 86_400),
         matcher_batch_requests=_integer(env, "MATCHER_BATCH_REQUESTS", 500, 1, 5000),
         order_writers=_integer(env, "ORDER_WRITERS", 2, 1, 16),
+        demo_maker_state=Path(env.get("DEMO_MAKER_STATE") or var_dir / "demo-maker.json"),
+        demo_maker_seed=_integer(env, "DEMO_MAKER_SEED", 21, 0, 2**31 - 1),
+        demo_maker_markets=tuple(name.strip() for name in
+                                 (env.get("DEMO_MAKER_MARKETS") or "").split(",")
+                                 if name.strip()),
     )
 
 

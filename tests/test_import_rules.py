@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("admin", "api", "backups", "currencies", "custody", "db", "embedded", "events",
-            "ledger", "matcher", "observability", "scheduler", "tools", "trading", "users",
-            "workers")
+PACKAGES = ("admin", "api", "backups", "currencies", "custody", "db", "demo_maker", "embedded",
+            "events", "ledger", "matcher", "observability", "scheduler", "tools", "trading",
+            "users", "workers")
 MODULES = ("config", "money")
 IO_MODULES = ("sqlalchemy", "psycopg2", "psycogreen", "redis", "dramatiq", "gevent", "bottle",
               "alembic")
@@ -39,6 +39,9 @@ RULES: tuple[tuple[str, frozenset[str], str], ...] = (
     ("currencies", frozenset({"api", "workers", "scheduler"}), "imports point one way"),
     ("trading", frozenset({"api", "workers", "scheduler"}), "imports point one way"),
     ("config", frozenset({"embedded"}), "config builds the embedded servers' URLs itself"),
+    ("demo_maker", frozenset(IO_MODULES + tuple(p for p in PACKAGES
+                                                 if p not in ("demo_maker", "observability"))),
+     "the demo maker is a client of the API, as any bot (it logs as the others do)"),
 )
 
 

@@ -28,9 +28,10 @@ class Clock:
 
 
 def create_market(admin_engine: Engine, maker_fee_bps: int = 10, taker_fee_bps: int = 20,
-                  tick: str = "0.01", lot: str = "0.001", min_notional: str = "1") -> str:
+                  tick: str = "0.01", lot: str = "0.001", min_notional: str = "1",
+                  quote_scale: int = 2) -> str:
     base = create_currency(admin_engine, scale=8)
-    quote = create_currency(admin_engine, scale=2)
+    quote = create_currency(admin_engine, scale=quote_scale)
     symbol = f"{base}-{quote}"
     with admin_engine.begin() as conn:
         conn.execute(insert(markets).values(

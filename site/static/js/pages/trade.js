@@ -3,6 +3,7 @@
 
 import { api, session } from "../api.js";
 import { Feed } from "../feed.js";
+import { formats, sum } from "../numbers.js";
 import { button, el, field, form, notice, row, table, time } from "../ui.js";
 
 const ACTIVE = ["accepted", "open", "partially_filled", "untriggered"];
@@ -26,6 +27,7 @@ class TradePage {
     this.view = view;
     this.markets = markets;
     this.market = market;
+    this.shown = formats(market);       // prices at the tick, quantities at the lot
     this.interval = "1m";
     this.timers = {};
     this.feed = new Feed((message) => this.onMessage(message));
@@ -112,6 +114,8 @@ class TradePage {
       layout: { attributionLogo: false },
     });
     this.series = this.chart.addSeries(charts.CandlestickSeries, {
+      priceFormat: { type: "price", precision: this.shown.priceDecimals,
+        minMove: Number(this.market.tick_size) },
       upColor: "#0a7d32", downColor: "#b3261e", borderVisible: false,
       wickUpColor: "#0a7d32", wickDownColor: "#b3261e",
     });
@@ -131,26 +135,25 @@ class TradePage {
       this.fitted = true;
     }
     const traded = items.filter((c) => c.trades > 0);
-    this.chartBox.dataset.lastClose = traded.length ? traded[traded.length - 1].close : "";
+    this.chartBox.dataset.lastClose = traded.length
+      ? this.shown.price(traded[traded.length - 1].close) : "";
     this.chartBox.dataset.trades = String(items.reduce((n, c) => n + c.trades, 0));
   }
 
   async loadBook() {
     const book = await api("GET", `/v1/markets/${this.market.symbol}/book?depth=15`);
-    const depth = (levels) => {
-      let total = 0;
-      return levels.map(([price, quantity]) => {
-        total += Number(quantity);
-        return { price, quantity, total };
-      });
-    };
+    const { price, quantity } = this.shown;
+    // Depth is an exact running sum; only the bar's width is drawn from a float.
+    const depth = (levels) => levels.map(([p, q], i) => ({
+      price: p, quantity: q, total: sum(levels.slice(0, i + 1).map((level) => level[1])),
+    }));
     const asks = depth(book.asks);
     const bids = depth(book.bids);
-    const most = Math.max(1e-18, ...asks.map((l) => l.total), ...bids.map((l) => l.total));
+    const most = Math.max(1e-18, ...[...asks, ...bids].map((l) => Number(l.total)));
     const line = (level, side) => {
-      const tr = row([level.price, level.quantity, level.total.toPrecision(8).replace(/\.?0+$/, "")],
+      const tr = row([price(level.price), quantity(level.quantity), quantity(level.total)],
         { class: side });
-      tr.style.setProperty("--depth", `${(100 * level.total) / most}%`);
+      tr.style.setProperty("--depth", `${(100 * Number(level.total)) / most}%`);
       return tr;
     };
     this.book.replaceChildren(table(`Book of ${this.market.symbol}, asks above bids`,
@@ -162,7 +165,7 @@ class TradePage {
   async loadTrades() {
     const { items } = await api("GET", `/v1/markets/${this.market.symbol}/trades?limit=20`);
     this.trades.replaceChildren(table("Latest trades first", ["Price", "Quantity", "Time"],
-      items.map((t) => row([t.price, t.quantity, new Date(t.created_at).toLocaleTimeString()],
+      items.map((t) => row([this.shown.price(t.price), this.shown.quantity(t.quantity), new Date(t.created_at).toLocaleTimeString()],
         { class: t.taker_side === "sell" ? "ask" : "bid" })), "No trades yet."));
   }
 
@@ -177,22 +180,25 @@ class TradePage {
         const b = mine[c] || { available: "0", held: "0" };   // none yet in this currency
         return row([c, b.available, b.held], { "data-currency": c });
       })));
+    const { price, quantity } = this.shown;
     const trigger = (o) =>
-      `${o.type.startsWith("take_profit") ? "take profit" : "stop"} ${o.stop_price}`;
-    const describe = (o) => o.price || (o.stop_price ? trigger(o) : "market");
+      `${o.type.startsWith("take_profit") ? "take profit" : "stop"} ${price(o.stop_price)}`;
+    const describe = (o) => (o.price ? price(o.price) : (o.stop_price ? trigger(o) : "market"));
+    // A market buy by what it spends shows that sum, at the quote currency's scale.
+    const amount = (o) => (o.quantity ? quantity(o.quantity) : o.quote_quantity);
     const open = orders.filter((o) => ACTIVE.includes(o.status));
     this.openOrders.replaceChildren(table("Open orders", ["Side", "Type", "Price", "Quantity",
       "Filled", "Status", "Expires", ""], open.map((o) => row([o.side, o.type, describe(o),
-      o.quantity || o.quote_quantity, o.filled_quantity, o.status, time(o.expire_at),
+      amount(o), quantity(o.filled_quantity), o.status, time(o.expire_at),
       button("Cancel", () => this.cancel(o.id), { "aria-label": `Cancel order ${o.id}` })],
     { "data-order": o.id })), "No open orders."));
     this.history.replaceChildren(table("Order history", ["Side", "Type", "Price", "Quantity",
       "Filled", "Status", "Placed"], orders.filter((o) => !ACTIVE.includes(o.status)).map((o) =>
-      row([o.side, o.type, describe(o), o.quantity || o.quote_quantity, o.filled_quantity,
+      row([o.side, o.type, describe(o), amount(o), quantity(o.filled_quantity),
         o.reject_reason ? `${o.status} (${o.reject_reason})` : o.status, time(o.created_at)],
       { "data-order": o.id })), "No finished orders."));
     this.fills.replaceChildren(table("Fills", ["Side", "Price", "Quantity", "Fee",
-      "Liquidity", "Time"], fills.map((f) => row([f.side, f.price, f.quantity,
+      "Liquidity", "Time"], fills.map((f) => row([f.side, price(f.price), quantity(f.quantity),
       `${f.fee} ${f.fee_currency}`, f.liquidity, time(f.created_at)])), "No fills yet."));
   }
 
