@@ -2,8 +2,9 @@
 
 A process that ends, for whatever reason, is started again (after a delay that grows by a
 second a try while it keeps failing to stay up), and the others go on: one process's end
-never takes the exchange down. SIGTERM or Ctrl-C stops them all, each with SIGTERM and
-then, after ``STOP_WAIT_SECONDS``, SIGKILL.
+never takes the exchange down. SIGTERM or Ctrl-C stops them all, in the Procfile's
+reverse order (the demo maker cancels its quotes while ``web`` still answers), each with
+SIGTERM and then, after ``STOP_WAIT_SECONDS``, SIGKILL.
 
 Ports as honcho gives them: a process kind's ``PORT`` is ``PORT`` (8000 by default) plus
 100 times the kind's place in the Procfile, plus the instance's number from 0.
@@ -66,6 +67,7 @@ def render(processes: list[tuple[str, str]], project_dir: Path, var_dir: Path,
                 f"command={command.replace('%', '%%')}",
                 f"directory={project_dir}",
                 f'environment=PORT="{port}"',
+                f"priority={position + 1}",
                 "autostart=true",
                 "autorestart=true",
                 f"startsecs={UP_AFTER_SECONDS}",
