@@ -20,6 +20,7 @@ import config
 from db import engine as engines
 from embedded import EmbeddedPostgres, EmbeddedRedis
 from tests.processes import free_port
+from tools.supervise import concurrency, procfile
 
 START_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 60
@@ -91,19 +92,28 @@ class Exchange:
         return {info["name"]: info["pid"] for info in infos if info["statename"] == "RUNNING"}
 
     def _process_count(self) -> int:
-        counts = self.env.get("CONCURRENCY", "")
-        from tools.supervise import concurrency, procfile
-        kinds = procfile(config.PROJECT_DIR / "Procfile")
-        wanted = concurrency(counts)
-        return sum(wanted.get(name, 1) for name, _ in kinds)
+        wanted = concurrency(self.env.get("CONCURRENCY", ""))
+        return sum(wanted.get(name, 1) for name, _ in procfile(config.PROJECT_DIR / "Procfile"))
 
     # Faults --------------------------------------------------------------------
+
+    def web_urls(self) -> list[str]:
+        """Every ``web`` process's address (their ports follow one another)."""
+        count = concurrency(self.env.get("CONCURRENCY", "")).get("web", 1)
+        return [f"http://127.0.0.1:{self.port + n}" for n in range(count)]
 
     def kill(self, name: str, signum: int = signal.SIGKILL) -> int:
         """Send ``signum`` to a process's group (SIGKILL: as a crash); returns its PID."""
         pid = self.pids()[name]
-        os.killpg(pid, signum)
+        self.signal_pid(pid, signum)
         return pid
+
+    @staticmethod
+    def signal_pid(pid: int, signum: int) -> None:
+        try:
+            os.killpg(pid, signum)
+        except ProcessLookupError:
+            pass   # it ended meanwhile
 
     def restart_postgres(self, mode: str) -> None:
         self.postgres.restart(mode)

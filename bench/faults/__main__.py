@@ -1,0 +1,161 @@
+"""``python -m bench.faults --seconds N --seed S``: see ``bench.faults``. Prints, last, the
+faults injected by kind, the operations acknowledged and the anomalies found by kind;
+exits 1 on any anomaly, with the seed to replay it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import threading
+import time
+from decimal import Decimal
+
+from sqlalchemy import text
+
+os.environ.setdefault("LOG_FORMAT", "json")
+
+import config  # noqa: E402
+from bench.faults.checker import Anomalies, check  # noqa: E402
+from bench.faults.clients import MARKETS, Trader  # noqa: E402
+from bench.faults.history import History  # noqa: E402
+from bench.faults.nemesis import Nemesis  # noqa: E402
+from currencies.base import CurrencySettings  # noqa: E402
+from currencies.simulated import SimulatedChain  # noqa: E402
+from tests.exchange import Exchange, fresh_var_dir  # noqa: E402
+
+SETTLE_SECONDS_MAX = 90     # after the faults: every request processed, every send done
+PROGRESS_SECONDS_MAX = 30   # then each market must match a new pair of orders within this
+DEPOSIT = Decimal("0.5")
+STACK = {"CONCURRENCY": "web=2,matcher=2,scheduler=2",
+         "RATE_LIMIT_PER_IP": "1000000/minute", "RATE_LIMIT_PER_USER": "1000000/minute",
+         "DEMO_MAKER_MARKETS": "ETH-BTC"}   # the maker trades too, in a market of its own
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--traders", type=int, default=4)
+    options = parser.parse_args()
+    seed = options.seed if options.seed is not None else random.randrange(1 << 32)
+    print(f"bench.faults: seed {seed}, {options.seconds:g} s, {options.traders} traders",
+          flush=True)
+    exchange = Exchange(fresh_var_dir(config.load(), "faults-campaign"), **STACK)
+    print(f"exchange up (log: {exchange.log_path})", flush=True)
+    try:
+        found, nemesis, history = campaign(exchange, seed, options)
+    finally:
+        stopped = exchange.stop()
+    if stopped != 0:
+        found.add("unclean_stop", f"bin/run-exchange exited {stopped}")
+    report(seed, nemesis, history, found)
+    return 1 if found.counts else 0
+
+
+def campaign(exchange: Exchange, seed: int, options: argparse.Namespace
+             ) -> tuple[Anomalies, Nemesis, History]:
+    history, stopping, quiet = History(), threading.Event(), threading.Event()
+    traders = [Trader(n, exchange.web_urls(), exchange.engine, history, seed, stopping)
+               for n in range(options.traders)]
+    addresses = []
+    chain = SimulatedChain(CurrencySettings("BTC", 8, 0, None), exchange.engine)
+    for trader in traders:
+        trader.set_up()
+        address = trader._must("POST", "/v1/deposit-addresses", {"currency": "BTC"},
+                               (200, 201))["address"]
+        chain.pay_to(address, DEPOSIT)   # credited by the scheduler, through the faults
+        addresses.append(address)
+    nemesis = Nemesis(exchange, seed, quiet)
+    for thread in (*traders, nemesis):
+        thread.start()
+    time.sleep(options.seconds)
+    quiet.set()
+    nemesis.join()
+    stopping.set()
+    for trader in traders:
+        trader.join()
+    print(f"faults stopped after {options.seconds:g} s; settling", flush=True)
+    found = Anomalies()
+    for failed in [t for t in traders if t.failure] + ([nemesis] if nemesis.failure else []):
+        found.add("harness_error", f"{failed.name}: {failed.failure!r}")
+    exchange.wait_until_ready()
+    if not settle(exchange):
+        found.add("not_settled", "requests or withdrawals still pending")
+    progress(exchange, traders[:2], found)
+    found_after = check(exchange.engine, history, [t.user_id for t in traders], addresses)
+    for kind, count in found_after.counts.items():
+        found.counts[kind] += count
+        found.examples[kind] += found_after.examples[kind]
+    return found, nemesis, history
+
+
+def settle(exchange: Exchange) -> bool:
+    deadline = time.monotonic() + SETTLE_SECONDS_MAX
+    while time.monotonic() < deadline:
+        with exchange.engine.connect() as conn:
+            pending = conn.execute(text(
+                "SELECT (SELECT count(*) FROM matcher_requests WHERE processed_at IS NULL)"
+                " + (SELECT count(*) FROM withdrawals WHERE status IN ('queued', 'sending'))"
+            )).scalar_one()
+            deep = conn.execute(text(
+                "SELECT bool_and(h.height - t.block_height + 1 > c.confirmations) "
+                "FROM simulated_chain_transactions t JOIN currencies c ON c.code = t.currency "
+                "JOIN simulated_chain_heights h ON h.currency = t.currency "
+                "WHERE NOT t.outgoing AND t.block_height IS NOT NULL")).scalar()
+        if pending == 0 and deep is not False:
+            return True
+        time.sleep(1)
+    return False
+
+
+def progress(exchange: Exchange, pair: list[Trader], found: Anomalies) -> None:
+    """After the faults, every market matches a new pair of orders within the bound."""
+    seller, buyer = pair
+    for market, level in MARKETS.items():
+        price = f"{level + Decimal('7.77'):.2f}"   # above every resting ask of the run
+        orders = []
+        for trader, side in ((seller, "sell"), (buyer, "buy")):
+            status, answer = trader._send("POST", "/v1/orders", {
+                "market": market, "side": side, "type": "limit", "price": price,
+                "quantity": "0.01", "time_in_force": "gtc" if side == "sell" else "ioc"})
+            if status != 202:
+                found.add("no_progress", f"{market} {side}: {status} {answer}")
+                return
+            orders.append((trader, answer["id"]))
+        deadline = time.monotonic() + PROGRESS_SECONDS_MAX
+        trader, order_id = orders[1]
+        while True:
+            status, answer = trader._send("GET", f"/v1/orders/{order_id}", None)
+            if status == 200 and answer["status"] in ("filled", "partially_filled",
+                                                      "cancelled", "expired"):
+                if answer["filled_quantity"] == "0" or Decimal(answer["filled_quantity"]) == 0:
+                    found.add("no_progress", f"{market}: the crossing buy did not fill")
+                break
+            if time.monotonic() > deadline:
+                found.add("no_progress", f"{market}: not matched in {PROGRESS_SECONDS_MAX} s")
+                break
+            time.sleep(0.2)
+
+
+def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies) -> None:
+    acknowledged = history.acknowledged()
+    sent = {kind: len(history.of(kind)) for kind in acknowledged | {"place_native": 0}}
+    print("\nfaults injected")
+    for kind, count in sorted(nemesis.injected.items()):
+        print(f"  {kind:<22}{count:>8}")
+    print("operations (attempts sent / acknowledged)")
+    for kind in sorted(sent):
+        print(f"  {kind:<22}{sent[kind]:>8}{acknowledged[kind]:>8}")
+    print("anomalies")
+    if not found.counts:
+        print("  none")
+    for kind, count in sorted(found.counts.items()):
+        print(f"  {kind:<22}{count:>8}   e.g. {found.examples[kind][0]}")
+    verdict = "ANOMALIES FOUND" if found.counts else "no anomaly"
+    print(f"\n{verdict}; seed {seed} (replay: python -m bench.faults --seed {seed})", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
