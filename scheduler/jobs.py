@@ -178,7 +178,7 @@ def take_backup(settings: config.Settings) -> str:
     from backups import archive
     from backups.targets import target_for
 
-    manifest = archive.take(settings, target_for(settings.backup_target))
+    manifest = archive.take(settings, target_for(settings))
     metrics.BACKUP_LAST_SUCCESS.set_to_current_time()
     log.info("backup %s taken (%s bytes)", manifest["name"], manifest["dump_bytes"])
     return manifest["name"]
