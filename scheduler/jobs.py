@@ -157,6 +157,8 @@ def observe(engine: Engine, redis_client) -> None:  # type: ignore[no-untyped-de
     with engine.connect() as conn:
         metrics.MATCHER_BACKLOG.set(conn.execute(text(
             "SELECT count(*) FROM matcher_requests WHERE processed_at IS NULL")).scalar_one())
+        metrics.MARKETS_HALTED.set(conn.execute(text(
+            "SELECT count(*) FROM markets WHERE status = 'halted'")).scalar_one())
         # A sending one that needs an operator is counted apart: its payment may be out.
         waiting = dict(conn.execute(text(
             "SELECT status || CASE WHEN needs_attention THEN '_attention' ELSE '' END, "
