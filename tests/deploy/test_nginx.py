@@ -15,7 +15,8 @@ import config
 from tests.api.client import Client, error_of
 from tests.api.conftest import PASSWORD, api_key, new_email
 from tests.api.test_ws import receive, send
-from tests.deploy.edge import Nginx, from_address
+from deploy.nginx.standalone import Nginx
+from tests.deploy.edge import from_address
 from tests.processes import Process, free_port, wait_for_http
 from tests.site.conftest import browser, market, new_page  # noqa: F401 (fixtures)
 from tests.site.test_browser import test_two_people_trade_and_both_see_it_without_reloading \
@@ -41,7 +42,8 @@ def edge(settings, tmp_path_factory):
     for web, port in zip(webs, ports):
         wait_for_http(f"http://127.0.0.1:{port}/healthz", web)
     nginx = Nginx(tmp_path_factory.mktemp("nginx"), [f"127.0.0.1:{p}" for p in ports],
-                  http_port, https_port, config.PROJECT_DIR / "site" / "static")
+                  http_port, https_port, config.PROJECT_DIR / "site" / "static",
+                  edge_rate="2000r/s", edge_burst=2000, worker_processes="1")
     nginx.webs = webs  # type: ignore[attr-defined]
     yield nginx
     assert nginx.stop() == 0, nginx.errors()
