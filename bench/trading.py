@@ -318,7 +318,10 @@ def main(argv: list[str]) -> None:
     print(f"mean batch (all phases): {entry_batch:.1f} orders per placing transaction "
           f"({entry_seconds * 1000:.1f} ms from first statement to commit), "
           f"{matcher_batch:.1f} requests per matcher transaction")
-    if len(phases) == 2:
+    if options.edge:
+        direct, edge = (len(phases[i][0]) for i in (0, -1))
+        print(f"through nginx and TLS / direct, orders accepted: {edge / direct:.2f}x")
+    elif len(phases) == 2:
         native, binance = (len(phase[0]) for phase in phases)
         print(f"Binance face / native, orders accepted: {binance / native:.2f}x")
 
