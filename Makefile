@@ -23,7 +23,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m tools.fetch_nodes >/dev/null
 	$(BIN)/python -m tools.fetch_site_assets >/dev/null
-	bash bin/ensure-chromium
+	bash bin/ensure-debian-packages chromium nginx openssl restic rclone prometheus
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -8,6 +8,7 @@ fails at start, never later.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -51,13 +52,17 @@ class Settings:
     wallet_seed: bytes | None = field(repr=False)     # derives the keys of key-holding drivers
     address_cooling_off_seconds: int  # a new withdrawal address is usable after this long
     backup_key: bytes | None = field(repr=False)      # seals backups (keep it apart from them)
-    backup_target: str         # where backups go: a directory
+    backup_target: str         # where backups go: a directory, or restic:REPOSITORY
     backup_interval_seconds: int  # the scheduler takes a backup this often; 0: never
     matcher_batch_requests: int   # requests a matcher settles in one transaction
     order_writers: int            # a web process's concurrent order-placing transactions
     demo_maker_state: Path        # the demo maker's accounts and keys (mode 0600)
     demo_maker_seed: int          # its reference prices' random walk
     demo_maker_markets: tuple[str, ...]  # the markets it quotes; empty: every listed one
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # ^ whose X-Forwarded-For is believed (api.client_address); none by default
+    backup_password: bytes | None = field(default=None, repr=False)  # a restic repository's
+    backup_retention: Mapping[str, int] = field(default_factory=dict)  # restic forget --keep-*
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -85,6 +90,39 @@ def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 SECRET_KEY_BYTES_MIN = 32
+TRUSTED_PROXIES_MAX = 50
+
+
+def _networks(env: Mapping[str, str], name: str
+              ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or networks (``10.0.0.5``, ``10.0.0.0/24``, ``::1``), comma or space apart."""
+    entries = (env.get(name) or "").replace(",", " ").split()
+    if len(entries) > TRUSTED_PROXIES_MAX:
+        raise ConfigError(f"{name} names at most {TRUSTED_PROXIES_MAX} networks")
+    try:
+        return tuple(ipaddress.ip_network(entry) for entry in entries)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error} (write 10.0.0.5 or 10.0.0.0/24)") from None
+
+
+BACKUP_KEEP_DEFAULT = {"daily": 7, "weekly": 5, "monthly": 12}
+BACKUP_KEEP_KINDS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
+
+
+def _retention(env: Mapping[str, str], name: str) -> dict[str, int]:
+    """``daily=7,weekly=5,monthly=12``: what ``restic forget --keep-KIND N`` keeps."""
+    raw = env.get(name)
+    if not raw:
+        return dict(BACKUP_KEEP_DEFAULT)
+    policy: dict[str, int] = {}
+    for part in raw.replace(",", " ").split():
+        kind, equals, count = part.partition("=")
+        if kind not in BACKUP_KEEP_KINDS or not equals or not count.isdigit() \
+                or not 1 <= int(count) <= 10_000:
+            raise ConfigError(f"{name} reads like \"daily=7,weekly=5\" (kinds: "
+                              f"{', '.join(BACKUP_KEEP_KINDS)}), got {part!r}")
+        policy[kind] = int(count)
+    return policy
 
 
 def _rate(env: Mapping[str, str], name: str, default: str) -> str:
@@ -196,6 +234,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         demo_maker_markets=tuple(name.strip() for name in
                                  (env.get("DEMO_MAKER_MARKETS") or "").split(",")
                                  if name.strip()),
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+        backup_password=_secret(env, "BACKUP_PASSWORD", var_dir, embedded_postgres),
+        backup_retention=_retention(env, "BACKUP_RETENTION"),
     )
 
 

@@ -324,16 +324,16 @@ def _retry(engine: Engine, withdrawal_id: uuid.UUID) -> int:
 
 def _backups(options: argparse.Namespace) -> int:
     from backups import archive
-    from backups.sealing import SealBroken
+    from backups.errors import BackupError
     from backups.targets import target_for
 
     settings = config.load()
-    target = target_for(settings.backup_target)
+    target = target_for(settings)
     try:
         if options.command == "backup":
             manifest = archive.take(settings, target)
             print(f"backup {manifest['name']}: {manifest['dump_bytes']} bytes, "
-                  f"sha256 {manifest['dump_sha256']}, at {target.directory}")
+                  f"sha256 {manifest['dump_sha256']}, at {target}")
         elif options.command == "backups":
             for name in archive.listed(target):
                 print(name)
@@ -346,7 +346,7 @@ def _backups(options: argparse.Namespace) -> int:
                   + ("ledger clean" if not restored.discrepancies
                      else f"{len(restored.discrepancies)} discrepancies"))
             return 1 if restored.discrepancies else 0
-    except (archive.BackupInvalid, SealBroken, FileNotFoundError) as error:
+    except (BackupError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
     return 0

@@ -19,6 +19,7 @@ from api import (
     routes_trading,
 )
 from api.auth import Authenticator
+from api.client_address import client_address
 from api.binance import routes_account as binance_account
 from api.binance import routes_market as binance_market
 from api.binance import routes_orders as binance_orders
@@ -173,7 +174,7 @@ def _install_metrics_and_socket(app: bottle.Bottle, api: Api, engine: Engine,
     def websocket() -> str:
         socket = bottle.request.environ.get("wsgi.websocket")
         api.limiter.hit(api.settings.rate_limit_per_ip, "ip",
-                        bottle.request.environ.get("REMOTE_ADDR", ""))
+                        client_address(bottle.request.environ, api.settings.trusted_proxies))
         if socket is None:
             raise ApiError(400, "websocket_required",
                            "connect with a WebSocket client (Upgrade: websocket)")

@@ -18,6 +18,7 @@ import bottle
 import redis
 from sqlalchemy import Engine
 
+from api.client_address import client_address
 from api.errors import ApiError
 from config import Settings
 from users import api_keys, sessions
@@ -105,8 +106,8 @@ class Authenticator:
         return self.verify_signature(
             request.headers.get("X-API-Key", ""), request.headers.get("X-API-Timestamp", ""),
             request.headers.get("X-API-Signature", ""), request.method,
-            path + ("?" + query if query else ""), body, request.environ.get("REMOTE_ADDR", ""),
-            claim=False)
+            path + ("?" + query if query else ""), body,
+            client_address(request.environ, self.settings.trusted_proxies), claim=False)
 
     def session(self, token: str) -> Principal:
         return self._session(token)

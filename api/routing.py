@@ -20,6 +20,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from api.auth import Authenticator, Principal, first_use
+from api.client_address import client_address
 from api.errors import ApiError
 from api.jsonbody import BODY_BYTES_MAX, decode_object
 from api.ratelimit import RateLimiter
@@ -114,7 +115,7 @@ class Api:
     def _wrapped(self, operation: Operation) -> Callable[..., Any]:
         def run(**path: str) -> Any:
             request = bottle.request
-            ip = request.environ.get("REMOTE_ADDR", "")
+            ip = client_address(request.environ, self.settings.trusted_proxies)
             limits = [(self.settings.rate_limit_per_ip, ("ip", ip))]
             # The address's limit first whenever authenticating would read the database
             # (a session, a key not in memory): an address over its limit costs no lookup.

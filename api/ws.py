@@ -38,6 +38,7 @@ from sqlalchemy import Engine, select
 
 from api import routes_market_data, ws_access, ws_limits
 from api.auth import Authenticator
+from api.client_address import client_address
 from api.errors import ApiError, translate
 from api.order_waits import OrderWaits
 from api.ratelimit import RateLimiter
@@ -310,14 +311,14 @@ class Hub:
             # A database lookup, as a request's: counted against the address as one, so
             # that many sockets of one address cannot multiply what it may look up.
             self.limiter.hit(self.settings.rate_limit_per_ip, "ip",
-                             environ.get("REMOTE_ADDR", ""))
+                             client_address(environ, self.settings.trusted_proxies))
         if "token" in request:
             principal = self.authenticator.session(str(request["token"]))
         else:
             principal = self.authenticator.verify_signature(
                 str(request.get("api_key", "")), str(request.get("timestamp", "")),
                 str(request.get("signature", "")), "GET", "/v1/ws", b"",
-                environ.get("REMOTE_ADDR", ""))
+                client_address(environ, self.settings.trusted_proxies))
             if "read" not in principal.scopes:
                 raise ApiError(403, "insufficient_scope", "this API key lacks the read scope")
         client.grant = Grant.of(principal)

@@ -1,11 +1,13 @@
 """Take a backup, and restore one into a scratch database to prove it whole.
 
-A backup is two files at the target: ``NAME.dump.sealed`` (a ``pg_dump`` custom-format
-archive, one consistent snapshot, sealed by ``sealing``) and ``NAME.manifest.json``
-(sizes and SHA-256 of the dump and of the sealed file, the schema revision, and an
-HMAC over all of it keyed by ``BACKUP_KEY``). A restore checks the manifest's HMAC,
-the sealed file's digest, opens the seal, checks the dump's digest, restores it into
-a database of its own and runs ``reconcile()`` there.
+A backup is two files at the target: the dump (a ``pg_dump`` custom-format archive, one
+consistent snapshot) and ``NAME.manifest.json`` (sizes and SHA-256 of what was stored,
+the schema revision, and an HMAC over all of it keyed by ``BACKUP_KEY``). At a target
+that does not encrypt (a directory) the dump is ``NAME.dump.sealed``, sealed by
+``sealing``; at one that does (restic) it is ``NAME.dump``, uncompressed so that the
+target deduplicates it, and the target's own encryption is its seal. A restore checks the
+manifest's HMAC, the stored file's digest, opens the seal if any, checks the dump's
+digest, restores it into a database of its own and runs ``reconcile()`` there.
 """
 
 from __future__ import annotations
@@ -26,16 +28,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 import config
+from backups.errors import BackupInvalid
 from backups.sealing import seal, unseal
-from backups.targets import DirectoryTarget
+from backups.targets import Target
 from db import engine as engines
 from ledger import Discrepancy, reconcile
 
 TOOL_TIMEOUT_SECONDS = 3600
-
-
-class BackupInvalid(Exception):
-    """Raised when a backup's manifest, seal or digest does not check out."""
 
 
 @dataclass(frozen=True)
@@ -88,15 +87,18 @@ def _run(command: list[str]) -> None:
         raise BackupInvalid(f"{Path(command[0]).name} failed: {result.stderr.strip()[-2000:]}")
 
 
-def take(settings: config.Settings, target: DirectoryTarget) -> dict:
-    """Dump, seal and store one backup; returns its manifest."""
+def take(settings: config.Settings, target: Target) -> dict:
+    """Dump, seal (unless the target encrypts) and store one backup; returns its manifest."""
     backup_key = _key(settings)
     name = f"exchange-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     with tempfile.TemporaryDirectory(prefix="backup-") as scratch:
         dump, sealed = Path(scratch) / "dump", Path(scratch) / "sealed"
         _run([pg_tool("pg_dump"), "--format=custom", "--no-owner",
+              *(["--compress=0"] if target.encrypts else []),
               f"--file={dump}", f"--dbname={_libpq(settings.database_admin_url)}"])
-        seal(dump, sealed, backup_key)
+        stored = dump if target.encrypts else sealed
+        if not target.encrypts:
+            seal(dump, sealed, backup_key)
         engine = engines.create(settings.database_admin_url, pooled=False)
         try:
             with engine.connect() as conn:
@@ -106,25 +108,29 @@ def take(settings: config.Settings, target: DirectoryTarget) -> dict:
         manifest = {
             "name": name, "created_at": datetime.now(timezone.utc).isoformat(),
             "database": make_url(settings.database_admin_url).database,
-            "schema_revision": revision, "format": "pg_dump custom, AES-256-GCM chunks",
+            "schema_revision": revision,
+            "format": "pg_dump custom, " + ("uncompressed, encrypted by the target"
+                                            if target.encrypts else "AES-256-GCM chunks"),
+            "file": f"{name}.dump" if target.encrypts else f"{name}.dump.sealed",
             "dump_bytes": dump.stat().st_size, "dump_sha256": _sha256(dump),
-            "sealed_bytes": sealed.stat().st_size, "sealed_sha256": _sha256(sealed),
+            "stored_bytes": stored.stat().st_size, "stored_sha256": _sha256(stored),
         }
         manifest["hmac"] = _signature(manifest, backup_key)
         manifest_path = Path(scratch) / "manifest.json"
         manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        target.put(sealed, f"{name}.dump.sealed")
-        target.put(manifest_path, f"{name}.manifest.json")   # last: a backup is complete
+        target.store([(stored, manifest["file"]),
+                      (manifest_path, f"{name}.manifest.json")],   # last: it is complete
+                     name)
     return manifest
 
 
-def listed(target: DirectoryTarget) -> list[str]:
+def listed(target: Target) -> list[str]:
     """Complete backups (those with a manifest), oldest first."""
     return [n.removesuffix(".manifest.json") for n in target.names()
             if n.endswith(".manifest.json")]
 
 
-def restore(settings: config.Settings, target: DirectoryTarget, name: str,
+def restore(settings: config.Settings, target: Target, name: str,
             database: str) -> Restored:
     """Verify backup ``name`` and restore it into ``database`` (dropped and made anew);
     then reconcile the ledger there."""
@@ -137,10 +143,12 @@ def restore(settings: config.Settings, target: DirectoryTarget, name: str,
         manifest = json.loads(manifest_path.read_text())
         if not hmac.compare_digest(manifest.get("hmac", ""), _signature(manifest, backup_key)):
             raise BackupInvalid(f"{name}: the manifest was altered or signed with another key")
-        target.get(f"{name}.dump.sealed", sealed)
-        if _sha256(sealed) != manifest["sealed_sha256"]:
-            raise BackupInvalid(f"{name}: the sealed dump does not match its manifest")
-        unseal(sealed, dump, backup_key)
+        stored = dump if manifest["file"].endswith(".dump") else sealed
+        target.get(manifest["file"], stored)
+        if _sha256(stored) != manifest["stored_sha256"]:
+            raise BackupInvalid(f"{name}: the stored dump does not match its manifest")
+        if stored is sealed:
+            unseal(sealed, dump, backup_key)
         if _sha256(dump) != manifest["dump_sha256"]:
             raise BackupInvalid(f"{name}: the dump does not match its manifest")
         _recreate(settings, database)

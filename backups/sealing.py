@@ -23,7 +23,10 @@ TAG_BYTES = 16
 _MORE, _LAST = b"chunk", b"last chunk"
 
 
-class SealBroken(Exception):
+from backups.errors import BackupError
+
+
+class SealBroken(BackupError):
     """Raised when a sealed file was altered, cut short, or sealed with another key."""
 
 

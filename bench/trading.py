@@ -28,6 +28,7 @@ import random
 import re
 import socket
 import statistics
+import shutil
 import subprocess
 import sys
 import time
@@ -98,10 +99,15 @@ class KeepAlive:
     measure, and ``http.client`` parses each answer's headers with ``email`` (most of a
     client's CPU per call). It reads the status and Content-Length, nothing else."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, tls: bool = False) -> None:
         self.host = host
         self.sock = socket.create_connection((host, port), timeout=30)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:     # nginx's self-signed pair, on loopback: encrypted, not verified
+            import ssl
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            self.sock = context.wrap_socket(self.sock, server_hostname=host)
         self.buffer = b""
 
     def call(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
@@ -177,8 +183,9 @@ def client(args: tuple) -> tuple[list[float], dict[int, int]]:
 
     def run(index: int, key_id: str, secret: str) -> None:
         rng = random.Random(f"{seed}-{index}")
-        host, port = base_urls[index % len(base_urls)].rsplit("/", 1)[1].split(":")
-        connection = KeepAlive(host, int(port))
+        base_url = base_urls[index % len(base_urls)]
+        host, port = base_url.rsplit("/", 1)[1].split(":")
+        connection = KeepAlive(host, int(port), tls=base_url.startswith("https:"))
         number = 0
         while time.time() < deadline:
             number += 1
@@ -267,6 +274,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--web", type=int, default=1)
     parser.add_argument("--api", choices=("native", "binance", "both"), default="native",
                         help="POST /v1/orders, POST /api/v3/order, or one after the other")
+    parser.add_argument("--edge", action="store_true",
+                        help="then the same load again through nginx and TLS (deploy/nginx) "
+                             "in front of the same web processes")
     parser.add_argument("--answer", choices=("ACK", "RESULT", "FULL"), default="ACK",
                         help="the Binance face's newOrderRespType (RESULT and FULL wait for "
                              "the matcher)")
@@ -283,6 +293,11 @@ def main(argv: list[str]) -> None:
             wait_until_up(url + "/healthz")
         symbols, keys = setup(settings, options.clients)
         phases = [_phase(settings, options, face, base_urls, symbols, keys) for face in faces]
+        if options.edge:
+            edge = _edge(settings, base_urls)
+            processes.append(edge.process)
+            faces += (faces[0],)
+            phases.append(_phase(settings, options, faces[0], [edge.public_url], symbols, keys))
         entry_batch = batch_mean([url + "/metrics" for url in base_urls],
                                  "exchange_order_batch_orders")
         entry_seconds = batch_mean([url + "/metrics" for url in base_urls],
@@ -296,12 +311,17 @@ def main(argv: list[str]) -> None:
             process.wait(30)
     speed_after = machine_speed()
     _report_machine(options, tps, (speed_before, speed_after))
-    for face, phase in zip(faces, phases):
+    for number, (face, phase) in enumerate(zip(faces, phases)):
+        if options.edge:
+            print("-- through nginx and TLS" if number == len(faces) - 1 else "-- direct")
         _report(options, face, *phase)
     print(f"mean batch (all phases): {entry_batch:.1f} orders per placing transaction "
           f"({entry_seconds * 1000:.1f} ms from first statement to commit), "
           f"{matcher_batch:.1f} requests per matcher transaction")
-    if len(phases) == 2:
+    if options.edge:
+        direct, edge = (len(phases[i][0]) for i in (0, -1))
+        print(f"through nginx and TLS / direct, orders accepted: {edge / direct:.2f}x")
+    elif len(phases) == 2:
         native, binance = (len(phase[0]) for phase in phases)
         print(f"Binance face / native, orders accepted: {binance / native:.2f}x")
 
@@ -370,6 +390,17 @@ def _start_processes(settings: config.Settings, web: int
     processes.append(subprocess.Popen([python, "-m", "scheduler"], cwd=config.PROJECT_DIR,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return processes, [f"http://127.0.0.1:{port}" for port in ports], matcher_port
+
+
+def _edge(settings: config.Settings, base_urls: list[str]):  # type: ignore[no-untyped-def]
+    """nginx (deploy/nginx) in front of the web processes, its edge limit out of the way."""
+    from deploy.nginx.standalone import Nginx
+
+    directory = settings.var_dir / "bench-nginx"
+    shutil.rmtree(directory, ignore_errors=True)
+    return Nginx(directory, [url.removeprefix("http://") for url in base_urls], free_port(),
+                 free_port(), config.PROJECT_DIR / "site" / "static",
+                 edge_rate="1000000r/s", edge_burst=100000, worker_processes="1")
 
 
 def _report_machine(options: argparse.Namespace, tps: float,

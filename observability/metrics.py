@@ -47,6 +47,8 @@ WITHDRAWAL_ATTEMPTS = Counter("exchange_withdrawal_attempts", "attempts to pay a
 # scheduler
 QUEUE_DEPTH = Gauge("exchange_queue_depth", "messages waiting in a Dramatiq queue", ["queue"])
 MATCHER_BACKLOG = Gauge("exchange_matcher_backlog", "requests not yet settled")
+MARKETS_HALTED = Gauge("exchange_markets_halted", "markets halted: they take no orders "
+                       "until an operator resumes them")
 RECONCILIATION_DISCREPANCIES = Gauge("exchange_reconciliation_discrepancies",
                                      "differences the last reconciliation found")
 RECONCILIATION_LAST_RUN = Gauge("exchange_reconciliation_last_run_timestamp_seconds",

@@ -157,6 +157,8 @@ def observe(engine: Engine, redis_client) -> None:  # type: ignore[no-untyped-de
     with engine.connect() as conn:
         metrics.MATCHER_BACKLOG.set(conn.execute(text(
             "SELECT count(*) FROM matcher_requests WHERE processed_at IS NULL")).scalar_one())
+        metrics.MARKETS_HALTED.set(conn.execute(text(
+            "SELECT count(*) FROM markets WHERE status = 'halted'")).scalar_one())
         # A sending one that needs an operator is counted apart: its payment may be out.
         waiting = dict(conn.execute(text(
             "SELECT status || CASE WHEN needs_attention THEN '_attention' ELSE '' END, "
@@ -178,7 +180,7 @@ def take_backup(settings: config.Settings) -> str:
     from backups import archive
     from backups.targets import target_for
 
-    manifest = archive.take(settings, target_for(settings.backup_target))
+    manifest = archive.take(settings, target_for(settings))
     metrics.BACKUP_LAST_SUCCESS.set_to_current_time()
     log.info("backup %s taken (%s bytes)", manifest["name"], manifest["dump_bytes"])
     return manifest["name"]

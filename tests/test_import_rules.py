@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("admin", "api", "backups", "currencies", "custody", "db", "demo_maker", "embedded",
-            "events", "ledger", "matcher", "observability", "scheduler", "tools", "trading",
-            "users", "workers")
+PACKAGES = ("admin", "api", "backups", "currencies", "custody", "db", "demo_maker", "deploy",
+            "embedded", "events", "ledger", "matcher", "observability", "scheduler", "tools",
+            "trading", "users", "workers")
 MODULES = ("config", "money")
 IO_MODULES = ("sqlalchemy", "psycopg2", "psycogreen", "redis", "dramatiq", "gevent", "bottle",
               "alembic")

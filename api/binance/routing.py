@@ -22,6 +22,7 @@ import bottle
 from api.auth import Principal, first_use
 from api.binance import errors, signing
 from api.binance.params import Params, parse, signed_payload
+from api.client_address import client_address
 from api.errors import ApiError, translate
 from api.routing import Api, Operation, body_bytes
 from observability import logs, metrics
@@ -98,7 +99,7 @@ def _wrapped(services: BinanceServices, security: str, handler: Callable[[Reques
 def _checked(services: BinanceServices, security: str) -> Request:
     request = bottle.request
     settings, limiter = services.native.settings, services.native.limiter
-    ip = request.environ.get("REMOTE_ADDR", "")
+    ip = client_address(request.environ, settings.trusted_proxies)
     address_limit = [(settings.rate_limit_per_ip, ("ip", ip))]
     query = request.environ.get("QUERY_STRING", "")
     if security == "public":

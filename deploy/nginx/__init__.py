@@ -1,0 +1,1 @@
+"""nginx in front of the exchange: templates, their renderer, a self-signed pair for tests."""
