@@ -10,6 +10,7 @@ import random
 import sys
 import threading
 import time
+from collections import Counter
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -83,7 +84,12 @@ def campaign(exchange: Exchange, seed: int, options: argparse.Namespace
     exchange.wait_until_ready()
     if not settle(exchange):
         found.add("not_settled", "requests or withdrawals still pending")
-    progress(exchange, traders[:2], found)
+    newcomers = [Trader(n, exchange.web_urls(), exchange.engine, history, seed, stopping)
+                 for n in range(options.traders, options.traders + 2)]
+    for trader in newcomers:
+        trader.set_up()
+    progress(newcomers, found)
+    traders += newcomers
     found_after = check(exchange.engine, history, [t.user_id for t in traders], addresses)
     for kind, count in found_after.counts.items():
         found.counts[kind] += count
@@ -110,18 +116,20 @@ def settle(exchange: Exchange) -> bool:
     return False
 
 
-def progress(exchange: Exchange, pair: list[Trader], found: Anomalies) -> None:
-    """After the faults, every market matches a new pair of orders within the bound."""
+def progress(pair: list[Trader], found: Anomalies) -> None:
+    """After the faults, every market matches a new pair of orders within the bound: two
+    newcomers' (whose orders cannot meet their own), the buy above every ask of the run."""
     seller, buyer = pair
     for market, level in MARKETS.items():
-        price = f"{level + Decimal('7.77'):.2f}"   # above every resting ask of the run
+        price = f"{level + Decimal('7.77'):.2f}"
         orders = []
         for trader, side in ((seller, "sell"), (buyer, "buy")):
-            status, answer = trader._send("POST", "/v1/orders", {
-                "market": market, "side": side, "type": "limit", "price": price,
-                "quantity": "0.01", "time_in_force": "gtc" if side == "sell" else "ioc"})
-            if status != 202:
-                found.add("no_progress", f"{market} {side}: {status} {answer}")
+            order = {"market": market, "side": side, "type": "limit", "price": price,
+                     "quantity": "0.10", "time_in_force": "gtc" if side == "sell" else "ioc",
+                     "client_order_id": f"progress-{trader.number}-{market}"}
+            answer = trader._retried("place_native", "POST", "/v1/orders", order)
+            if answer is None:
+                found.add("no_progress", f"{market} {side}: not accepted")
                 return
             orders.append((trader, answer["id"]))
         deadline = time.monotonic() + PROGRESS_SECONDS_MAX
@@ -130,7 +138,7 @@ def progress(exchange: Exchange, pair: list[Trader], found: Anomalies) -> None:
             status, answer = trader._send("GET", f"/v1/orders/{order_id}", None)
             if status == 200 and answer["status"] in ("filled", "partially_filled",
                                                       "cancelled", "expired"):
-                if answer["filled_quantity"] == "0" or Decimal(answer["filled_quantity"]) == 0:
+                if Decimal(answer["filled_quantity"]) == 0:
                     found.add("no_progress", f"{market}: the crossing buy did not fill")
                 break
             if time.monotonic() > deadline:
@@ -139,15 +147,31 @@ def progress(exchange: Exchange, pair: list[Trader], found: Anomalies) -> None:
             time.sleep(0.2)
 
 
+def _code(answer: object) -> str:
+    """An error answer's code: native ``error.code`` or Binance's ``code``."""
+    if isinstance(answer, dict):
+        error = answer.get("error")
+        if isinstance(error, dict):
+            return str(error.get("code"))
+        if "msg" in answer:
+            return str(answer.get("code"))
+    return ""
+
+
 def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies) -> None:
     acknowledged = history.acknowledged()
-    sent = {kind: len(history.of(kind)) for kind in acknowledged | {"place_native": 0}}
+    sent = Counter(r.operation for r in history.records)
     print("\nfaults injected")
     for kind, count in sorted(nemesis.injected.items()):
         print(f"  {kind:<22}{count:>8}")
     print("operations (attempts sent / acknowledged)")
     for kind in sorted(sent):
         print(f"  {kind:<22}{sent[kind]:>8}{acknowledged[kind]:>8}")
+    print("answers (status: count; 0: none received)")
+    for kind in sorted(sent):
+        statuses = Counter((r.status or 0, _code(r.answer)) for r in history.of(kind))
+        print(f"  {kind:<22}" + ", ".join(f"{s}{f' {c}' if c else ''}: {n}"
+                                          for (s, c), n in sorted(statuses.items())))
     print("anomalies")
     if not found.counts:
         print("  none")

@@ -100,11 +100,15 @@ def _trades(engine: Engine, found: Anomalies) -> None:
 
 
 def _replay(conn: Any, market: Any) -> list[tuple]:
-    """The trades a fresh core gives for the market's processed requests in sequence
-    order, each at its batch's time."""
+    """The trades a fresh core gives for the market's processed requests in the order the
+    matcher processed them, each at its batch's time: batch after batch (``processed_at``
+    is each batch's transaction time, and one leader's batches follow one another), in
+    sequence within a batch. Not in sequence alone: a request numbered before another
+    can commit after it (two web processes place at once) and is then processed in a
+    later batch."""
     requests = conn.execute(text(
         "SELECT sequence, kind, order_id, processed_at FROM matcher_requests "
-        "WHERE market = :m AND processed_at IS NOT NULL ORDER BY sequence"),
+        "WHERE market = :m AND processed_at IS NOT NULL ORDER BY processed_at, sequence"),
         {"m": market.symbol}).all()
     rows = {row.id: row for row in conn.execute(text(
         "SELECT * FROM orders WHERE market = :m"), {"m": market.symbol})}
@@ -137,12 +141,12 @@ def _withdrawals(engine: Engine, history: History, user_ids: list[int],
             SELECT t.label, count(*) AS n, sum(t.amount) AS paid, min(w.status) AS status,
                    min(w.amount) AS amount
               FROM simulated_chain_transactions t
-              LEFT JOIN withdrawals w ON w.id::text = t.label
+              LEFT JOIN withdrawals w ON 'withdrawal:' || w.id::text = t.label
              WHERE t.outgoing GROUP BY t.label""")).all()
         sent = conn.execute(text("""
             SELECT w.id FROM withdrawals w WHERE w.status IN ('sent', 'confirmed')
                AND NOT EXISTS (SELECT 1 FROM simulated_chain_transactions t
-                                WHERE t.outgoing AND t.label = w.id::text)""")).all()
+                                WHERE t.outgoing AND t.label = 'withdrawal:' || w.id::text)""")).all()
     for key in acknowledged - set(keys):
         found.add("withdrawal_lost", key)
     for key, count in keys.items():

@@ -26,7 +26,7 @@ MARKETS = {"BTC-USDT": Decimal("100"), "ETH-USDT": Decimal("20")}   # our own pr
 FUNDS = {"BTC": "5", "ETH": "50", "USDT": "100000"}
 ATTEMPTS_MAX = 8
 TIMEOUT_SECONDS = 10
-WITHDRAWAL_AMOUNT = "2"
+WITHDRAWAL_AMOUNT = "12"     # USDT: above the demo minimum (10), fee 1
 PASSWORD = "correct horse battery staple"
 
 
