@@ -43,7 +43,7 @@ def main() -> int:
     seed = options.seed if options.seed is not None else random.randrange(1 << 32)
     print(f"bench.faults: seed {seed}, {options.seconds:g} s, {options.traders} traders",
           flush=True)
-    exchange = Exchange(fresh_var_dir(config.load(), "faults-campaign"), **STACK)
+    exchange = Exchange(fresh_var_dir(config.load(), f"faults-{seed}"), **STACK)
     print(f"exchange up (log: {exchange.log_path})", flush=True)
     try:
         found, nemesis, history = campaign(exchange, seed, options)
