@@ -18,7 +18,8 @@ from supervisor.xmlrpc import SupervisorTransport
 
 import config
 from db import engine as engines
-from embedded import EmbeddedPostgres, EmbeddedRedis
+from embedded import EmbeddedPostgres, EmbeddedRedis, services
+from tests.link_proxy import LinkProxy
 from tests.processes import free_port
 from tools.supervise import concurrency, procfile
 
@@ -43,13 +44,21 @@ def fresh_var_dir(settings: config.Settings, name: str) -> Path:
 
 
 class Exchange:
-    def __init__(self, var_dir: Path, **env: str) -> None:
+    """``linked``: every process reaches PostgreSQL and Redis through a ``LinkProxy`` of
+    its own (``links["postgres"]``, ``links["redis"]``) that a test can cut or stall; the
+    servers are then started here, and the processes are told their URLs as an operator's
+    would be (no longer embedded, so the secrets and demo mode are passed too)."""
+
+    def __init__(self, var_dir: Path, *, linked: bool = False, **env: str) -> None:
         self.var_dir = var_dir.resolve()
         self.port, self.site_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**{k: v for k, v in os.environ.items() if k not in _SESSION_ONLY},
                     "VAR_DIR": str(self.var_dir), "PORT": str(self.port),
                     "SITE_PORT": str(self.site_port), **env}
+        self.links: dict[str, LinkProxy] = {}
+        if linked:
+            self.env |= self._link()
         self.settings = config.load(self.env)
         self.postgres, self.redis = EmbeddedPostgres(self.var_dir), EmbeddedRedis(self.var_dir)
         self.log_path = self.var_dir / "run.log"
@@ -59,6 +68,22 @@ class Exchange:
             stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_until_ready()
         self.engine = engines.create(self.settings.database_admin_url, pooled=False)
+
+    def _link(self) -> dict[str, str]:
+        embedded = config.load(self.env)        # makes the secrets under var/ once
+        services.up(embedded)
+        run, link = self.var_dir / "run", self.var_dir / "link"
+        self.links = {
+            "postgres": LinkProxy(link / ".s.PGSQL.5432", run / ".s.PGSQL.5432"),
+            "redis": LinkProxy(link / "redis.sock", run / "redis.sock")}
+        secrets = {name: getattr(embedded, name.lower()) for name in
+                   ("SECRET_KEY", "WALLET_SEED", "BACKUP_KEY", "BACKUP_PASSWORD")}
+        return {"DATABASE_URL": embedded.database_url.replace(f"host={run}", f"host={link}"),
+                "DATABASE_ADMIN_URL": embedded.database_admin_url.replace(
+                    f"host={run}", f"host={link}"),
+                "REDIS_URL": embedded.redis_url.replace(str(run), str(link)),
+                "DEMO_MODE": "true",
+                **{name: value.hex() for name, value in secrets.items() if value is not None}}
 
     # State ---------------------------------------------------------------------
 
@@ -141,4 +166,9 @@ class Exchange:
             os.killpg(self.process.pid, signal.SIGKILL)
             code = self.process.wait()
         self._log.close()
+        for link in self.links.values():   # the servers were started here, not by the runner
+            link.close()
+        if self.links:
+            self.redis.stop()
+            self.postgres.stop()
         return code

@@ -39,11 +39,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--traders", type=int, default=4)
+    parser.add_argument("--direct", action="store_true",
+                        help="processes reach PostgreSQL and Redis directly, with no link "
+                             "to cut or stall")
     options = parser.parse_args()
     seed = options.seed if options.seed is not None else random.randrange(1 << 32)
     print(f"bench.faults: seed {seed}, {options.seconds:g} s, {options.traders} traders",
           flush=True)
-    exchange = Exchange(fresh_var_dir(config.load(), f"faults-{seed}"), **STACK)
+    exchange = Exchange(fresh_var_dir(config.load(), f"faults-{seed}"),
+                        linked=not options.direct, **STACK)
     print(f"exchange up (log: {exchange.log_path})", flush=True)
     try:
         found, nemesis, history = campaign(exchange, seed, options)

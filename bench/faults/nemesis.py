@@ -7,6 +7,8 @@
     redis     Redis stopped for seconds and started again, with its data
     redis-empty  the same, coming back empty (its queues and keys gone)
     postgres-fast / postgres-immediate  a clean restart, and a crash with recovery
+    cut-postgres / cut-redis       every connection to it closed at once (the link's proxy)
+    stall-postgres / stall-redis   nothing moves on any connection to it for seconds
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from collections import Counter
 
 from tests.exchange import Exchange
 
-KINDS = ("kill", "pause", "redis", "redis-empty", "postgres-fast", "postgres-immediate")
-WEIGHTS = (6, 3, 1, 1, 1, 1)
+KINDS = ("kill", "pause", "redis", "redis-empty", "postgres-fast", "postgres-immediate",
+         "cut-postgres", "cut-redis", "stall-postgres", "stall-redis")
+WEIGHTS = (6, 3, 1, 1, 1, 1, 1, 1, 1, 1)   # the link faults only where links exist
+STALL_SECONDS = (0.5, 5.0)
 GAP_SECONDS = (1.0, 4.0)          # between two faults
 PAUSE_SECONDS = (0.5, 6.0)
 REDIS_DOWN_SECONDS = (0.5, 5.0)
@@ -37,8 +41,10 @@ class Nemesis(threading.Thread):
 
     def run(self) -> None:
         try:
+            kinds = [(k, w) for k, w in zip(KINDS, WEIGHTS)
+                     if self.exchange.links or not k.startswith(("cut", "stall"))]
             while not self.stopping.wait(self.rng.uniform(*GAP_SECONDS)):
-                kind = self.rng.choices(KINDS, WEIGHTS)[0]
+                kind = self.rng.choices([k for k, _ in kinds], [w for _, w in kinds])[0]
                 detail = self.inject(kind)
                 if detail is not None:
                     self.injected[kind] += 1
@@ -68,6 +74,13 @@ class Nemesis(threading.Thread):
             exchange.stop_redis(forget=kind == "redis-empty")
             time.sleep(seconds)
             exchange.start_redis()
+            return f"{seconds:.1f} s"
+        if kind.startswith("cut"):
+            exchange.links[kind.split("-")[1]].cut()
+            return "cut"
+        if kind.startswith("stall"):
+            seconds = self.rng.uniform(*STALL_SECONDS)
+            exchange.links[kind.split("-")[1]].stall(seconds)
             return f"{seconds:.1f} s"
         exchange.restart_postgres(kind.split("-")[1])
         return "restarted"
