@@ -22,6 +22,8 @@ from bench.faults.checker import Anomalies, check  # noqa: E402
 from bench.faults.clients import MARKETS, Trader  # noqa: E402
 from bench.faults.history import History  # noqa: E402
 from bench.faults.nemesis import Nemesis  # noqa: E402
+from bench.faults.regtest import CODE as REGTEST  # noqa: E402
+from bench.faults.regtest import CONFIRMATIONS, ChainNemesis, Regtest  # noqa: E402
 from currencies.base import CurrencySettings  # noqa: E402
 from currencies.simulated import SimulatedChain  # noqa: E402
 from tests.exchange import Exchange, fresh_var_dir  # noqa: E402
@@ -46,24 +48,29 @@ def main() -> int:
     seed = options.seed if options.seed is not None else random.randrange(1 << 32)
     print(f"bench.faults: seed {seed}, {options.seconds:g} s, {options.traders} traders",
           flush=True)
-    exchange = Exchange(fresh_var_dir(config.load(), f"faults-{seed}"),
-                        linked=not options.direct, **STACK)
-    print(f"exchange up (log: {exchange.log_path})", flush=True)
+    var_dir = fresh_var_dir(config.load(), f"faults-{seed}")
+    regtest = Regtest(var_dir / "bitcoind")
     try:
-        found, nemesis, history = campaign(exchange, seed, options)
+        exchange = Exchange(var_dir, linked=not options.direct, **STACK, **regtest.env())
+        regtest.register(exchange.engine)
+        print(f"exchange up (log: {exchange.log_path})", flush=True)
+        try:
+            found, nemesis, history = campaign(exchange, regtest, seed, options)
+        finally:
+            stopped = exchange.stop()
     finally:
-        stopped = exchange.stop()
+        regtest.stop()
     if stopped != 0:
         found.add("unclean_stop", f"bin/run-exchange exited {stopped}")
-    report(seed, nemesis, history, found)
+    report(seed, nemesis, history, found, len(regtest.paid))
     return 1 if found.counts else 0
 
 
-def campaign(exchange: Exchange, seed: int, options: argparse.Namespace
+def campaign(exchange: Exchange, regtest: Regtest, seed: int, options: argparse.Namespace
              ) -> tuple[Anomalies, Nemesis, History]:
     history, stopping, quiet = History(), threading.Event(), threading.Event()
-    traders = [Trader(n, exchange.web_urls(), exchange.engine, history, seed, stopping)
-               for n in range(options.traders)]
+    traders = [Trader(n, exchange.web_urls(), exchange.engine, history, seed, stopping,
+                      regtest) for n in range(options.traders)]
     addresses = []
     chain = SimulatedChain(CurrencySettings("BTC", 8, 0, None), exchange.engine)
     for trader in traders:
@@ -73,20 +80,22 @@ def campaign(exchange: Exchange, seed: int, options: argparse.Namespace
         chain.pay_to(address, DEPOSIT)   # credited by the scheduler, through the faults
         addresses.append(address)
     nemesis = Nemesis(exchange, seed, quiet)
-    for thread in (*traders, nemesis):
+    chain = ChainNemesis(regtest, seed, quiet, nemesis.injected)
+    for thread in (*traders, nemesis, chain):
         thread.start()
     time.sleep(options.seconds)
     quiet.set()
     nemesis.join()
+    chain.join()
     stopping.set()
     for trader in traders:
         trader.join()
     print(f"faults stopped after {options.seconds:g} s; settling", flush=True)
     found = Anomalies()
-    for failed in [t for t in traders if t.failure] + ([nemesis] if nemesis.failure else []):
+    for failed in [t for t in (*traders, nemesis, chain) if t.failure]:
         found.add("harness_error", f"{failed.name}: {failed.failure!r}")
     exchange.wait_until_ready()
-    if not settle(exchange):
+    if not settle(exchange, regtest):
         found.add("not_settled", "requests or withdrawals still pending")
     newcomers = [Trader(n, exchange.web_urls(), exchange.engine, history, seed, stopping)
                  for n in range(options.traders, options.traders + 2)]
@@ -94,21 +103,29 @@ def campaign(exchange: Exchange, seed: int, options: argparse.Namespace
         trader.set_up()
     progress(newcomers, found)
     traders += newcomers
-    found_after = check(exchange.engine, history, [t.user_id for t in traders], addresses)
+    found_after = check(exchange.engine, history, [t.user_id for t in traders], addresses,
+                        regtest)
     for kind, count in found_after.counts.items():
         found.counts[kind] += count
         found.examples[kind] += found_after.examples[kind]
     return found, nemesis, history
 
 
-def settle(exchange: Exchange) -> bool:
+def settle(exchange: Exchange, regtest: Regtest) -> bool:
+    """Until every request is processed, every send done and every payment deep enough
+    (a regtest block a second meanwhile)."""
     deadline = time.monotonic() + SETTLE_SECONDS_MAX
     while time.monotonic() < deadline:
+        regtest.mine()
         with exchange.engine.connect() as conn:
+            confirmed = [txid for txid, n in regtest.confirmations(
+                {txid for txid, _, _ in regtest.paid}).items() if n > CONFIRMATIONS]
             pending = conn.execute(text(
                 "SELECT (SELECT count(*) FROM matcher_requests WHERE processed_at IS NULL)"
                 " + (SELECT count(*) FROM withdrawals WHERE status IN ('queued', 'sending'))"
-            )).scalar_one()
+                " + :deep - (SELECT count(DISTINCT txid) FROM deposits"
+                "            WHERE currency = :c AND status = 'credited' AND txid = ANY(:t))"
+            ), {"deep": len(confirmed), "t": confirmed, "c": REGTEST}).scalar_one()
             deep = conn.execute(text(
                 "SELECT bool_and(h.height - t.block_height + 1 > c.confirmations) "
                 "FROM simulated_chain_transactions t JOIN currencies c ON c.code = t.currency "
@@ -162,7 +179,8 @@ def _code(answer: object) -> str:
     return ""
 
 
-def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies) -> None:
+def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies,
+           chain_payments: int) -> None:
     acknowledged = history.acknowledged()
     sent = Counter(r.operation for r in history.records)
     print("\nfaults injected")
@@ -171,6 +189,7 @@ def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies) -> N
     print("operations (attempts sent / acknowledged)")
     for kind in sorted(sent):
         print(f"  {kind:<22}{sent[kind]:>8}{acknowledged[kind]:>8}")
+    print(f"  {'regtest deposits paid':<22}{chain_payments:>8}")
     print("answers (status: count; 0: none received)")
     for kind in sorted(sent):
         statuses = Counter((r.status or 0, _code(r.answer)) for r in history.of(kind))

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from bench.faults.history import History
+from bench.faults.regtest import CODE as REGTEST
+from bench.faults.regtest import CONFIRMATIONS, Regtest
 from ledger.reconcile import reconcile
 from matcher.book import Book, MarketRules, Trade
 from workers.matching.rows import core_order
@@ -41,7 +43,7 @@ class Anomalies:
 
 
 def check(engine: Engine, history: History, user_ids: list[int],
-          deposit_addresses: list[str]) -> Anomalies:
+          deposit_addresses: list[str], regtest: Regtest | None = None) -> Anomalies:
     found = Anomalies()
     _orders(engine, history, user_ids, found)
     _trades(engine, found)
@@ -51,6 +53,8 @@ def check(engine: Engine, history: History, user_ids: list[int],
         found.add("negative_read", (client, balance))
     _withdrawals(engine, history, user_ids, found)
     _deposits(engine, deposit_addresses, found)
+    if regtest is not None:
+        _regtest(engine, regtest, found)
     return found
 
 
@@ -144,7 +148,8 @@ def _withdrawals(engine: Engine, history: History, user_ids: list[int],
               LEFT JOIN withdrawals w ON 'withdrawal:' || w.id::text = t.label
              WHERE t.outgoing GROUP BY t.label""")).all()
         sent = conn.execute(text("""
-            SELECT w.id FROM withdrawals w WHERE w.status IN ('sent', 'confirmed')
+            SELECT w.id FROM withdrawals w JOIN currencies c ON c.code = w.currency
+             WHERE w.status IN ('sent', 'confirmed') AND c.driver = 'simulated'
                AND NOT EXISTS (SELECT 1 FROM simulated_chain_transactions t
                                 WHERE t.outgoing AND t.label = 'withdrawal:' || w.id::text)""")).all()
     for key in acknowledged - set(keys):
@@ -183,3 +188,38 @@ def _deposits(engine: Engine, addresses: list[str], found: Anomalies) -> None:
             found.add("deposit_early", payment.txid)
         if not payment.credits and payment.depth > payment.needed:
             found.add("deposit_missing", payment)
+
+
+def _regtest(engine: Engine, regtest: Regtest, found: Anomalies) -> None:
+    """On the real chain: every payment to a trader credited once; every send of our
+    node's wallet is a debited withdrawal's, once; every withdrawal sent has its send."""
+    with engine.connect() as conn:
+        credits = Counter(row.txid for row in conn.execute(text(
+            "SELECT txid FROM deposits WHERE currency = :c AND status = 'credited'"),
+            {"c": REGTEST}))
+        sent = {str(row.id): row for row in conn.execute(text(
+            "SELECT id, amount, status, txid FROM withdrawals WHERE currency = :c"),
+            {"c": REGTEST})}
+    depth = regtest.confirmations({txid for txid, _, _ in regtest.paid})
+    for txid, confirmations in depth.items():
+        if credits[txid] > 1:
+            found.add("deposit_twice", txid)
+        if credits[txid] and confirmations < CONFIRMATIONS:
+            found.add("deposit_early", (txid, confirmations))
+        if not credits[txid] and confirmations > CONFIRMATIONS:
+            found.add("deposit_missing", (txid, confirmations))
+    for txid in set(credits) - set(depth):
+        found.add("deposit_unpaid", txid)
+    sends = regtest.sends()
+    # Each send's comment names its withdrawal: "withdrawal:<id>" (custody.withdrawals).
+    comments = Counter(str(tx.get("comment")).removeprefix("withdrawal:") for tx in sends)
+    for tx in sends:
+        withdrawal = sent.get(str(tx.get("comment")).removeprefix("withdrawal:"))
+        if withdrawal is None or withdrawal.status not in ("sent", "confirmed") \
+                or -tx["amount"] != withdrawal.amount or withdrawal.txid != tx["txid"]:
+            found.add("payment_unbacked", tx)
+        if comments[str(tx.get("comment")).removeprefix("withdrawal:")] > 1:
+            found.add("payment_twice", tx)
+    for withdrawal_id, withdrawal in sent.items():
+        if withdrawal.status in ("sent", "confirmed") and comments[withdrawal_id] == 0:
+            found.add("payment_missing", withdrawal_id)

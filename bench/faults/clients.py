@@ -19,6 +19,8 @@ import requests
 from sqlalchemy import Engine, text
 
 from bench.faults.history import History, Record
+from bench.faults.regtest import CODE as REGTEST
+from bench.faults.regtest import Regtest
 from currencies.base import CurrencySettings
 from currencies.simulated import SimulatedChain
 
@@ -27,12 +29,14 @@ FUNDS = {"BTC": "5", "ETH": "50", "USDT": "100000"}
 ATTEMPTS_MAX = 8
 TIMEOUT_SECONDS = 10
 WITHDRAWAL_AMOUNT = "12"     # USDT: above the demo minimum (10), fee 1
+CHAIN_DEPOSIT = Decimal("1")  # RBTC, paid by the world's regtest node at set-up
+CHAIN_WITHDRAWAL = "0.01"
 PASSWORD = "correct horse battery staple"
 
 
 class Trader(threading.Thread):
     def __init__(self, number: int, urls: list[str], engine: Engine, history: History,
-                 seed: int, stopping: threading.Event) -> None:
+                 seed: int, stopping: threading.Event, regtest: Regtest | None = None) -> None:
         super().__init__(name=f"trader-{number}", daemon=True)
         self.number, self.urls, self.engine, self.history = number, urls, engine, history
         self.rng = random.Random(seed * 1000 + number)
@@ -41,6 +45,8 @@ class Trader(threading.Thread):
         self.token = ""
         self.key = self.secret = ""
         self.address = ""
+        self.regtest = regtest
+        self.chain_deposit_address = self.chain_address = ""
         self.user_id = 0
         self.orders: list[str] = []      # ids of orders acknowledged, for cancels
         self.failure: BaseException | None = None
@@ -66,6 +72,16 @@ class Trader(threading.Thread):
                               "WHERE id = :i"), {"i": int(added["id"])})
             self.user_id = conn.execute(text("SELECT id FROM users WHERE email = :e"),
                                         {"e": email}).scalar_one()
+        if self.regtest is not None:
+            self.chain_deposit_address = self._must(
+                "POST", "/v1/deposit-addresses", {"currency": REGTEST}, (200, 201))["address"]
+            self.regtest.pay_to(self.chain_deposit_address, CHAIN_DEPOSIT)
+            self.chain_address = self.regtest.outside_address()
+            added = self._must("POST", "/v1/withdrawal-addresses",
+                               {"currency": REGTEST, "address": self.chain_address}, (201,))
+            with self.engine.begin() as conn:
+                conn.execute(text("UPDATE withdrawal_addresses SET usable_from = now() "
+                                  "WHERE id = :i"), {"i": int(added["id"])})
 
     def _must(self, method: str, path: str, body: dict, wanted: tuple[int, ...]) -> Any:
         """Set-up calls, retried until answered (faults may already be under way)."""
@@ -88,8 +104,10 @@ class Trader(threading.Thread):
                     self.place_binance()
                 elif roll < 0.75:
                     self.cancel()
-                elif roll < 0.95:
+                elif roll < 0.93:
                     self.read()
+                elif roll < 0.96 and self.regtest is not None:
+                    self.regtest.pay_to(self.chain_deposit_address, CHAIN_DEPOSIT / 10)
                 else:
                     self.withdraw()
         except BaseException as error:   # a bug of the client: reported, not hidden
@@ -154,8 +172,12 @@ class Trader(threading.Thread):
                     self.history.saw_negative(self.number, balance)
 
     def withdraw(self) -> None:
-        body = {"currency": "USDT", "address": self.address, "amount": WITHDRAWAL_AMOUNT,
-                "key": uuid.uuid4().hex}
+        if self.regtest is not None and self.rng.random() < 0.5:
+            body = {"currency": REGTEST, "address": self.chain_address,
+                    "amount": CHAIN_WITHDRAWAL, "key": uuid.uuid4().hex}
+        else:
+            body = {"currency": "USDT", "address": self.address, "amount": WITHDRAWAL_AMOUNT,
+                    "key": uuid.uuid4().hex}
         self._retried("withdraw", "POST", "/v1/withdrawals", body, done=(201, 202))
 
     # Sending ---------------------------------------------------------------------
