@@ -136,6 +136,22 @@ class Authenticator:
                                           ex=window_seconds)))
         return principal
 
+    def key_holder(self, key_id: str, address: str) -> Principal:
+        """The owner of an API key presented without a signature, for what Binance asks no
+        signature of (its user-data stream keys): the key exists, is not revoked, its
+        owner not frozen, ``address`` allowed."""
+        found = self._key(key_id) if len(key_id) <= 40 else None
+        if found is None:
+            raise ApiError(401, "invalid_api_key", "no API key has this id")
+        key, _, frozen = found
+        if key.revoked_at is not None:
+            raise ApiError(401, "api_key_revoked", "this API key was revoked")
+        if frozen:
+            raise ApiError(403, "account_frozen", "this account is frozen; contact support")
+        if not key.allows_ip(address):
+            raise ApiError(403, "ip_not_allowed", "this API key is not allowed from your address")
+        return Principal(key.user_id, frozenset(key.scopes), api_key_id=key.id)
+
     def key_principal(self, key_id: str, message: bytes, signature: str, address: str,
                       window_seconds: int, how_to_sign: str) -> Principal:
         """The caller of a request signed with ``key_id`` over ``message``, if the key

@@ -115,7 +115,7 @@ def _binance_operation(operation: Operation) -> dict:
     else:
         entry["security"] = [{"binanceKey": []}]
         entry["x-scope"] = operation.auth
-        entry["parameters"] += [{"name": name, "in": "query", "required": False,
+        entry["parameters"] += [] if operation.auth == "key" else [{"name": name, "in": "query", "required": False,
                                  "schema": {"type": "string"}}
                                 for name in ("timestamp", "recvWindow", "signature")]
     return entry

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from api.binance.services import BinanceServices
 
 log = logging.getLogger("api.binance")
-SECURITY = ("public", "read", "trade")     # trade: placing and cancelling; read: the rest
+# trade: placing and cancelling; read: the rest; key: the API key alone, unsigned (Binance's
+# USER_STREAM endpoints, whose listen keys only read the key's own user's events)
+SECURITY = ("public", "key", "read", "trade")
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,12 @@ def _checked(services: BinanceServices, security: str) -> Request:
     body = body_bytes(request)
     try:
         params = parse(query, body)
-        caller = signing.principal(services.native.authenticator, key, params,
+        caller = services.native.authenticator.key_holder(key, ip) if security == "key" \
+            else signing.principal(services.native.authenticator, key, params,
                                    *signed_payload(query, body), ip)
-        if security not in caller.scopes:
+        if security == "key" and "read" not in caller.scopes:
+            raise ApiError(403, "insufficient_scope", "this API key lacks the read scope")
+        if security != "key" and security not in caller.scopes:
             raise ApiError(403, "insufficient_scope", f"this API key lacks the {security} "
                            "scope")
     except (ApiError, errors.BinanceError):
