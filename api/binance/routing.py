@@ -126,7 +126,9 @@ def _checked(services: BinanceServices, security: str) -> Request:
         limiter.admit(limits)       # a refused caller counts against its address
         raise
     limits.append((settings.rate_limit_per_user, ("caller", caller.identity)))
-    first_use(limiter.admit(limits, caller.signature_claim))
+    claimed = limiter.admit(limits, caller.signature_claim)
+    if caller.signature_claim is not None:   # an unsigned key has no signature to claim
+        first_use(claimed)
     return Request(caller, params)
 
 
