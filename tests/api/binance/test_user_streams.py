@@ -12,7 +12,7 @@ import requests
 import websocket
 
 from tests.api.binance.conftest import new_trader
-from tests.api.binance.test_ccxt_pro import pro_client
+from tests.api.binance.test_ccxt_pro import _until, pro_client
 from tests.api.binance.test_streams import connect, receive
 
 
@@ -68,13 +68,6 @@ async def _orders_until(client, symbol, done):
     while not seen or not done(seen):
         seen += await client.watch_orders(symbol)
     return seen
-
-
-async def _until(watch, done):
-    while True:
-        found = await watch()
-        if done(found):
-            return found
 
 
 def _listen_key(stack, trader, method="POST", key=None):
