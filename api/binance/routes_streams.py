@@ -86,6 +86,6 @@ def install_sockets(app: bottle.Bottle, api: Api, streams: BinanceStreams) -> No
         return answered(lambda: streams_ws_api.serve(streams, upgraded(),
                                                      bottle.request.environ))
 
-    for path, handler in (("/ws", raw), ("/ws/<names:path>", raw), ("/stream", combined),
-                          ("/stream/<names:path>", combined), ("/ws-api/v3", web_socket_api)):
+    for path, handler in (("/ws", raw), ("/ws/<names>", raw), ("/stream", combined),
+                          ("/stream/<names>", combined), ("/ws-api/v3", web_socket_api)):
         app.route(path, "GET", handler, skip=["json_api"])
