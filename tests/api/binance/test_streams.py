@@ -90,6 +90,7 @@ def test_a_stream_named_in_the_url_that_does_not_exist_is_refused_then_closed(st
     with pytest.raises(websocket.WebSocketConnectionClosedException):
         socket.recv()
         socket.recv()
+    socket.close()
 
 
 def test_a_plain_http_request_to_a_stream_is_told_to_upgrade(stack):
@@ -120,6 +121,7 @@ def test_more_than_five_messages_a_second_are_refused_then_the_client_disconnect
     except websocket.WebSocketException:
         pass
     assert not socket.connected
+    socket.close()
 
 
 def test_more_than_1024_streams_on_one_connection_are_refused(stack, market):
@@ -134,3 +136,4 @@ def test_more_than_1024_streams_on_one_connection_are_refused(stack, market):
         "Invalid request: at most 1024 streams a connection; this one has 4")}, "id": 2}
     socket.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 3}))
     assert json.loads(socket.recv()) == {"result": names, "id": 3}
+    socket.close()

@@ -113,6 +113,8 @@ def test_a_listen_key_is_one_per_api_key_and_its_stream_carries_the_users_orders
     assert json.loads(gone.recv()) == {"error": {"code": -1125,
                                                  "msg": "This listenKey does not exist."},
                                        "id": None}
+    for each in (socket, buyers, gone):
+        each.close()
 
 
 def test_the_user_stream_ends_when_the_api_key_is_revoked(stack, market):
@@ -121,6 +123,7 @@ def test_the_user_stream_ends_when_the_api_key_is_revoked(stack, market):
     socket = connect(stack, f"/ws/{key}")
     assert seller.session.delete(f"/v1/api-keys/{seller.key}").status_code == 204
     assert receive(socket, lambda f: True)["e"] == "listenKeyExpired"
+    socket.close()
     refused = _listen_key(stack, seller)
     assert (refused.status_code, refused.json()["code"]) == (401, -2015)
 
