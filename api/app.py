@@ -23,6 +23,9 @@ from api.client_address import client_address
 from api.binance import routes_account as binance_account
 from api.binance import routes_market as binance_market
 from api.binance import routes_orders as binance_orders
+from api.binance import routes_streams as binance_streams
+from api.binance.listen_keys import ListenKeys
+from api.binance.streams_hub import BinanceStreams
 from api.binance.services import BinanceServices
 from api.binance.symbols import Symbols
 from api.order_waits import OrderWaits
@@ -121,9 +124,11 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
         module.routes.register(api, services)
     order_waits = OrderWaits()
     hub = _install_metrics_and_socket(app, api, engine, order_waits)
-    binance = BinanceServices(services, Symbols(engine), order_waits, hub.start)
-    for face in (binance_market, binance_orders, binance_account):
+    binance = BinanceServices(services, Symbols(engine), order_waits, hub.start,
+                              ListenKeys(redis_client))
+    for face in (binance_market, binance_orders, binance_account, binance_streams):
         face.routes.register(api, binance)
+    binance_streams.install_sockets(app, api, BinanceStreams(hub, binance, binance.listen_keys))
     spec = openapi.document(api)
     docs = openapi.docs_page(api)
     app.route("/v1/openapi.json", "GET", lambda: spec)

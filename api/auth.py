@@ -13,6 +13,7 @@ import hmac
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import bottle
 import redis
@@ -137,6 +138,17 @@ class Authenticator:
                                           ex=window_seconds)))
         return principal
 
+    def key_holder(self, key_id: str, address: str) -> Principal:
+        """The owner of an API key presented without a signature, for what Binance asks no
+        signature of (its user-data stream keys): the key exists, is not revoked, its
+        owner not frozen, ``address`` allowed."""
+        found = self._key(key_id) if len(key_id) <= 40 else None
+        if found is None:
+            raise ApiError(401, "invalid_api_key", "no API key has this id")
+        key, _, frozen = found
+        _check_holder(key, frozen, address)
+        return Principal(key.user_id, frozenset(key.scopes), api_key_id=key.id)
+
     def key_principal(self, key_id: str, message: bytes, signature: str, address: str,
                       window_seconds: int, how_to_sign: str) -> Principal:
         """The caller of a request signed with ``key_id`` over ``message``, if the key
@@ -152,14 +164,19 @@ class Authenticator:
         if not hmac.compare_digest(expected, signature.lower()):
             raise ApiError(401, "invalid_signature",
                            f"the signature does not match: {how_to_sign}")
-        if key.revoked_at is not None:
-            raise ApiError(401, "api_key_revoked", "this API key was revoked")
-        if frozen:
-            raise ApiError(403, "account_frozen", "this account is frozen; contact support")
-        if not key.allows_ip(address):
-            raise ApiError(403, "ip_not_allowed", "this API key is not allowed from your address")
+        _check_holder(key, frozen, address)
         return Principal(key.user_id, frozenset(key.scopes), api_key_id=key.id,
                          signature_claim=(f"signature:{expected}", window_seconds))
+
+
+def _check_holder(key: Any, frozen: bool, address: str) -> None:
+    """Refuse a key that was revoked, whose owner is frozen, or not allowed ``address``."""
+    if key.revoked_at is not None:
+        raise ApiError(401, "api_key_revoked", "this API key was revoked")
+    if frozen:
+        raise ApiError(403, "account_frozen", "this account is frozen; contact support")
+    if not key.allows_ip(address):
+        raise ApiError(403, "ip_not_allowed", "this API key is not allowed from your address")
 
 
 def first_use(claimed: bool) -> None:

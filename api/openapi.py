@@ -21,6 +21,16 @@ COMMON_ERRORS = {400: "invalid input", 413: "body too large", 429: "rate limited
 AUTH_ERRORS = {401: "not authenticated", 403: "not allowed"}
 
 
+BINANCE_SOCKETS = {   # api.binance.streams_hub, api.binance.streams_ws_api
+    "/ws": "Binance: a raw stream connection, streams added by SUBSCRIBE",
+    "/ws/{names}": "Binance: a raw stream (btcusdt@trade), a listen key's user data, or a "
+                   "client's numbered connection",
+    "/stream": "Binance: combined streams (?streams=a/b), each frame in {stream, data}",
+    "/stream/{names}": "Binance: a client's numbered combined connection",
+    "/ws-api/v3": "Binance's WebSocket API: userDataStream.subscribe.signature, ping, time",
+}
+
+
 def document(api: Api) -> dict:
     paths: dict[str, dict] = {}
     for operation in api.operations:
@@ -35,6 +45,18 @@ def document(api: Api) -> dict:
             "429": {"description": "rate limited", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         }}}
+    for path, summary in BINANCE_SOCKETS.items():
+        paths[path] = {"get": {
+            "summary": summary, "operationId": "binance_socket_" + path.strip("/").replace(
+                "/", "_").replace("{", "").replace("}", "").replace("-", "_"),
+            "tags": ["binance"], "security": [],
+            "parameters": [{"name": "names", "in": "path", "required": True,
+                            "schema": {"type": "string", "maxLength": 64}}]
+            if "{names}" in path else [],
+            "responses": {"101": {"description": "switching to the WebSocket protocol"},
+                          "400": {"description": "not a WebSocket request", "content": {
+                              "application/json": {"schema": {
+                                  "$ref": "#/components/schemas/BinanceError"}}}}}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Exchange API", "version": "1",
@@ -115,7 +137,7 @@ def _binance_operation(operation: Operation) -> dict:
     else:
         entry["security"] = [{"binanceKey": []}]
         entry["x-scope"] = operation.auth
-        entry["parameters"] += [{"name": name, "in": "query", "required": False,
+        entry["parameters"] += [] if operation.auth == "key" else [{"name": name, "in": "query", "required": False,
                                  "schema": {"type": "string"}}
                                 for name in ("timestamp", "recvWindow", "signature")]
     return entry

@@ -26,23 +26,21 @@ from __future__ import annotations
 
 import json
 import logging
-import socket as sockets
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable, Protocol
 
 import gevent
-import gevent.queue
 import redis
-from geventwebsocket.exceptions import WebSocketError
 from sqlalchemy import Engine, select
 
-from api import routes_market_data, ws_access, ws_limits
+from api import routes_market_data, ws_access, ws_limits, ws_sockets
 from api.auth import Authenticator
 from api.client_address import client_address
 from api.errors import ApiError, translate
 from api.order_waits import OrderWaits
 from api.ratelimit import RateLimiter
 from api.ws_access import Grant
+from api.ws_sockets import Client
 from api.ws_books import Books, KnownMarkets
 from config import Settings
 from events import channels
@@ -55,45 +53,25 @@ from observability import metrics
 SUBSCRIPTIONS_PER_SOCKET_MAX = 50
 MESSAGE_BYTES_MAX = 4096
 MARKET_DATA_INTERVAL_SECONDS = 1  # ticker and candle updates, at most this often
-CLOSE_GRACE_SECONDS = 2           # after the close frame, the client's time to answer it
 PRIVATE_CHANNELS = ("orders", "fills", "balances")
 PUBLIC_KINDS = ("book", "trades", "ticker", "candles")
 log = logging.getLogger("api.ws")
 
 
-class Client:
-    def __init__(self, queue_max: int, budget: ws_limits.MessageBudget) -> None:
-        self.queue: gevent.queue.Queue = gevent.queue.Queue(maxsize=queue_max)
-        self.channels: set[str] = set()
-        self.grant: Grant | None = None
-        self.budget = budget
-        self.farewell: dict[str, Any] | None = None   # the last message, then the close
+class Follower(Protocol):
+    """Another protocol's fan-out, fed by the hub's one subscription to Redis."""
 
-    @property
-    def user_id(self) -> int | None:
-        return self.grant.user_id if self.grant is not None else None
+    def start(self) -> None: ...
 
-    def offer(self, message: dict[str, Any]) -> None:
-        if self.farewell is not None:
-            return
-        try:
-            self.queue.put_nowait(message)
-        except gevent.queue.Full:
-            self.end("slow_consumer", "too many messages waiting: reconnect and resume")
+    def received(self, channel: str, event: dict[str, Any]) -> None: ...
 
-    def end(self, code: str, message: str) -> None:
-        """End this socket: the error is the last message sent (what is queued is
-        dropped), and from now on nothing more is queued, private or public."""
-        if self.farewell is not None:
-            return
-        self.farewell = _error(code, message)
-        self.grant = None
-        self.channels = set()
-        metrics.WS_SOCKETS_ENDED.labels(code).inc()
-        try:
-            self.queue.put_nowait(None)  # wakes the writer if it waits
-        except gevent.queue.Full:
-            pass  # it is not waiting, and sees the farewell before its next message
+    def watching_book(self, market: str) -> int:
+        """How many of its sockets need the market's book followed (``api.ws_books``)."""
+        ...
+
+    def holders(self) -> Iterable[Client]:
+        """Its sockets whose grants ``api.ws_access`` checks again."""
+        ...
 
 
 class Hub:
@@ -109,6 +87,9 @@ class Hub:
         self.dirty_markets: set[str] = set()
         self._origins = (settings.site_origin, settings.api_public_url)
         self._started = False
+        # Other stream protocols served from this process (``api.binance.streams_hub``):
+        # each hears every event after this hub, and its sockets' grants are checked too.
+        self.followers: list[Follower] = []
 
     # Events from the matcher -----------------------------------------------------
 
@@ -117,7 +98,12 @@ class Hub:
             self._started = True
             gevent.spawn(self._listen)
             gevent.spawn(self._market_data_loop)
-            gevent.spawn(ws_access.keep_checking, self.engine, lambda: self.clients)
+            gevent.spawn(ws_access.keep_checking, self.engine, self._holders)
+            for follower in self.followers:
+                follower.start()
+
+    def _holders(self) -> list[Client]:
+        return [*self.clients, *(c for f in self.followers for c in f.holders())]
 
     def _listen(self) -> None:
         while True:
@@ -134,13 +120,19 @@ class Hub:
         if channels.is_market_channel(channel):
             market = event["market"]
             book = {"type": "book", "channel": f"book:{market}", **event["book"]}
-            self.books.received(market, book, self._send(f"book:{market}", book))
+            watching = sum(follower.watching_book(market) for follower in self.followers)
+            self.books.received(market, book, self._send(f"book:{market}", book) + watching)
             if event["trades"]:
                 self._send(f"trades:{market}", {"type": "trades", "channel": f"trades:{market}",
                                                 "time": event["time"], "trades": event["trades"]})
                 self.dirty_markets.add(market)
         else:
             self._dispatch_private(channels.user_of(channel), event)
+        for follower in self.followers:
+            try:
+                follower.received(channel, event)
+            except Exception:  # one protocol's failure must not starve the others
+                log.exception("%s could not follow an event", type(follower).__name__)
 
     def _dispatch_private(self, user_id: int, event: dict[str, Any]) -> None:
         if self.order_waits is not None and event["orders"]:
@@ -224,37 +216,10 @@ class Hub:
         self.start()
         client = Client(self.settings.ws_client_queue_max, ws_limits.MessageBudget(
             self.settings.ws_messages_per_second, self.settings.ws_message_burst))
-        self.clients.add(client)
-        writer = gevent.spawn(self._write, socket, client)
-        try:
-            while not writer.dead:
-                try:
-                    raw = socket.receive()
-                except WebSocketError:  # closed by the writer
-                    break
-                if raw is None:
-                    break
-                if client.farewell is None:
-                    self._admit(client, raw, environ)
-        finally:
-            self.clients.discard(client)
-            writer.kill()
-
-    def _write(self, socket: Any, client: Client) -> None:
-        try:
-            while client.farewell is None:
-                try:
-                    message = client.queue.get(timeout=self.settings.ws_heartbeat_seconds)
-                except gevent.queue.Empty:
-                    message = {"type": "heartbeat"}
-                if message is not None and client.farewell is None:
-                    socket.send(json.dumps(message))
-            socket.send(json.dumps(client.farewell))
-            socket.close()
-            gevent.sleep(CLOSE_GRACE_SECONDS)  # the reader ends first if the client answers
-            _cut(socket)
-        except Exception:  # the socket closed under us: the reader ends the session
-            return
+        ws_sockets.serve(socket, client, self.clients,
+                         lambda raw: self._admit(client, raw, environ),
+                         lambda: ws_sockets.write(socket, client,
+                                                  self.settings.ws_heartbeat_seconds, _heartbeat))
 
     def _admit(self, client: Client, raw: str | bytes, environ: dict[str, Any]) -> None:
         """Handle one client message if its budget allows; refuse it, or end the socket."""
@@ -330,7 +295,7 @@ class Hub:
             self._check_channel(client, channel)
         self._check_count(client, channels)
         for channel in channels:
-            if client.farewell is not None:
+            if client.ended is not None:
                 return
             kind, _, market = channel.partition(":")
             first: dict[str, Any] | None = None   # what the channel starts with
@@ -338,7 +303,7 @@ class Hub:
                 first = self.books.snapshot(market)
             elif channel == "balances":
                 first = self._balances(client.user_id)  # type: ignore[arg-type]
-            if client.farewell is not None or (channel in PRIVATE_CHANNELS and
+            if client.ended is not None or (channel in PRIVATE_CHANNELS and
                                                client.grant is None):
                 return  # ended while the snapshot was read
             # Queued and subscribed with no switch between: no message is missed or
@@ -385,11 +350,8 @@ class Hub:
             self._subscribe(client, [channel])
 
 
-def _cut(socket: Any) -> None:
-    """Shut the connection of a socket whose client did not answer the close frame."""
-    connection = getattr(getattr(socket, "handler", None), "socket", None)
-    if connection is not None:
-        connection.shutdown(sockets.SHUT_RDWR)
+def _heartbeat(socket: Any) -> None:
+    socket.send(json.dumps({"type": "heartbeat"}))
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

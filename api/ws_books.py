@@ -107,6 +107,12 @@ class Books:
             log.warning("book of %s does not follow message %s; queried again at the next "
                         "subscriber", market, message["sequence"])
 
+    def in_memory(self, market: str) -> dict[str, Any] | None:
+        """The followed book's snapshot, or None when the market is not followed (then
+        nothing is queried: a caller in the event loop must not wait on the database)."""
+        followed = self._followed.get(market)
+        return None if followed is None else followed.snapshot(market)
+
     def snapshot(self, market: str) -> dict[str, Any]:
         """The market's snapshot: from the followed book, or a (shared) query."""
         followed = self._followed.get(market)

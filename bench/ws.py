@@ -1,13 +1,17 @@
 """WebSocket fan-out benchmark: N subscribers to one market's book and trades while
-orders flow; the delay from a batch's commit to each delivery.
+orders flow; the delay from a batch's commit to each delivery. Half subscribe on
+``/v1/ws`` (``book:M``, ``trades:M``), half on Binance's combined streams
+(``/stream?streams=s@trade/s@depth@100ms``), in the same run, served by the same
+processes.
 
     python -m bench.ws [--subscribers 2000] [--seconds 20] [--web 2]
 
 Starts ``--web`` API processes and one matcher on the embedded servers (database
 ``exchange_bench_ws``); subscriber processes (gevent) open the sockets, spread
 over the web processes; a trader places crossing orders at about 10 a second.
-Prints p50 and p95 of the delay between the matcher's batch time and the moment
-each subscriber receives the trades message, and how many subscribers held on.
+Prints, per protocol, p50 and p95 of the delay between the matcher's batch time (the
+native message's ``time``, the Binance trade's ``T``: the same instant) and the moment
+each subscriber receives the trade, and how many subscribers held on.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from db import engine as engines  # noqa: E402
 from embedded.services import up  # noqa: E402
 from tests.processes import free_port  # noqa: E402
 
-SUBSCRIBER_PROCESSES = 2
+SUBSCRIBER_PROCESSES = 2         # one a protocol
+PROTOCOLS = ("native", "binance")
 CONNECT_ATTEMPTS_MAX = 5
 ORDERS_PER_SECOND = 10
 
@@ -44,7 +49,9 @@ def subscribe(args: tuple) -> tuple[int, list[float]]:
     import gevent
     import websocket
 
-    urls, market, count, deadline = args
+    urls, market, count, deadline, protocol = args
+    streams = f"{market.replace('-', '').lower()}@trade/{market.replace('-', '').lower()}" \
+        "@depth@100ms"
     delays: list[float] = []
     held, failed = [0], [0]
     reasons: dict[str, int] = {}
@@ -52,10 +59,13 @@ def subscribe(args: tuple) -> tuple[int, list[float]]:
     def one(index: int) -> None:
         for attempt in range(CONNECT_ATTEMPTS_MAX):  # as real clients reconnect
             try:
-                socket = websocket.create_connection(urls[index % len(urls)], timeout=60,
-                                                     suppress_origin=True)
-                socket.send(json.dumps({"op": "subscribe",
-                                        "channels": [f"book:{market}", f"trades:{market}"]}))
+                url = urls[index % len(urls)]
+                if protocol == "binance":
+                    url = url.replace("/v1/ws", f"/stream?streams={streams}")
+                socket = websocket.create_connection(url, timeout=60, suppress_origin=True)
+                if protocol == "native":
+                    socket.send(json.dumps({"op": "subscribe", "channels": [
+                        f"book:{market}", f"trades:{market}"]}))
                 break
             except Exception:
                 gevent.sleep(0.5 * (attempt + 1))
@@ -64,11 +74,17 @@ def subscribe(args: tuple) -> tuple[int, list[float]]:
             return
         held[0] += 1
         try:
+            socket.settimeout(1)   # pings keep a quiet socket from timing out: look up
             while time.time() < deadline:
-                message = json.loads(socket.recv())
+                try:
+                    message = json.loads(socket.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue
                 if message.get("type") == "trades":
                     sent = datetime.fromisoformat(message["time"]).timestamp()
                     delays.append(time.time() - sent)
+                elif message.get("data", {}).get("e") == "trade":
+                    delays.append(time.time() - message["data"]["T"] / 1000)
         except Exception as error:  # dropped: counted, and the reason kept
             held[0] -= 1
             reasons[type(error).__name__] = reasons.get(type(error).__name__, 0) + 1
@@ -119,8 +135,8 @@ def main(argv: list[str]) -> None:
         deadline = time.time() + connect_seconds + options.seconds
         share = options.subscribers // SUBSCRIBER_PROCESSES
         with multiprocessing.get_context("spawn").Pool(SUBSCRIBER_PROCESSES) as pool:
-            pending = pool.map_async(subscribe, [(urls, market, share, deadline)
-                                                 for _ in range(SUBSCRIBER_PROCESSES)])
+            pending = pool.map_async(subscribe, [(urls, market, share, deadline, protocol)
+                                                 for protocol in PROTOCOLS])
             time.sleep(connect_seconds)  # let every socket connect and subscribe
             from events.publishing import wake
             number = 0
@@ -139,14 +155,14 @@ def main(argv: list[str]) -> None:
         for process in processes:
             process.wait(30)
         engine.dispose()
-    held = sum(r[0] for r in results)
-    delays = sorted(d for r in results for d in r[1])
     print(f"{os.cpu_count()} cores; {options.web} web processes; {options.subscribers} "
-          f"subscribers asked, {held} held to the end; {number} trades in "
-          f"{options.seconds} s; {len(delays):,} trade deliveries")
-    print(f"delay from the matcher's batch to delivery: p50 "
-          f"{statistics.median(delays) * 1000:.0f} ms, p95 "
-          f"{delays[int(len(delays) * 0.95)] * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms")
+          f"subscribers asked ({share} a protocol); {number} trades in {options.seconds} s")
+    for protocol, (held, found) in zip(PROTOCOLS, results):
+        delays = sorted(found) or [0.0]
+        print(f"{protocol:8} {held} held to the end; {len(found):,} trade deliveries; delay "
+              f"from the matcher's batch to delivery: p50 {statistics.median(delays) * 1000:.0f}"
+              f" ms, p95 {delays[int(len(delays) * 0.95)] * 1000:.0f} ms, max "
+              f"{delays[-1] * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

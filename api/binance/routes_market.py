@@ -131,10 +131,11 @@ def klines(services: BinanceServices, request: Request) -> list:
         else:
             start = end - width * limit
         found = candles_between(conn, market, interval, start, end)
-    return [_kline(c, width, listed) for c in found]
+    return [kline(c, width, listed) for c in found]
 
 
-def _kline(candle: dict[str, Any], width: timedelta, listed: Listed) -> list:
+def kline(candle: dict[str, Any], width: timedelta, listed: Listed) -> list:
+    """A candle as a row of GET /klines (and the stream's kline, api.binance.streams_frames)."""
     base, quote = listed.base_scale, listed.quote_scale
     opened = ms(candle["start"])
     # The last column is Binance's "ignore" field.
@@ -166,11 +167,12 @@ def ticker_24hr(services: BinanceServices, request: Request) -> dict | list:
     now = datetime.now(timezone.utc)
     chosen = _chosen(services, request)
     with services.native.engine.connect() as conn:
-        items = [_day(services, conn, listed, now) for listed in chosen]
+        items = [day_ticker(services, conn, listed, now) for listed in chosen]
     return _one_or_list(request, items)
 
 
-def _day(services: BinanceServices, conn: Any, listed: Listed, now: datetime) -> dict:
+def day_ticker(services: BinanceServices, conn: Any, listed: Listed, now: datetime) -> dict:
+    """GET /ticker/24hr's answer for one market (and the stream's tickers)."""
     market, quote, base = listed.market.symbol, listed.quote_scale, listed.base_scale
     day = day_stats(conn, market, now)
     last = conn.execute(select(trades.c.id, trades.c.quantity).where(

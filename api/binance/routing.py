@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from api.binance.services import BinanceServices
 
 log = logging.getLogger("api.binance")
-SECURITY = ("public", "read", "trade")     # trade: placing and cancelling; read: the rest
+# trade: placing and cancelling; read: the rest; key: the API key alone, unsigned (Binance's
+# USER_STREAM endpoints, whose listen keys only read the key's own user's events)
+SECURITY = ("public", "key", "read", "trade")
 
 
 @dataclass(frozen=True)
@@ -113,16 +115,21 @@ def _checked(services: BinanceServices, security: str) -> Request:
     body = body_bytes(request)
     try:
         params = parse(query, body)
-        caller = signing.principal(services.native.authenticator, key, params,
+        caller = services.native.authenticator.key_holder(key, ip) if security == "key" \
+            else signing.principal(services.native.authenticator, key, params,
                                    *signed_payload(query, body), ip)
-        if security not in caller.scopes:
+        if security == "key" and "read" not in caller.scopes:
+            raise ApiError(403, "insufficient_scope", "this API key lacks the read scope")
+        if security != "key" and security not in caller.scopes:
             raise ApiError(403, "insufficient_scope", f"this API key lacks the {security} "
                            "scope")
     except (ApiError, errors.BinanceError):
         limiter.admit(limits)       # a refused caller counts against its address
         raise
     limits.append((settings.rate_limit_per_user, ("caller", caller.identity)))
-    first_use(limiter.admit(limits, caller.signature_claim))
+    claimed = limiter.admit(limits, caller.signature_claim)
+    if caller.signature_claim is not None:   # an unsigned key has no signature to claim
+        first_use(claimed)
     return Request(caller, params)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from api.binance.listen_keys import ListenKeys
 from api.binance.symbols import Symbols
 from api.order_waits import OrderWaits
 from api.services import Services
@@ -16,3 +17,4 @@ class BinanceServices:
     symbols: Symbols
     order_waits: OrderWaits
     start_events: Callable[[], None]     # the process's listener of the matcher's events
+    listen_keys: ListenKeys
