@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import bottle
 
+from api.client_address import client_address
 from api.binance import streams_ws_api
 from api.binance.errors import BinanceError
 from api.binance.listen_keys import Owner
@@ -58,7 +59,7 @@ def install_sockets(app: bottle.Bottle, api: Api, streams: BinanceStreams) -> No
 
     def upgraded() -> Any:
         api.limiter.hit(api.settings.rate_limit_per_ip, "ip",
-                        bottle.request.environ.get("REMOTE_ADDR", ""))
+                        client_address(bottle.request.environ, api.settings.trusted_proxies))
         socket = bottle.request.environ.get("wsgi.websocket")
         if socket is None:
             raise BinanceError(400, -1000, "Connect with a WebSocket client "

@@ -21,6 +21,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from api.client_address import client_address
 from api import ws_limits, ws_sockets
 from api.auth import first_use
 from api.binance import errors, signing
@@ -48,7 +49,7 @@ def serve(streams: BinanceStreams, socket: Any, environ: dict[str, Any]) -> None
     client = StreamClient(streams.hub.settings.ws_client_queue_max, ws_limits.MessageBudget(
         streams.hub.settings.ws_messages_per_second, streams.hub.settings.ws_message_burst),
         False, _terminated)
-    address = environ.get("REMOTE_ADDR", "")
+    address = client_address(environ, streams.hub.settings.trusted_proxies)
     try:
         ws_sockets.serve(socket, client, streams.clients,
                          lambda raw: _admit(streams, client, raw, address),
