@@ -49,6 +49,7 @@ class Trader(threading.Thread):
         self.chain_deposit_address = self.chain_address = ""
         self.user_id = 0
         self.orders: list[str] = []      # ids of orders acknowledged, for cancels
+        self._last_code: str | None = None   # the last native error's code
         self.failure: BaseException | None = None
 
     # Set-up ----------------------------------------------------------------------
@@ -140,6 +141,9 @@ class Trader(threading.Thread):
         answer = self._retried("place_native", "POST", "/v1/orders", order)
         if answer is not None:
             self.orders.append(answer["id"])
+        elif self._last_code == "too_many_open_orders":   # a bot at its cap clears the market
+            self._retried("cancel_all", "DELETE", f"/v1/orders?market={market}", {},
+                          done=(202,))
 
     def place_binance(self) -> None:
         market = self.rng.choice(list(MARKETS))
@@ -189,6 +193,8 @@ class Trader(threading.Thread):
         for attempt in range(ATTEMPTS_MAX):
             status, answer = self._send(method, path, body, binance=binance)
             self.history.add(Record(self.number, operation, body, status, answer))
+            error = answer.get("error") if isinstance(answer, dict) else None
+            self._last_code = error.get("code") if isinstance(error, dict) else None
             if status is not None and status not in (429, 503):
                 return answer if status in done and 200 <= status < 300 else None
             time.sleep(min(0.1 * 2 ** attempt, 2.0))
