@@ -25,7 +25,7 @@ REDIS_CONNECTIONS_MAX = 50
 REDIS_WAIT_SECONDS = 5
 # A Redis that does not answer (paused, or its host gone) fails the request within
 # seconds, as a 503 (``api.errors``), instead of holding it for the OS's TCP timeout.
-REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 1.0}
+REDIS_TIMEOUTS = {"socket_timeout": 3.0, "socket_connect_timeout": 1.0}
 Limit = tuple[str, tuple[str, ...]]      # ("100/minute", identity), e.g. ("ip", "1.2.3.4")
 
 

@@ -71,7 +71,13 @@ def test_ccxt_own_validators_pass_on_our_data(stack, market):
                   test_fetch_closed_orders.test_fetch_closed_orders,
                   test_fetch_my_trades.test_fetch_my_trades):
         check(sells, {}, symbol)
+    # ccxt reads a price of 0 (a market of another test that never traded) as None, and its
+    # validator then compares the first value's None with 0 and raises: it checks this
+    # test's market alone, as its own fallback does.
+    every = sells.fetch_last_prices
+    sells.fetch_last_prices = lambda symbols=None, params={}: every(symbols or [symbol], params)
     test_fetch_last_prices.test_fetch_last_prices(sells, {}, symbol)
+    sells.fetch_last_prices = every
     test_fetch_balance.test_fetch_balance(sells, {})
     for placed in (resting, bid, taken):
         test_order(sells, {}, "createOrder", placed, symbol, now)

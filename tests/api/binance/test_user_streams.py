@@ -50,7 +50,11 @@ def test_watch_orders_and_watch_balance_see_exactly_the_users_own_events(stack, 
             for client in (sells, buys):
                 await client.close()
 
-    seen, balance, buyer_seen, resting, taken = asyncio.run(run())
+    try:
+        seen, balance, buyer_seen, resting, taken = asyncio.run(run())
+    finally:   # their sockets closed here, not whenever the collector finds them
+        for trader in (seller, buyer):
+            trader.session.http.close()
     assert {order["id"] for order in seen} == {resting["id"]}   # nothing of the buyer's
     assert [(o["status"], o["filled"], o["remaining"]) for o in seen][-1] == ("open", 1, 0.5)
     last = seen[-1]["info"]
