@@ -56,13 +56,17 @@ def main() -> int:
         print(f"exchange up (log: {exchange.log_path})", flush=True)
         try:
             found, nemesis, history = campaign(exchange, regtest, seed, options)
+            with exchange.engine.connect() as conn:
+                paused = [tuple(row) for row in conn.execute(text(
+                    "SELECT code, withdrawals_paused_reason FROM currencies "
+                    "WHERE withdrawals_paused ORDER BY code"))]
         finally:
             stopped = exchange.stop()
     finally:
         regtest.stop()
     if stopped != 0:
         found.add("unclean_stop", f"bin/run-exchange exited {stopped}")
-    report(seed, nemesis, history, found, len(regtest.paid))
+    report(seed, nemesis, history, found, len(regtest.paid), paused)
     return 1 if found.counts else 0
 
 
@@ -122,7 +126,9 @@ def settle(exchange: Exchange, regtest: Regtest) -> bool:
                 {txid for txid, _, _ in regtest.paid}).items() if n > CONFIRMATIONS]
             pending = conn.execute(text(
                 "SELECT (SELECT count(*) FROM matcher_requests WHERE processed_at IS NULL)"
-                " + (SELECT count(*) FROM withdrawals WHERE status IN ('queued', 'sending'))"
+                " + (SELECT count(*) FROM withdrawals w JOIN currencies c ON c.code = w.currency"
+                "     WHERE w.status = 'sending' OR (w.status = 'queued'"
+                "           AND NOT c.withdrawals_paused))"   # paused: for an operator
                 " + :deep - (SELECT count(DISTINCT txid) FROM deposits"
                 "            WHERE currency = :c AND status = 'credited' AND txid = ANY(:t))"
             ), {"deep": len(confirmed), "t": confirmed, "c": REGTEST}).scalar_one()
@@ -180,7 +186,7 @@ def _code(answer: object) -> str:
 
 
 def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies,
-           chain_payments: int) -> None:
+           chain_payments: int, paused: list[tuple[str, str]]) -> None:
     acknowledged = history.acknowledged()
     sent = Counter(r.operation for r in history.records)
     print("\nfaults injected")
@@ -200,6 +206,8 @@ def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies,
         print("  none")
     for kind, count in sorted(found.counts.items()):
         print(f"  {kind:<22}{count:>8}   e.g. {found.examples[kind][0]}")
+    for code, reason in paused:
+        print(f"notice: {code} withdrawals paused by the exchange: {reason}")
     verdict = "ANOMALIES FOUND" if found.counts else "no anomaly"
     print(f"\n{verdict}; seed {seed} (replay: python -m bench.faults --seed {seed})", flush=True)
 

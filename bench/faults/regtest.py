@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from db.schema import currencies
-from tests.currencies.nodes import BitcoindNetwork
+from currencies.jsonrpc import RpcError
+from tests.currencies.nodes import BitcoindNetwork, wait_for
 
 CODE = "RBTC"
 CONFIRMATIONS = 2
@@ -57,12 +58,27 @@ class Regtest:
 
     def mine(self, blocks: int = 1) -> None:
         with self.lock:
-            self.network.mine(blocks)
+            self._mine(blocks)
 
     def reorganise(self) -> None:
         with self.lock:
             self.network.rollback(self.network.checkpoint() - 1)
-            self.network.mine(2)
+            self._mine(2)
+
+    def _mine(self, blocks: int) -> None:
+        """Our node's unconfirmed payments handed to the world's node again first: after a
+        reorganisation regtest's world node can drop some from its mempool, and would never
+        mine them."""
+        world, ours = self.network.world.rpc, self.network.exchange.rpc
+        theirs = set(world.call("getrawmempool"))
+        for txid in set(ours.call("getrawmempool")) - theirs:
+            try:
+                world.call("sendrawtransaction", ours.call("getrawtransaction", txid))
+            except RpcError:
+                pass      # it conflicts with what the world's node holds: not ours to mine
+        world.call("generatetoaddress", blocks, world.call("getnewaddress"))
+        wait_for(lambda: world.call("getbestblockhash") == ours.call("getbestblockhash"),
+                 "our node to follow")
 
     def confirmations(self, txids: set[str]) -> dict[str, int]:
         """Each payment's confirmations on our node now (0: in the mempool, or stuck there:
