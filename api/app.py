@@ -149,7 +149,8 @@ def _services(api: Api, engine: Engine, autocommit: Engine) -> Services:
     batcher = OrderBatcher(autocommit, announce, api.settings.order_writers)
     return Services(engine, api.settings, api.limiter, api.authenticator, batcher,
                     after_commit(lambda market: publishing.wake(market, send)),
-                    after_commit(publishing.enqueue_withdrawal))
+                    after_commit(publishing.enqueue_withdrawal),
+                    after_commit(lambda changes: publishing.publish_balances(changes, send)))
 
 
 def after_commit(notify: Callable[..., None]) -> Callable[..., None]:

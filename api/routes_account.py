@@ -111,8 +111,9 @@ def faucet(services: Services, call: Call) -> dict:
                                  account(conn, None, code, AccountKind.WORLD),
                                  account(conn, call.user_id, code, AccountKind.AVAILABLE),
                                  amount, reference))
-    return {"transfer_id": str(posted.id), "currency": code,
-            "amount": format_amount(amount, currency.scale)}
+    granted = format_amount(amount, currency.scale)
+    services.balances_changed([(call.user_id, code, granted)])
+    return {"transfer_id": str(posted.id), "currency": code, "amount": granted}
 
 
 SNAPSHOT = obj(snapshot_id={"type": "integer"}, currency=CURRENCY_CODE,

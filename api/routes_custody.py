@@ -3,6 +3,8 @@ the withdrawal address allow-list."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import re
 import uuid
 
@@ -111,6 +113,9 @@ def request_withdrawal(services: Services, call: Call) -> dict:
                                          services.settings.secret_key, call.user_id, key, asked)
     if created:
         metrics.WITHDRAWALS_REQUESTED.labels(found["currency"]).inc()
+    if created:
+        held = Decimal(found["amount"]) + Decimal(found["fee"])
+        services.balances_changed([(call.user_id, found["currency"], f"-{held}")])
     if created and found["status"] == "queued":
         services.enqueue_withdrawal(found["id"], found["currency"])
     return found

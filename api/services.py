@@ -22,3 +22,5 @@ class Services:
     batcher: OrderBatcher
     wake: Callable[[str], None]                       # a market's matcher
     enqueue_withdrawal: Callable[[str, str], None]    # (withdrawal id, currency)
+    # After a commit that moved money outside trading: [(user id, currency, signed amount)]
+    balances_changed: Callable[[list[tuple[int, str, str]]], None]

@@ -26,7 +26,12 @@ REORG_MARGIN_BLOCKS = 12
 @dataclass(frozen=True)
 class ScanResult:
     seen: int           # payments to our addresses the scan looked at
-    credited: int       # deposits credited by this scan
+    credits: tuple[tuple[int, str, Decimal], ...] = ()   # (user, currency, amount) credited
+
+    @property
+    def credited(self) -> int:
+        """Deposits credited by this scan."""
+        return len(self.credits)
 
 
 def deposit_address(engine: Engine, driver: CurrencyDriver, user_id: int) -> tuple[str, bool]:
@@ -66,7 +71,7 @@ def scan(engine: Engine, driver: CurrencyDriver) -> ScanResult:
         lowest_pending = conn.execute(select(func.min(deposits.c.block_height)).where(
             deposits.c.currency == code, deposits.c.status == "pending")).scalar()
     if not owners or cursor is None:
-        return ScanResult(0, 0)
+        return ScanResult(0)
     tip = driver.tip_height()
     from_height = max(0, min(cursor, lowest_pending if lowest_pending is not None else cursor)
                       - REORG_MARGIN_BLOCKS)
@@ -111,22 +116,25 @@ def _record(conn: Connection, code: str, scale: int, found: list[ChainDeposit],
                      .values(confirmations=0, block_height=None))
 
 
-def _credit_ready(engine: Engine, code: str, needed: int) -> int:
+def _credit_ready(engine: Engine, code: str, needed: int
+                  ) -> tuple[tuple[int, str, Decimal], ...]:
     with engine.connect() as conn:
         ready = conn.execute(select(deposits.c.id).where(
             deposits.c.currency == code, deposits.c.status == "pending",
             deposits.c.confirmations >= needed).order_by(deposits.c.id)).scalars().all()
-    return sum(credit(engine, deposit_id, needed) for deposit_id in ready)
+    return tuple(found for deposit_id in ready
+                 if (found := credit(engine, deposit_id, needed)) is not None)
 
 
-def credit(engine: Engine, deposit_id: int, needed: int) -> bool:
-    """Credit one deposit if it is still pending and deep enough; True if this call did."""
+def credit(engine: Engine, deposit_id: int, needed: int) -> tuple[int, str, Decimal] | None:
+    """Credit one deposit if it is still pending and deep enough; (user, currency, amount)
+    if this call did."""
     with engine.begin() as conn:
         row = conn.execute(select(deposits).where(and_(
             deposits.c.id == deposit_id, deposits.c.status == "pending",
             deposits.c.confirmations >= needed)).with_for_update()).first()
         if row is None:
-            return False
+            return None
         posted = post(conn, move(
             f"deposit:{row.currency}:{row.txid}:{row.output_index}", "deposit",
             account(conn, None, row.currency, AccountKind.WORLD),
@@ -134,4 +142,4 @@ def credit(engine: Engine, deposit_id: int, needed: int) -> bool:
             row.amount, f"deposit:{row.id}"))
         conn.execute(update(deposits).where(deposits.c.id == deposit_id).values(
             status="credited", transfer_id=posted.id, credited_at=func.now()))
-    return True
+    return row.user_id, row.currency, row.amount

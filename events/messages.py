@@ -30,6 +30,16 @@ def batch_messages(market: str, changes: dict[str, Any]) -> list[Message]:
         for user_id, events in by_user.items()]
 
 
+def balance_messages(changes: list[tuple[int, str, str]]) -> list[Message]:
+    """Money into or out of a user's balances outside trading (a deposit credited, a faucet
+    grant, a withdrawal's hold), each ``(user_id, currency, signed amount)`` on its owner's
+    channel, in the shape of a batch's user message with no orders or fills."""
+    return [(user_channel(user_id), json.dumps({
+        "market": None, "orders": [], "fills": [],
+        "balance": {"currency": currency, "delta": delta}}))
+        for user_id, currency, delta in changes]
+
+
 def new_order_messages(orders: list[tuple[int, dict[str, Any]]]) -> list[Message]:
     """Each new order on its owner's channel, before the matcher has seen it."""
     return [(user_channel(user_id), json.dumps({

@@ -18,7 +18,7 @@ import redis
 import config
 from events import channels
 from events.broker import broker
-from events.messages import Message, batch_messages, new_order_messages
+from events.messages import Message, balance_messages, batch_messages, new_order_messages
 
 WAKE_KEY_TTL_MS = 50
 Send = Callable[[list[tuple[Any, ...]]], list[Any]]   # Redis commands -> answers, one round trip
@@ -59,6 +59,12 @@ def publish_batch(market: str, changes: dict[str, Any], send: Send | None = None
     """After a matcher batch committed: its messages, in one round trip."""
     (send or pipelined)([("PUBLISH", channel, text)
                          for channel, text in batch_messages(market, changes)])
+
+
+def publish_balances(changes: list[tuple[int, str, str]], send: Send | None = None) -> None:
+    """After a commit that moved money outside trading: each owner's channel hears of it."""
+    (send or pipelined)([("PUBLISH", channel, text) for channel, text in
+                         balance_messages(changes)])
 
 
 def announce_orders(orders: list[tuple[int, dict[str, Any]]], send: Send | None = None) -> None:

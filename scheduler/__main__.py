@@ -84,7 +84,7 @@ def lead(settings: config.Settings, leadership: Leadership, stopping: threading.
 def add_jobs(scheduler: BackgroundScheduler, engine: Engine, settings: config.Settings) -> None:
     import redis
 
-    from events.publishing import enqueue_withdrawal, wake
+    from events.publishing import enqueue_withdrawal, publish_balances, wake
 
     now = datetime.now(timezone.utc)
     every = {"max_instances": 1, "coalesce": True, "next_run_time": now}
@@ -97,7 +97,7 @@ def add_jobs(scheduler: BackgroundScheduler, engine: Engine, settings: config.Se
     scheduler.add_job(jobs.observe, "interval",
                       args=[engine, redis.Redis.from_url(settings.redis_url)],
                       seconds=OBSERVE_INTERVAL_SECONDS, id="observe", **every)
-    scheduler.add_job(jobs.scan_deposits, "interval", args=[engine, settings],
+    scheduler.add_job(jobs.scan_deposits, "interval", args=[engine, settings, publish_balances],
                       seconds=CHAIN_INTERVAL_SECONDS, id="deposits", **every)
     scheduler.add_job(jobs.follow_withdrawals, "interval",
                       args=[engine, settings, enqueue_withdrawal],

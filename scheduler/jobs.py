@@ -16,7 +16,7 @@ from currencies.registry import driver_for
 from currencies.simulated import SimulatedChain
 from custody import deposits, pauses, wallets, withdrawals
 from db.schema import currencies
-from ledger import Discrepancy, reconcile
+from ledger import Discrepancy, format_amount, reconcile
 from observability import metrics
 from matcher.statuses import ACTIVE
 from trading.matcher_requests import pending_markets
@@ -125,9 +125,19 @@ def _each_currency(engine: Engine, settings: config.Settings,
     return results
 
 
-def scan_deposits(engine: Engine, settings: config.Settings) -> dict[str, object]:
+def scan_deposits(engine: Engine, settings: config.Settings,
+                  publish: Callable[[list[tuple[int, str, str]]], None] | None = None
+                  ) -> dict[str, object]:
+    """Each currency's scan; ``publish`` hears of the deposits credited (their owners'
+    channels: a failure to tell them loses no money, it is logged)."""
     def scan(driver: CurrencyDriver) -> deposits.ScanResult:
         found = deposits.scan(engine, driver)
+        if found.credits and publish is not None:
+            try:
+                publish([(user, code, format_amount(amount, driver.scale))
+                         for user, code, amount in found.credits])
+            except Exception as error:   # noqa: BLE001  (Redis away: the credit stands)
+                log.warning("could not announce %d deposits: %s", len(found.credits), error)
         driver.consolidate()
         return found
     return _each_currency(engine, settings, scan)

@@ -1,4 +1,5 @@
-"""User data in Binance's frames: ``executionReport``, ``outboundAccountPosition``.
+"""User data in Binance's frames: ``executionReport``, ``outboundAccountPosition``,
+``balanceUpdate`` (a deposit credited, a faucet grant, a withdrawal requested).
 
 A user's event on the hub (``user:{id}``: an order placed, or a matcher's batch) says
 which orders changed; the frames are read from the database, in one snapshot: the
@@ -58,9 +59,10 @@ class UserStreams:
 
     def received(self, user_id: int, event: dict[str, Any]) -> None:
         sinks = self.sinks.get(user_id)
-        if not sinks or not event["orders"]:
+        if not sinks or not (event["orders"] or event.get("balance")):
             return
-        found = self._frames(user_id, event)
+        found = self._balance_frames(user_id, event["balance"]) if event.get("balance") \
+            else self._frames(user_id, event)
         for client, wrap in list(sinks.items()):
             if client.user_id == user_id:   # not ended meanwhile
                 for frame in found:
@@ -89,11 +91,24 @@ class UserStreams:
                   for i, status in changed.items() if status in ENDED and i in rows]
         currencies = {c for one in listed.values() for c in (one.market.base, one.market.quote)}
         if found:
-            found.append({"e": "outboundAccountPosition", "E": now, "u": now, "B": [
-                {"a": b.currency, "f": format_amount(b.available, b.scale),
-                 "l": format_amount(b.held, b.scale)}
-                for b in balances.values() if b.currency in currencies]})
+            found.append(_position(balances, currencies, now))
         return found
+
+    def _balance_frames(self, user_id: int, change: dict[str, str]) -> list[dict[str, Any]]:
+        """Money in or out outside trading: Binance's ``balanceUpdate``, then the
+        currency's position."""
+        with self.services.native.engine.connect() as conn:
+            balances = user_balances(conn, user_id)
+        now = int(time.time() * 1000)
+        return [{"e": "balanceUpdate", "E": now, "a": change["currency"], "d": change["delta"],
+                 "T": now}, _position(balances, {change["currency"]}, now)]
+
+
+def _position(balances: Any, currencies: set[str], now: int) -> dict[str, Any]:
+    return {"e": "outboundAccountPosition", "E": now, "u": now, "B": [
+        {"a": b.currency, "f": format_amount(b.available, b.scale),
+         "l": format_amount(b.held, b.scale)}
+        for b in balances.values() if b.currency in currencies]}
 
 
 def _trade_reports(new_fills: list, rows: dict[int, Any], listed: dict[str, Listed],

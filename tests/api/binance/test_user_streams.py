@@ -139,3 +139,40 @@ def test_listen_key_requests_without_a_key_or_with_an_unknown_one_are_refused(st
     unknown = requests.post(stack + "/api/v3/userDataStream",
                             headers={"X-MBX-APIKEY": "nosuchkey"}, timeout=10)
     assert (unknown.status_code, unknown.json()["code"]) == (401, -2015)
+
+
+def test_money_in_outside_trading_is_a_balance_update_on_the_users_stream(stack, market,
+                                                                           engine):
+    """A faucet grant (the web process) and a deposit credited (the scheduler's scan)."""
+    from decimal import Decimal
+
+    from currencies.registry import driver_for
+
+    base, _ = market.split("-")
+    seller, buyer = _traders(stack, market)
+    keys = [_listen_key(stack, trader).json()["listenKey"] for trader in (seller, buyer)]
+    socket, buyers = (connect(stack, f"/ws/{key}") for key in keys)
+    seller.fund(base, "2")
+    granted = receive(socket, lambda f: f.get("e") == "balanceUpdate")
+    assert (granted["a"], granted["d"]) == (base, "2.00000000")
+    position = receive(socket, lambda f: f.get("e") == "outboundAccountPosition")
+    assert [(b["a"], b["f"], b["l"]) for b in position["B"]] == [(base, "5.00000000",
+                                                                  "0.00000000")]
+    address = seller.session.post("/v1/deposit-addresses", {"currency": base}).json()["address"]
+    chain = driver_for(engine, base)
+    chain.pay_to(address, Decimal("0.25"))
+    chain.mine(1)
+    credited = receive(socket, lambda f: f.get("e") == "balanceUpdate")
+    assert (credited["a"], credited["d"]) == (base, "0.25000000")
+    position = receive(socket, lambda f: f.get("e") == "outboundAccountPosition")
+    assert [(b["a"], b["f"]) for b in position["B"]] == [(base, "5.25000000")]
+    buyers.settimeout(2)
+    try:
+        heard = json.loads(buyers.recv())
+        assert heard.get("e") != "balanceUpdate", "the buyer heard the seller's money"
+    except websocket.WebSocketTimeoutException:
+        pass
+    for each in (socket, buyers):
+        each.close()
+    for trader in (seller, buyer):
+        trader.session.http.close()
