@@ -19,7 +19,8 @@ def start_web(log_dir, **env: str) -> tuple[Process, str]:
     port = free_port()
     web = Process("web", log_dir, PORT=str(port), **env)
     base_url = f"http://127.0.0.1:{port}"
-    wait_for_http(base_url + "/healthz", web)
+    # Ready: its database and Redis answered (/healthz answers before either is reached).
+    wait_for_http(base_url + "/readyz", web)
     return web, base_url
 
 
