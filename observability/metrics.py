@@ -1,5 +1,5 @@
 """Prometheus metrics. Each process serves its own: ``web`` at ``/metrics`` on the API's
-port, every other process on its ``PORT`` (honcho gives each one), when set."""
+port, every other process on its ``PORT`` (the runner gives each one), when set."""
 
 from __future__ import annotations
 

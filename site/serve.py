@@ -52,7 +52,7 @@ def main() -> None:
     settings = config.load()
     logs.configure("site")
     if os.environ.get("PORT") != str(settings.site_port):
-        metrics.serve_from_env(settings.bind_host)        # process metrics on honcho's PORT
+        metrics.serve_from_env(settings.bind_host)        # process metrics on the runner's PORT
     SiteHandler.api_public_url = settings.api_public_url
     handler = functools.partial(SiteHandler, directory=str(STATIC_DIR))
     server = http.server.ThreadingHTTPServer((settings.bind_host, settings.site_port), handler)

@@ -1,4 +1,4 @@
-"""Start the Procfile's processes against the test database, as honcho would."""
+"""Start the Procfile's processes against the test database, as the runner would."""
 
 from __future__ import annotations
 
