@@ -113,11 +113,14 @@ class CuttingProxy:
 
     def down(self) -> None:
         """Close every connection and refuse new ones."""
+        for link in self._take_down():
+            link.close()
+
+    def _take_down(self) -> list[_Link]:
         with self._lock:
             self._down = True
             links, self._links = list(self._links), set()
-        for link in links:
-            link.close()
+        return links
 
     def up(self) -> None:
         with self._lock:
@@ -134,16 +137,16 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            with self._lock:
-                refused = self._down
-            if refused:
-                client.close()
-                continue
             server = socket.socket(socket.AF_UNIX)
             server.connect(self.upstream)
             link = _Link(client, server)
-            with self._lock:
-                self._links.add(link)
+            with self._lock:    # refused or counted at once: down() closes all it counted
+                refused = self._down
+                if not refused:
+                    self._links.add(link)
+            if refused:
+                link.close()
+                continue
             threading.Thread(target=self._pump_queries, args=(link,), daemon=True).start()
             threading.Thread(target=self._pump_answers, args=(link,), daemon=True).start()
 
@@ -156,12 +159,15 @@ class CuttingProxy:
         return None
 
     def _finish(self, link: _Link, cut: Cut) -> None:
-        link.close()
+        """Close ``link`` (and, ``then_down``, every other one) once the cut is marked
+        done and the proxy down: the client, seeing its connection end, reconnects only
+        to be refused, and finds the cut done."""
         with self._lock:
             self._links.discard(link)
-        if cut.then_down:
-            self.down()
+        others = self._take_down() if cut.then_down else []
         cut.done.set()
+        for closing in [link, *others]:
+            closing.close()
 
     def _pump_queries(self, link: _Link) -> None:
         try:
