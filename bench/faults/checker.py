@@ -5,7 +5,7 @@ the chain; each failure is an anomaly of a named kind, with examples.
     order_twice           one client order id, two orders
     order_unsent          an order of our traders that no client sent
     order_unprocessed     still waiting for the matcher after the system settled
-    trades_differ         the market's trades are not a replay of its requests in sequence
+    trades_differ         the market's trades are not a replay of its processed requests
     ledger:<kind>         a reconcile() discrepancy (holds included: ``holds_differ``)
     negative_read         a reader saw a negative balance
     withdrawal_lost / withdrawal_twice / payment_unbacked / payment_twice / payment_missing
@@ -88,34 +88,37 @@ def _orders(engine: Engine, history: History, user_ids: list[int], found: Anomal
 
 def _trades(engine: Engine, found: Anomalies) -> None:
     with engine.connect() as conn:
-        markets = conn.execute(text(
-            "SELECT m.symbol, m.taker_fee_bps, m.lot_size, c.scale FROM markets m "
-            "JOIN currencies c ON c.code = m.quote")).all()
-        for market in markets:
-            recorded = [tuple(r) for r in conn.execute(text(
-                "SELECT maker_order_id, taker_order_id, price, quantity FROM trades "
-                "WHERE market = :m ORDER BY id"), {"m": market.symbol})]
-            replayed = _replay(conn, market)
+        for symbol in conn.execute(text("SELECT symbol FROM markets ORDER BY symbol")).scalars():
+            recorded, replayed = recorded_trades(conn, symbol), replay(conn, symbol)
             if recorded != replayed:
                 first = next((i for i, (a, b) in enumerate(zip(recorded, replayed)) if a != b),
                              min(len(recorded), len(replayed)))
-                found.add("trades_differ", f"{market.symbol}: {len(recorded)} trades, replay "
+                found.add("trades_differ", f"{symbol}: {len(recorded)} trades, replay "
                           f"{len(replayed)}, first difference at {first}")
 
 
-def _replay(conn: Any, market: Any) -> list[tuple]:
+def recorded_trades(conn: Any, symbol: str) -> list[tuple]:
+    return [tuple(r) for r in conn.execute(text(
+        "SELECT maker_order_id, taker_order_id, price, quantity FROM trades "
+        "WHERE market = :m ORDER BY id"), {"m": symbol})]
+
+
+def replay(conn: Any, symbol: str) -> list[tuple]:
     """The trades a fresh core gives for the market's processed requests in the order the
-    matcher processed them, each at its batch's time: batch after batch (``processed_at``
-    is each batch's transaction time, and one leader's batches follow one another), in
+    matcher processed them, each at its batch's time (``processed_at``, the time the
+    batch matched at): batch after batch (one leader's batches follow one another), in
     sequence within a batch. Not in sequence alone: a request numbered before another
     can commit after it (two web processes place at once) and is then processed in a
     later batch."""
+    market = conn.execute(text(
+        "SELECT m.taker_fee_bps, m.lot_size, c.scale FROM markets m "
+        "JOIN currencies c ON c.code = m.quote WHERE m.symbol = :m"), {"m": symbol}).one()
     requests = conn.execute(text(
         "SELECT sequence, kind, order_id, processed_at FROM matcher_requests "
         "WHERE market = :m AND processed_at IS NOT NULL ORDER BY processed_at, sequence"),
-        {"m": market.symbol}).all()
+        {"m": symbol}).all()
     rows = {row.id: row for row in conn.execute(text(
-        "SELECT * FROM orders WHERE market = :m"), {"m": market.symbol})}
+        "SELECT * FROM orders WHERE market = :m"), {"m": symbol})}
     book = Book(MarketRules(taker_fee_bps=market.taker_fee_bps, quote_scale=market.scale,
                             lot_size=market.lot_size))
     trades: list[tuple] = []

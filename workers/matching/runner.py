@@ -152,14 +152,14 @@ class MarketRunner:
             # Before claiming: the book holds what the requests processed before this
             # batch made, and this batch's requests enter it only by being applied.
             self._rebuild(conn, market)
+        now = self.clock()
         requests = [] if market is None else round_trips.execute(conn, CLAIM_REQUESTS, {
-            "market": self.symbol, "limit": self.batch_requests}).all()
+            "market": self.symbol, "limit": self.batch_requests, "now": now}).all()
         if market is None or not requests:
             conn.exec_driver_sql("ROLLBACK")
             return None
         assert self.book is not None
         self._take_new_orders(requests)
-        now = self.clock()
         accounts = AccountCache(conn)
         settlement = Settlement()
         step = self._book_sequence

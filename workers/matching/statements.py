@@ -98,9 +98,10 @@ UPSERT_CANDLES = round_trips.Prepared("matcher_upsert_candles", text("""
 
 
 # A batch's transaction is the runner's own (its connection in autocommit mode): it
-# begins with reading the market, claims its requests (marking them processed: only
-# requests still pending are claimed, so even two leaders at once could not apply work
-# twice) and reads their new orders in the same statement, and sends every write with
+# begins with reading the market, claims its requests (marking them processed at the
+# batch's time, the one it matches at, so a replay can match at it too; only requests
+# still pending are claimed, so even two leaders at once could not apply work twice)
+# and reads their new orders in the same statement, and sends every write with
 # the commit in one round trip, so that the traders' accounts stay locked only while the
 # server works. An order and its request share their sequence number.
 BEGIN_AND_READ_MARKET = round_trips.joined("BEGIN", round_trips.Prepared(
@@ -111,7 +112,7 @@ BEGIN_AND_READ_MARKET = round_trips.joined("BEGIN", round_trips.Prepared(
 
 CLAIM_REQUESTS = round_trips.joined(round_trips.Prepared("matcher_claim_requests", text("""
     WITH claimed AS (
-        UPDATE matcher_requests SET processed_at = now()
+        UPDATE matcher_requests SET processed_at = :now
          WHERE sequence IN (SELECT sequence FROM matcher_requests
                              WHERE market = :market AND processed_at IS NULL
                              ORDER BY sequence LIMIT :limit FOR UPDATE)
@@ -121,7 +122,7 @@ CLAIM_REQUESTS = round_trips.joined(round_trips.Prepared("matcher_claim_requests
            o.status, o.reject_reason, o.hold_currency, o.hold_remaining, o.filled_quantity,
            o.filled_notional, o.fee_paid, o.fee_accrued, o.triggered_at
       FROM claimed c LEFT JOIN orders o ON c.kind = 'order' AND o.id = c.order_id
-     ORDER BY c.sequence"""), market="text", limit="integer"))
+     ORDER BY c.sequence"""), market="text", limit="integer", now="timestamptz"))
 
 
 # Before the ledger's: the orders' states and the candles; after it (the trades join their
