@@ -22,8 +22,9 @@ from bench.faults.checker import Anomalies, check  # noqa: E402
 from bench.faults.clients import MARKETS, Trader  # noqa: E402
 from bench.faults.history import History  # noqa: E402
 from bench.faults.nemesis import Nemesis  # noqa: E402
-from bench.faults.regtest import CODE as REGTEST  # noqa: E402
-from bench.faults.regtest import CONFIRMATIONS, ChainNemesis, Regtest  # noqa: E402
+from bench.faults.anvil import Anvil  # noqa: E402
+from bench.faults.chains import Chain, ChainNemesis  # noqa: E402
+from bench.faults.regtest import Regtest  # noqa: E402
 from currencies.base import CurrencySettings  # noqa: E402
 from currencies.simulated import SimulatedChain  # noqa: E402
 from tests.exchange import Exchange, fresh_var_dir  # noqa: E402
@@ -49,32 +50,39 @@ def main() -> int:
     print(f"bench.faults: seed {seed}, {options.seconds:g} s, {options.traders} traders",
           flush=True)
     var_dir = fresh_var_dir(config.load(), f"faults-{seed}")
-    regtest = Regtest(var_dir / "bitcoind")
+    chains: tuple[Chain, ...] = ()
     try:
-        exchange = Exchange(var_dir, linked=not options.direct, **STACK, **regtest.env())
-        regtest.register(exchange.engine)
+        chains = (Regtest(var_dir / "bitcoind"), Anvil(var_dir / "anvil"))
+        exchange = Exchange(var_dir, linked=not options.direct, **STACK,
+                            **{k: v for chain in chains for k, v in chain.env().items()})
+        for chain in chains:
+            chain.register(exchange.engine, exchange.settings)
         print(f"exchange up (log: {exchange.log_path})", flush=True)
         try:
-            found, nemesis, history = campaign(exchange, regtest, seed, options)
+            found, nemesis, history = campaign(exchange, chains, seed, options)
             with exchange.engine.connect() as conn:
                 paused = [tuple(row) for row in conn.execute(text(
                     "SELECT code, withdrawals_paused_reason FROM currencies "
                     "WHERE withdrawals_paused ORDER BY code"))]
+                withdrawn = [tuple(row) for row in conn.execute(text(
+                    "SELECT currency, status, count(*) FROM withdrawals "
+                    "GROUP BY currency, status ORDER BY currency, status"))]
         finally:
             stopped = exchange.stop()
     finally:
-        regtest.stop()
+        for chain in chains:
+            chain.stop()
     if stopped != 0:
         found.add("unclean_stop", f"bin/run-exchange exited {stopped}")
-    report(seed, nemesis, history, found, len(regtest.paid), paused)
+    report(seed, nemesis, history, found, chains, paused, withdrawn)
     return 1 if found.counts else 0
 
 
-def campaign(exchange: Exchange, regtest: Regtest, seed: int, options: argparse.Namespace
-             ) -> tuple[Anomalies, Nemesis, History]:
+def campaign(exchange: Exchange, chains: tuple[Chain, ...], seed: int,
+             options: argparse.Namespace) -> tuple[Anomalies, Nemesis, History]:
     history, stopping, quiet = History(), threading.Event(), threading.Event()
     traders = [Trader(n, exchange.web_urls(), exchange.engine, history, seed, stopping,
-                      regtest) for n in range(options.traders)]
+                      chains) for n in range(options.traders)]
     addresses = []
     chain = SimulatedChain(CurrencySettings("BTC", 8, 0, None), exchange.engine)
     for trader in traders:
@@ -84,22 +92,22 @@ def campaign(exchange: Exchange, regtest: Regtest, seed: int, options: argparse.
         chain.pay_to(address, DEPOSIT)   # credited by the scheduler, through the faults
         addresses.append(address)
     nemesis = Nemesis(exchange, seed, quiet)
-    chain = ChainNemesis(regtest, seed, quiet, nemesis.injected)
-    for thread in (*traders, nemesis, chain):
+    chain_nemeses = [ChainNemesis(chain, seed, quiet, nemesis.injected) for chain in chains]
+    for thread in (*traders, nemesis, *chain_nemeses):
         thread.start()
     time.sleep(options.seconds)
     quiet.set()
-    nemesis.join()
-    chain.join()
+    for thread in (nemesis, *chain_nemeses):
+        thread.join()
     stopping.set()
     for trader in traders:
         trader.join()
     print(f"faults stopped after {options.seconds:g} s; settling", flush=True)
     found = Anomalies()
-    for failed in [t for t in (*traders, nemesis, chain) if t.failure]:
+    for failed in [t for t in (*traders, nemesis, *chain_nemeses) if t.failure]:
         found.add("harness_error", f"{failed.name}: {failed.failure!r}")
     exchange.wait_until_ready()
-    if not settle(exchange, regtest):
+    if not settle(exchange, chains):
         found.add("not_settled", "requests or withdrawals still pending")
     newcomers = [Trader(n, exchange.web_urls(), exchange.engine, history, seed, stopping)
                  for n in range(options.traders, options.traders + 2)]
@@ -108,36 +116,40 @@ def campaign(exchange: Exchange, regtest: Regtest, seed: int, options: argparse.
     progress(newcomers, found)
     traders += newcomers
     found_after = check(exchange.engine, history, [t.user_id for t in traders], addresses,
-                        regtest)
+                        chains)
     for kind, count in found_after.counts.items():
         found.counts[kind] += count
         found.examples[kind] += found_after.examples[kind]
     return found, nemesis, history
 
 
-def settle(exchange: Exchange, regtest: Regtest) -> bool:
+def settle(exchange: Exchange, chains: tuple[Chain, ...]) -> bool:
     """Until every request is processed, every send done and every payment deep enough
-    (a regtest block a second meanwhile)."""
+    credited (a block of each chain a second meanwhile)."""
     deadline = time.monotonic() + SETTLE_SECONDS_MAX
     while time.monotonic() < deadline:
-        regtest.mine()
+        uncredited = 0
         with exchange.engine.connect() as conn:
-            confirmed = [txid for txid, n in regtest.confirmations(
-                {txid for txid, _, _ in regtest.paid}).items() if n > CONFIRMATIONS]
+            for chain in chains:
+                chain.mine()
+                deep = [txid for txid, n in chain.confirmations(
+                    {txid for txid, _, _ in chain.paid}).items()
+                    if n > chain.confirmations_needed]
+                uncredited += len(deep) - conn.execute(text(
+                    "SELECT count(DISTINCT txid) FROM deposits WHERE currency = :c "
+                    "AND status = 'credited' AND txid = ANY(:t)"),
+                    {"t": deep, "c": chain.code}).scalar_one()
             pending = conn.execute(text(
                 "SELECT (SELECT count(*) FROM matcher_requests WHERE processed_at IS NULL)"
                 " + (SELECT count(*) FROM withdrawals w JOIN currencies c ON c.code = w.currency"
                 "     WHERE w.status = 'sending' OR (w.status = 'queued'"
-                "           AND NOT c.withdrawals_paused))"   # paused: for an operator
-                " + :deep - (SELECT count(DISTINCT txid) FROM deposits"
-                "            WHERE currency = :c AND status = 'credited' AND txid = ANY(:t))"
-            ), {"deep": len(confirmed), "t": confirmed, "c": REGTEST}).scalar_one()
-            deep = conn.execute(text(
+                "           AND NOT c.withdrawals_paused))")).scalar_one()   # paused: for an operator
+            deep_simulated = conn.execute(text(
                 "SELECT bool_and(h.height - t.block_height + 1 > c.confirmations) "
                 "FROM simulated_chain_transactions t JOIN currencies c ON c.code = t.currency "
                 "JOIN simulated_chain_heights h ON h.currency = t.currency "
                 "WHERE NOT t.outgoing AND t.block_height IS NOT NULL")).scalar()
-        if pending == 0 and deep is not False:
+        if pending == 0 and uncredited == 0 and deep_simulated is not False:
             return True
         time.sleep(1)
     return False
@@ -186,7 +198,8 @@ def _code(answer: object) -> str:
 
 
 def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies,
-           chain_payments: int, paused: list[tuple[str, str]]) -> None:
+           chains: tuple[Chain, ...], paused: list[tuple[str, str]],
+           withdrawn: list[tuple[str, str, int]]) -> None:
     acknowledged = history.acknowledged()
     sent = Counter(r.operation for r in history.records)
     print("\nfaults injected")
@@ -195,7 +208,11 @@ def report(seed: int, nemesis: Nemesis, history: History, found: Anomalies,
     print("operations (attempts sent / acknowledged)")
     for kind in sorted(sent):
         print(f"  {kind:<22}{sent[kind]:>8}{acknowledged[kind]:>8}")
-    print(f"  {'regtest deposits paid':<22}{chain_payments:>8}")
+    for chain in chains:
+        print(f"  {chain.code + ' deposits paid':<22}{len(chain.paid):>8}")
+    print("withdrawals (currency status: count)")
+    for currency, status, count in withdrawn:
+        print(f"  {currency + ' ' + status:<22}{count:>8}")
     print("answers (status: count; 0: none received)")
     for kind in sorted(sent):
         statuses = Counter((r.status or 0, _code(r.answer)) for r in history.of(kind))

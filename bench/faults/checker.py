@@ -21,9 +21,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from bench.faults.chains import Chain
 from bench.faults.history import History
-from bench.faults.regtest import CODE as REGTEST
-from bench.faults.regtest import CONFIRMATIONS, Regtest
 from ledger.reconcile import reconcile
 from matcher.book import Book, MarketRules, Trade
 from workers.matching.rows import core_order
@@ -43,7 +42,7 @@ class Anomalies:
 
 
 def check(engine: Engine, history: History, user_ids: list[int],
-          deposit_addresses: list[str], regtest: Regtest | None = None) -> Anomalies:
+          deposit_addresses: list[str], chains: tuple[Chain, ...] = ()) -> Anomalies:
     found = Anomalies()
     _orders(engine, history, user_ids, found)
     _trades(engine, found)
@@ -53,8 +52,8 @@ def check(engine: Engine, history: History, user_ids: list[int],
         found.add("negative_read", (client, balance))
     _withdrawals(engine, history, user_ids, found)
     _deposits(engine, deposit_addresses, found)
-    if regtest is not None:
-        _regtest(engine, regtest, found)
+    for chain in chains:
+        _chain(engine, chain, found)
     return found
 
 
@@ -193,36 +192,39 @@ def _deposits(engine: Engine, addresses: list[str], found: Anomalies) -> None:
             found.add("deposit_missing", payment)
 
 
-def _regtest(engine: Engine, regtest: Regtest, found: Anomalies) -> None:
-    """On the real chain: every payment to a trader credited once; every send of our
-    node's wallet is a debited withdrawal's, once; every withdrawal sent has its send."""
+def _chain(engine: Engine, chain: Chain, found: Anomalies) -> None:
+    """On a real chain: every payment to a trader credited once, and only deep enough;
+    every send of our wallet is a debited withdrawal's, once, for its amount; every
+    withdrawal sent has its send."""
     with engine.connect() as conn:
         credits = Counter(row.txid for row in conn.execute(text(
             "SELECT txid FROM deposits WHERE currency = :c AND status = 'credited'"),
-            {"c": REGTEST}))
-        sent = {str(row.id): row for row in conn.execute(text(
+            {"c": chain.code}))
+        withdrawals = {str(row.id): row for row in conn.execute(text(
             "SELECT id, amount, status, txid FROM withdrawals WHERE currency = :c"),
-            {"c": REGTEST})}
-    depth = regtest.confirmations({txid for txid, _, _ in regtest.paid})
+            {"c": chain.code})}
+    depth = chain.confirmations({txid for txid, _, _ in chain.paid})
     for txid, confirmations in depth.items():
         if credits[txid] > 1:
-            found.add("deposit_twice", txid)
-        if credits[txid] and confirmations < CONFIRMATIONS:
-            found.add("deposit_early", (txid, confirmations))
-        if not credits[txid] and confirmations > CONFIRMATIONS:
-            found.add("deposit_missing", (txid, confirmations))
+            found.add("deposit_twice", (chain.code, txid))
+        if credits[txid] and confirmations < chain.confirmations_needed:
+            found.add("deposit_early", (chain.code, txid, confirmations))
+        if not credits[txid] and confirmations > chain.confirmations_needed:
+            found.add("deposit_missing", (chain.code, txid, confirmations))
     for txid in set(credits) - set(depth):
-        found.add("deposit_unpaid", txid)
-    sends = regtest.sends()
-    # Each send's comment names its withdrawal: "withdrawal:<id>" (custody.withdrawals).
-    comments = Counter(str(tx.get("comment")).removeprefix("withdrawal:") for tx in sends)
-    for tx in sends:
-        withdrawal = sent.get(str(tx.get("comment")).removeprefix("withdrawal:"))
+        found.add("deposit_unpaid", (chain.code, txid))
+    by_txid = {w.txid: w_id for w_id, w in withdrawals.items() if w.txid}
+    paid_for: Counter[str | None] = Counter()
+    for send in chain.sends(engine):
+        withdrawal_id = send.withdrawal_id or by_txid.get(send.txid)
+        withdrawal = withdrawals.get(str(withdrawal_id))
         if withdrawal is None or withdrawal.status not in ("sent", "confirmed") \
-                or -tx["amount"] != withdrawal.amount or withdrawal.txid != tx["txid"]:
-            found.add("payment_unbacked", tx)
-        if comments[str(tx.get("comment")).removeprefix("withdrawal:")] > 1:
-            found.add("payment_twice", tx)
-    for withdrawal_id, withdrawal in sent.items():
-        if withdrawal.status in ("sent", "confirmed") and comments[withdrawal_id] == 0:
-            found.add("payment_missing", withdrawal_id)
+                or send.amount != withdrawal.amount or withdrawal.txid != send.txid:
+            found.add("payment_unbacked", (chain.code, send))
+        paid_for[withdrawal_id] += 1
+    for withdrawal_id, count in paid_for.items():
+        if withdrawal_id is not None and count > 1:
+            found.add("payment_twice", (chain.code, withdrawal_id))
+    for withdrawal_id, withdrawal in withdrawals.items():
+        if withdrawal.status in ("sent", "confirmed") and not paid_for[withdrawal_id]:
+            found.add("payment_missing", (chain.code, withdrawal_id))

@@ -18,9 +18,8 @@ from urllib.parse import urlencode
 import requests
 from sqlalchemy import Engine, text
 
+from bench.faults.chains import Chain
 from bench.faults.history import History, Record
-from bench.faults.regtest import CODE as REGTEST
-from bench.faults.regtest import Regtest
 from currencies.base import CurrencySettings
 from currencies.simulated import SimulatedChain
 
@@ -29,14 +28,12 @@ FUNDS = {"BTC": "5", "ETH": "50", "USDT": "100000"}
 ATTEMPTS_MAX = 8
 TIMEOUT_SECONDS = 10
 WITHDRAWAL_AMOUNT = "12"     # USDT: above the demo minimum (10), fee 1
-CHAIN_DEPOSIT = Decimal("1")  # RBTC, paid by the world's regtest node at set-up
-CHAIN_WITHDRAWAL = "0.01"
 PASSWORD = "correct horse battery staple"
 
 
 class Trader(threading.Thread):
     def __init__(self, number: int, urls: list[str], engine: Engine, history: History,
-                 seed: int, stopping: threading.Event, regtest: Regtest | None = None) -> None:
+                 seed: int, stopping: threading.Event, chains: tuple[Chain, ...] = ()) -> None:
         super().__init__(name=f"trader-{number}", daemon=True)
         self.number, self.urls, self.engine, self.history = number, urls, engine, history
         self.rng = random.Random(seed * 1000 + number)
@@ -45,8 +42,9 @@ class Trader(threading.Thread):
         self.token = ""
         self.key = self.secret = ""
         self.address = ""
-        self.regtest = regtest
-        self.chain_deposit_address = self.chain_address = ""
+        self.chains = chains
+        self.deposit_addresses: dict[str, str] = {}    # ours, on each real chain
+        self.outside_addresses: dict[str, str] = {}    # the trader's own, for withdrawals
         self.user_id = 0
         self.orders: list[str] = []      # ids of orders acknowledged, for cancels
         self._last_code: str | None = None   # the last native error's code
@@ -73,13 +71,14 @@ class Trader(threading.Thread):
                               "WHERE id = :i"), {"i": int(added["id"])})
             self.user_id = conn.execute(text("SELECT id FROM users WHERE email = :e"),
                                         {"e": email}).scalar_one()
-        if self.regtest is not None:
-            self.chain_deposit_address = self._must(
-                "POST", "/v1/deposit-addresses", {"currency": REGTEST}, (200, 201))["address"]
-            self.regtest.pay_to(self.chain_deposit_address, CHAIN_DEPOSIT)
-            self.chain_address = self.regtest.outside_address()
-            added = self._must("POST", "/v1/withdrawal-addresses",
-                               {"currency": REGTEST, "address": self.chain_address}, (201,))
+        for real in self.chains:
+            address = self._must("POST", "/v1/deposit-addresses", {"currency": real.code},
+                                 (200, 201))["address"]
+            self.deposit_addresses[real.code] = address
+            real.pay_to(address, real.deposit)
+            self.outside_addresses[real.code] = real.outside_address()
+            added = self._must("POST", "/v1/withdrawal-addresses", {
+                "currency": real.code, "address": self.outside_addresses[real.code]}, (201,))
             with self.engine.begin() as conn:
                 conn.execute(text("UPDATE withdrawal_addresses SET usable_from = now() "
                                   "WHERE id = :i"), {"i": int(added["id"])})
@@ -107,8 +106,9 @@ class Trader(threading.Thread):
                     self.cancel()
                 elif roll < 0.93:
                     self.read()
-                elif roll < 0.96 and self.regtest is not None:
-                    self.regtest.pay_to(self.chain_deposit_address, CHAIN_DEPOSIT / 10)
+                elif roll < 0.96 and self.chains:
+                    chain = self.rng.choice(self.chains)
+                    chain.pay_to(self.deposit_addresses[chain.code], chain.deposit / 10)
                 else:
                     self.withdraw()
         except BaseException as error:   # a bug of the client: reported, not hidden
@@ -176,9 +176,10 @@ class Trader(threading.Thread):
                     self.history.saw_negative(self.number, balance)
 
     def withdraw(self) -> None:
-        if self.regtest is not None and self.rng.random() < 0.5:
-            body = {"currency": REGTEST, "address": self.chain_address,
-                    "amount": CHAIN_WITHDRAWAL, "key": uuid.uuid4().hex}
+        if self.chains and self.rng.random() < 0.5:
+            chain = self.rng.choice(self.chains)
+            body = {"currency": chain.code, "address": self.outside_addresses[chain.code],
+                    "amount": chain.withdrawal, "key": uuid.uuid4().hex}
         else:
             body = {"currency": "USDT", "address": self.address, "amount": WITHDRAWAL_AMOUNT,
                     "key": uuid.uuid4().hex}

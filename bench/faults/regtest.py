@@ -1,36 +1,31 @@
-"""A real bitcoind regtest network (ours and the world's node) behind currency ``RBTC``:
-the traders' deposits are real payments, their withdrawals real sends; blocks are mined,
-held back and reorganised at random while the rest of the faults go on.
-
-    mine     a block (every few seconds, as a chain does)
-    reorg    the tip block undone on both nodes, then two blocks mined (its payments
-             return to the mempool and are mined again)
-    delay    no block for up to 20 s
-"""
+"""A real bitcoind regtest network (ours and the world's node) behind currency ``RBTC``
+(``bench.faults.chains``): a reorganisation undoes the tip on both nodes, and its
+payments return to the mempool."""
 
 from __future__ import annotations
 
-import random
 import threading
-from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, insert
 
+import config
+
 from db.schema import currencies
+from bench.faults.chains import Send
 from currencies.jsonrpc import RpcError
 from tests.currencies.nodes import BitcoindNetwork, wait_for
 
 CODE = "RBTC"
 CONFIRMATIONS = 2
 WITHDRAWAL_FEE = Decimal("0.0001")
-BLOCK_SECONDS = (1.0, 4.0)
-DELAY_SECONDS = (5.0, 20.0)
 
 
 class Regtest:
+    code, confirmations_needed = CODE, CONFIRMATIONS
+    deposit, withdrawal = Decimal("1"), "0.01"
+
     def __init__(self, directory: Path) -> None:
         self.network = BitcoindNetwork(directory)
         self.lock = threading.Lock()     # the nodes' RPC from the nemesis and the traders
@@ -39,7 +34,7 @@ class Regtest:
     def env(self) -> dict[str, str]:
         return {f"NODE_URL_{CODE}": self.network.exchange.url}
 
-    def register(self, admin_engine: Engine) -> None:
+    def register(self, admin_engine: Engine, settings: config.Settings) -> None:
         with admin_engine.begin() as conn:
             conn.execute(insert(currencies).values(
                 code=CODE, name="Bitcoin (regtest)", scale=8, confirmations=CONFIRMATIONS,
@@ -88,37 +83,16 @@ class Regtest:
             return {txid: int(rpc.call("gettransaction", txid)["confirmations"])
                     for txid in txids}
 
-    def sends(self) -> list[dict[str, Any]]:
-        """Every payment our node's wallet made."""
+    def sends(self, engine: Engine) -> list[Send]:
+        """Every payment our node's wallet made; its comment names the withdrawal
+        (``withdrawal:<id>``, custody.withdrawals)."""
         with self.lock:
             rpc = self.network.exchange.rpc
-            return [tx for tx in rpc.call("listtransactions", "*", 100_000, 0)
+            return [Send(tx["txid"], -Decimal(str(tx["amount"])),
+                         str(tx.get("comment")).removeprefix("withdrawal:"))
+                    for tx in rpc.call("listtransactions", "*", 100_000, 0)
                     if tx.get("category") == "send"]
 
     def stop(self) -> None:
         self.network.stop()
 
-
-class ChainNemesis(threading.Thread):
-    def __init__(self, chain: Regtest, seed: int, stopping: threading.Event,
-                 injected: Counter[str]) -> None:
-        super().__init__(name="chain", daemon=True)
-        self.chain, self.rng, self.stopping = chain, random.Random(seed ^ 0x5EED), stopping
-        self.injected = injected
-        self.failure: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            while not self.stopping.wait(self.rng.uniform(*BLOCK_SECONDS)):
-                roll = self.rng.random()
-                if roll < 0.08:
-                    self.chain.reorganise()
-                    self.injected["chain-reorg"] += 1
-                elif roll < 0.14:
-                    self.stopping.wait(self.rng.uniform(*DELAY_SECONDS))
-                    self.injected["chain-delay"] += 1
-                else:
-                    self.chain.mine()
-                    self.injected["chain-mine"] += 1
-        except BaseException as error:   # reported by the run, never hidden
-            self.failure = error
