@@ -5,6 +5,13 @@ Configured by a currency row with driver ``bitcoind`` and ``NODE_URL_<CODE>``
 Amounts come from the node as JSON numbers parsed straight into Decimal and go to
 it as decimal strings: no float ever holds money.
 
+A send spends only coins that cannot be undone: our own change, and coins paid to us
+from outside once they are as deep as a deposit must be to count (the others are
+locked, ``lockunspent``, before each send). A payment spending a shallower coin would
+fall with it if a reorganisation dropped or replaced the payment that made the coin,
+and until then the node counts its change as untrusted: the wallet check would see a
+shortfall that is not one.
+
 A send is ``sendtoaddress`` with the withdrawal's id as the wallet comment: the
 node stores it with the transaction in the same step that broadcasts it, so a
 retry that finds the comment in the wallet knows the payment exists. A payment is
@@ -23,6 +30,7 @@ from currencies.jsonrpc import JsonRpc, RpcError
 from money import check_scale
 
 RPC_INVALID_ADDRESS_OR_KEY = -5
+RPC_WALLET_ERROR = -4
 RPC_WALLET_INSUFFICIENT_FUNDS = -6
 SENDS_PAGE = 500
 
@@ -63,9 +71,11 @@ class BitcoindWallet(CurrencyDriver):
     def send(self, address: str, amount: Decimal, withdrawal_id: str) -> str:
         check_scale(amount, self.scale)
         try:
+            self._offer_own_payments_again()
+            self._lock_shallow_coins()
             return self.rpc.call("sendtoaddress", address, amount, withdrawal_id)
         except RpcError as error:
-            if error.code == RPC_WALLET_INSUFFICIENT_FUNDS:
+            if _insufficient_funds(error):
                 raise WalletUnderfunded(f"the {self.code} wallet cannot pay {amount}") from error
             refused = error
         # The node itself answered, refusing (an HTTP 401/403 is no answer of the wallet's,
@@ -77,6 +87,26 @@ class BitcoindWallet(CurrencyDriver):
             return txid
         raise PaymentRefused(f"the {self.code} node refused the payment: "
                              f"{refused.message}") from refused
+
+    def _lock_shallow_coins(self) -> None:
+        """Lock every coin paid to us from outside that is not yet ``confirmations`` deep,
+        and only those. A lock lives in the node's memory, and a locked coin is listed no
+        more: all are unlocked, listed and locked again before every send (which the
+        withdrawal's send lock serialises)."""
+        self.rpc.call("lockunspent", True)
+        if self.confirmations <= 1:
+            return
+        shallow = [{"txid": coin["txid"], "vout": coin["vout"]}
+                   for coin in self.rpc.call("listunspent", 0, self.confirmations - 1)
+                   if not self._made_by_us(coin["txid"])]
+        if shallow:
+            self.rpc.call("lockunspent", False, shallow)
+
+    def _made_by_us(self, txid: str) -> bool:
+        """A transaction of our wallet's own (it spent our coins): its change is ours to
+        spend at once, its inputs having been spendable."""
+        return any(detail["category"] == "send"
+                   for detail in self.rpc.call("gettransaction", txid)["details"])
 
     def find_sent(self, withdrawal_id: str) -> str | None:
         skip = 0
@@ -104,4 +134,34 @@ class BitcoindWallet(CurrencyDriver):
         return max(confirmations, -1)
 
     def wallet_balance(self) -> Decimal:
+        self._offer_own_payments_again()
         return self.rpc.call("getbalance")
+
+    def _offer_own_payments_again(self) -> None:
+        """Our unconfirmed payments that the node's pool no longer holds, offered to it
+        again (parents first). Nodes of this family drop their pool's transactions when
+        a reorganisation disconnects a block; the wallet then counts their change as
+        untrusted, and leaves them unsent until it rebroadcasts at random."""
+        tip = self.rpc.call("getblockhash", self.tip_height())
+        waiting = {tx["txid"] for tx in self.rpc.call("listsinceblock", tip)["transactions"]
+                   if tx["category"] == "send" and int(tx["confirmations"]) == 0}
+        missing = sorted(waiting - set(self.rpc.call("getrawmempool")))
+        while missing:
+            refused = []
+            for txid in missing:
+                try:
+                    self.rpc.call("sendrawtransaction",
+                                  self.rpc.call("gettransaction", txid)["hex"])
+                except RpcError:
+                    refused.append(txid)      # its parent first, or it conflicts
+            if len(refused) == len(missing):
+                return
+            missing = refused
+
+
+def _insufficient_funds(error: RpcError) -> bool:
+    """The wallet cannot pay, and made nothing: -6 when the balance is below the amount;
+    -4 "Insufficient funds" when the coins it may spend (unlocked) cannot pay the
+    amount and its fee."""
+    return error.code == RPC_WALLET_INSUFFICIENT_FUNDS or (
+        error.code == RPC_WALLET_ERROR and error.message.lower().startswith("insufficient funds"))

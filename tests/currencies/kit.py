@@ -81,7 +81,7 @@ class DriverKit:
 
     def test_a_send_is_recorded_under_its_withdrawal_id_and_confirms(self, driver, chain):
         chain.pay_to(driver.new_deposit_address("hot-wallet"), Decimal("5"))
-        chain.mine(1)
+        chain.mine(CONFIRMATIONS)
         before = driver.wallet_balance()
         assert driver.find_sent("withdrawal:kit-1") is None
         txid = driver.send(chain.outside_address(), Decimal("1.5"), "withdrawal:kit-1")
