@@ -10,7 +10,8 @@ from outside once they are as deep as a deposit must be to count (the others are
 locked, ``lockunspent``, before each send). A payment spending a shallower coin would
 fall with it if a reorganisation dropped or replaced the payment that made the coin,
 and until then the node counts its change as untrusted: the wallet check would see a
-shortfall that is not one.
+shortfall that is not one. For the same reason our unconfirmed payments that the
+node's pool dropped are offered to it again before each send and each wallet check.
 
 A send is ``sendtoaddress`` with the withdrawal's id as the wallet comment: the
 node stores it with the transaction in the same step that broadcasts it, so a
