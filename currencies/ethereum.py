@@ -13,7 +13,9 @@ most once, so a withdrawal can never be paid twice, whatever crashed when.
 
 Once stored, a signed transaction is a payment that anyone who saw its bytes (the
 node, a provider in front of it, a peer it reached) may broadcast at any time, and
-no answer of a node proves that it did not. So its withdrawal is refunded
+no answer of a node proves that it did not. One that a reorganisation took out of
+the chain, and the node out of its pool, is broadcast again when its confirmations
+are asked for: it is still ours to be mined. So its withdrawal is refunded
 (``PaymentRefused``) on one proof only: the hot wallet's nonce, read at the block
 ``confirmations`` deep, is past the transaction's nonce, and the transaction has no
 receipt. Another transaction then spent that nonce, as deep as a deposit must be to
@@ -163,10 +165,28 @@ class EthereumWallet(CurrencyDriver):
             return -1
         receipt = self.rpc.call("eth_getTransactionReceipt", txid)
         if receipt is None or receipt.get("blockNumber") is None:
-            return 0 if self.rpc.call("eth_getTransactionByHash", txid) else -1
+            return 0 if self.rpc.call("eth_getTransactionByHash", txid) else \
+                self._offered_again(txid)
         if int(receipt.get("status", "0x1"), 16) != 1:
             return -1                                # mined but reverted: paid nothing
         return self.tip_height() - int(receipt["blockNumber"], 16) + 1
+
+    def _offered_again(self, txid: str) -> int:
+        """A payment the node no longer knows, mined nowhere: a reorganisation took its
+        block and the node did not keep it. If it is one of ours its stored bytes are
+        broadcast again (0: waiting again); -1 when it is none of ours, or on the proof
+        that it can never be mined (another transaction spent its nonce)."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(text("SELECT nonce, raw FROM wallet_sends "
+                                       "WHERE currency = :c AND txid = :t"),
+                                  {"c": self.code, "t": txid}).first()
+        if stored is None:
+            return -1
+        try:
+            self._broadcast_stored(self.hot_wallet()[1], stored.nonce, stored.raw, txid)
+        except PaymentRefused:
+            return -1
+        return 0
 
     def sent_fee(self, txid: str) -> Decimal:
         receipt = self.rpc.call("eth_getTransactionReceipt", txid)

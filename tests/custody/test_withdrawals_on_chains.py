@@ -132,17 +132,42 @@ def test_attempts_at_the_same_time_pay_once(chain_and_driver, engine, settings):
     assert reconcile(engine) == []
 
 
-def test_a_payment_the_chain_loses_is_never_re_credited(anvil_chain, engine, admin_engine,
-                                                        settings):
+def test_a_payment_a_reorganisation_drops_is_broadcast_again_and_confirms_once(
+        anvil_chain, engine, admin_engine, settings):
     driver = driver_on(engine, admin_engine, settings, anvil_chain.url, "ethereum", 18,
                        CONFIRMATIONS, withdrawal_fee=FEE)
     user_id, withdrawal_id, outside = requested(engine, settings, anvil_chain, driver)
     mark = anvil_chain.checkpoint()
     assert withdrawals.send(engine, driver, withdrawal_id) == "sent"
     anvil_chain.mine(1)
-    anvil_chain.rollback(mark)                 # the block, and the payment, are gone
+    anvil_chain.rollback(mark)             # the block and the node's pool: the payment gone
+    assert withdrawals.follow(engine, driver) == {"confirmed": 0, "attention": 0}
+    assert _status(engine, withdrawal_id) == "sent"      # its own bytes in the pool again
+    anvil_chain.mine(CONFIRMATIONS)
+    assert withdrawals.follow(engine, driver) == {"confirmed": 1, "attention": 0}
+    assert anvil_chain.received(outside) == Decimal("1.25")
+    assert _balances(engine, user_id, driver.code) == (Decimal("1.7499"), Decimal("0"))
+    assert reconcile(engine) == []
+
+
+def test_a_payment_whose_nonce_another_spent_is_never_re_credited(
+        anvil_chain, engine, admin_engine, settings):
+    driver = driver_on(engine, admin_engine, settings, anvil_chain.url, "ethereum", 18,
+                       CONFIRMATIONS, withdrawal_fee=FEE)
+    user_id, withdrawal_id, outside = requested(engine, settings, anvil_chain, driver)
+    mark = anvil_chain.checkpoint()
+    assert withdrawals.send(engine, driver, withdrawal_id) == "sent"
+    anvil_chain.mine(1)
+    anvil_chain.rollback(mark)
+    index, hot = driver.hot_wallet()   # another payment of the same nonce (a key that leaked)
+    nonce = int(anvil_chain.rpc.call("eth_getTransactionCount", hot, "latest"), 16)
+    raw, _ = driver._signed_transfer(index, anvil_chain.outside_address(), 1, nonce,
+                                     int(anvil_chain.rpc.call("eth_gasPrice"), 16))
+    anvil_chain.rpc.call("eth_sendRawTransaction", raw)
+    anvil_chain.mine(CONFIRMATIONS)
     assert withdrawals.follow(engine, driver) == {"confirmed": 0, "attention": 1}
     assert _status(engine, withdrawal_id) == "attention"
+    assert anvil_chain.received(outside) == Decimal("0")
     assert _balances(engine, user_id, driver.code) == (Decimal("1.7499"), Decimal("0"))
     assert reconcile(engine) == []
 
