@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
+from pathlib import Path
 
 import config
 from deploy.cluster import scenario
 from deploy.cluster.build import build
-from deploy.cluster.hosts import namespaces_allowed
+from deploy.cluster.hosts import machine_lock, namespaces_allowed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,15 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     if refused:
         print(refused, file=sys.stderr)
         return 2
+    # A SIGTERM unwinds like Ctrl-C: the cluster is torn down on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    cluster = build(__import__("pathlib").Path(options.var_dir))
-    try:
-        built = time.monotonic() - started
-        results = scenario.run(cluster, clients=options.clients,
-                               phase_seconds=options.phase_seconds,
-                               fault_seconds=options.fault_seconds)
-    finally:
-        cluster.close()
+    with machine_lock():
+        cluster = build(Path(options.var_dir))
+        try:
+            built = time.monotonic() - started
+            results = scenario.run(cluster, clients=options.clients,
+                                   phase_seconds=options.phase_seconds,
+                                   fault_seconds=options.fault_seconds)
+        finally:
+            cluster.close()
     results["build_seconds"] = round(built, 1)
     results["total_seconds"] = round(time.monotonic() - started, 1)
     report(results)
@@ -50,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results: dict) -> None:
     lag = results["replica_lag"]
-    print(f"orders/s with {results['clients']} bots: direct to the web hosts "
-          f"{results['orders_per_second_direct']}, through nginx and TLS "
-          f"{results['orders_per_second_edge']}")
+    direct, edge = results["orders_per_second_direct"], results["orders_per_second_edge"]
+    print(f"orders/s with {results['clients']} bots, {results['phase_seconds']} s phases "
+          f"alternated: direct to the web hosts {direct}, through nginx and TLS {edge} "
+          f"(edge / direct: {sum(edge) / max(sum(direct), 1e-9):.2f})")
     print(f"web1 killed ({results['web1_processes_killed']} processes): "
           f"{results['acknowledged_after_web1_killed']} orders acknowledged through web2 "
           f"in the next seconds")

@@ -6,13 +6,15 @@ the internet the load comes from."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterator
 
 import config
 
@@ -21,6 +23,10 @@ BRIDGE = "xc-bridge"
 SUBNET = "10.231.7"              # /24; .1 is the bridge (the operator's machine)
 IP_TIMEOUT_SECONDS = 20
 STOP_GRACE_SECONDS = 10
+# One cluster at a time on a machine: its names and addresses are fixed, and a new one
+# first removes what an earlier run left.
+LOCK_PATH = Path("/run/lock/exchange-cluster.lock")
+LOCK_WAIT_SECONDS_MAX = 300
 
 
 class ClusterError(Exception):
@@ -48,6 +54,23 @@ def namespaces_allowed() -> str | None:
         return f"ip netns add failed: {result.stderr.strip()}"
     ip("netns", "del", probe, check=False)
     return None
+
+
+@contextmanager
+def machine_lock(wait_seconds: float = LOCK_WAIT_SECONDS_MAX) -> Iterator[None]:
+    """Held while a cluster is built, run and torn down (or its leftovers removed)."""
+    with LOCK_PATH.open("w") as lock:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"another cluster ran here for {wait_seconds} s "
+                                       f"({LOCK_PATH})") from None
+                time.sleep(1)
+        yield
 
 
 @dataclass

@@ -5,6 +5,7 @@ market data and a sampler of the replica's lag."""
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import re
 import statistics
@@ -12,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -21,8 +23,12 @@ from bench.trading import CANCEL_ALL_EVERY, KeepAlive, native_calls, order_reque
 
 CALL_TIMEOUT_SECONDS = 5
 REFUSALS_KEPT = 5
+BOT_PROCESSES = 2
+_FORK = multiprocessing.get_context("fork")
 ATTEMPTS_MAX = 40                 # sends of one order before the bot gives it up
 RETRY_PAUSE_SECONDS = 0.1
+# A bot's last order may retry for this long after the deadline (cancel-alls and all).
+ANSWER_WAIT_SECONDS_MAX = 3 * ATTEMPTS_MAX * (CALL_TIMEOUT_SECONDS + RETRY_PAUSE_SECONDS)
 SAMPLE_EVERY_SECONDS = 0.25
 READ_EVERY_SECONDS = 0.1
 
@@ -58,23 +64,54 @@ class Bots:
     retries: int = 0
     refusals: list[tuple[int, bytes]] = field(default_factory=list)   # a few 4xx, as told
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stopping: threading.Event = field(default_factory=threading.Event)   # ends a run early
+    # Shared with the bots' processes (forked): a run's early end, and a live count.
+    stopping: Any = field(default_factory=_FORK.Event)
+    acknowledged_live: Any = field(default_factory=lambda: _FORK.Value("q", 0))
 
     def run(self, url: str | list[str], keys: list[tuple[str, str]], symbols: list[str],
             seconds: float, label: str) -> float:
-        """Every bot sends orders for ``seconds``; returns orders acknowledged a second."""
+        """Every bot sends orders for ``seconds`` (or until ``stopping``), from
+        ``BOT_PROCESSES`` processes (TLS and signing in one would queue on its GIL);
+        returns orders acknowledged a second."""
         urls = [url] if isinstance(url, str) else url
         deadline = time.time() + seconds
-        before = len(self.acknowledged)
+        answers = _FORK.Queue()
+        children = [_FORK.Process(target=self._process, args=(
+            urls, list(enumerate(keys))[n::BOT_PROCESSES], symbols, deadline, label,
+            answers)) for n in range(min(BOT_PROCESSES, len(keys)))]
+        started = time.monotonic()
+        for child in children:
+            child.start()
+        acknowledged = 0
+        for _ in children:
+            sent, acked, given_up, statuses, retries, refusals = answers.get(
+                timeout=seconds + ANSWER_WAIT_SECONDS_MAX)
+            self.sent |= sent
+            self.acknowledged |= acked
+            self.given_up |= given_up
+            self.statuses.update(statuses)
+            self.retries += retries
+            self.refusals = (self.refusals + refusals)[:REFUSALS_KEPT]
+            acknowledged += len(acked)
+        elapsed = time.monotonic() - started
+        for child in children:
+            child.join(ANSWER_WAIT_SECONDS_MAX)
+        return acknowledged / elapsed
+
+    def _process(self, urls: list[str], keys: list[tuple[int, tuple[str, str]]],
+                 symbols: list[str], deadline: float, label: str, answers: Any) -> None:
+        """In a bots' process: a thread per bot; what they were told, to the parent."""
+        self.sent, self.acknowledged, self.given_up = set(), set(), set()
+        self.statuses, self.retries, self.refusals = Counter(), 0, []
         threads = [threading.Thread(target=self._bot, args=(
             urls[index % len(urls)], key, symbols, deadline, f"{label}-{index}"))
-            for index, key in enumerate(keys)]
-        started = time.monotonic()
+            for index, key in keys]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        return (len(self.acknowledged) - before) / (time.monotonic() - started)
+        answers.put((self.sent, self.acknowledged, self.given_up, self.statuses,
+                     self.retries, self.refusals))
 
     def _bot(self, url: str, key: tuple[str, str], symbols: list[str], deadline: float,
              label: str) -> None:
@@ -94,6 +131,8 @@ class Bots:
                 self.statuses[str(status)] += 1
                 if status == 202:
                     self.acknowledged.add(order["client_order_id"])
+                    with self.acknowledged_live.get_lock():
+                        self.acknowledged_live.value += 1
                 elif status is None:
                     self.given_up.add(order["client_order_id"])
         if connection is not None:
