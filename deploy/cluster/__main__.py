@@ -1,4 +1,5 @@
-"""``python -m deploy.cluster [--clients 4] [--phase-seconds 5] [--fault-seconds 9]`` (root):
+"""``python -m deploy.cluster [--clients 4] [--phase-seconds 5] [--fault-seconds 9]
+[--matcher-fault unplug|kill]`` (root):
 build the cluster in network namespaces, run the load and the faults through it, print the
 figures, tear it all down. Exit status 1 when anything was lost or did not hold, 2 when
 namespaces cannot be made here."""
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="load direct, then through the edge, for this long each")
     parser.add_argument("--fault-seconds", type=float, default=9,
                         help="load through the edge while web1 and a matcher host die")
+    parser.add_argument("--matcher-fault", choices=("unplug", "kill"), default="unplug",
+                        help="the leading matcher host's link down and its processes "
+                             "killed, or only killed")
     parser.add_argument("--var-dir", default=str(config.PROJECT_DIR / "var" / "cluster"))
     options = parser.parse_args(argv)
     refused = namespaces_allowed()
@@ -40,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             built = time.monotonic() - started
             results = scenario.run(cluster, clients=options.clients,
                                    phase_seconds=options.phase_seconds,
-                                   fault_seconds=options.fault_seconds)
+                                   fault_seconds=options.fault_seconds,
+                                   unplug=options.matcher_fault == "unplug")
         finally:
             cluster.close()
     results["build_seconds"] = round(built, 1)
@@ -58,11 +63,12 @@ def report(results: dict) -> None:
     direct, edge = results["orders_per_second_direct"], results["orders_per_second_edge"]
     print(f"orders/s with {results['clients']} bots, {results['phase_seconds']} s phases "
           f"alternated: direct to the web hosts {direct}, through nginx and TLS {edge} "
-          f"(edge / direct: {sum(edge) / max(sum(direct), 1e-9):.2f})")
+          f"(edge / direct: {sum(edge) / max(sum(direct), 1e-9):.2f}); p50/p99 ms direct "
+          f"{results['latency_ms_p50_p99_direct']}, edge {results['latency_ms_p50_p99_edge']}")
     print(f"web1 killed ({results['web1_processes_killed']} processes): "
           f"{results['acknowledged_after_web1_killed']} orders acknowledged through web2 "
           f"in the next seconds")
-    print(f"matcher host {results['matcher_host_killed']} unplugged and killed (led "
+    print(f"matcher host {results['matcher_host_killed']} {results['matcher_fault']} (led "
           f"{results['leaders_before']}): the standby {results['standby']}'s first batch "
           f"after {results['failover_seconds']} s (bound {results['failover_seconds_bound']} s)")
     print(f"replica lag under load: median {lag['bytes_median']} B, max {lag['bytes_max']} B "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import random
 import re
+import ssl
 import statistics
 import threading
 import time
@@ -35,9 +36,23 @@ READ_EVERY_SECONDS = 0.1
 
 class Connection(KeepAlive):
     """bench.trading's lean keep-alive connection, keeping the last answer's body (a
-    refusal's reason is reported)."""
+    refusal's reason is reported), over TLS with one context for every connection that
+    trusts the edge's own certificate. (A default context per connection loads the
+    system's CA store each time: 16 bots took 1 to 1.5 s to connect, the GIL held.)"""
 
     last_body = b""
+    tls_context: ssl.SSLContext | None = None
+
+    def __init__(self, host: str, port: int, tls: bool = False) -> None:
+        super().__init__(host, port)
+        if tls:
+            assert self.tls_context is not None, "Connection.trust(certificate) first"
+            self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=host)
+
+    @classmethod
+    def trust(cls, certificate: str) -> None:
+        context = ssl.create_default_context(cafile=certificate)
+        cls.tls_context = context
 
     def call(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
         lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
@@ -63,6 +78,7 @@ class Bots:
     statuses: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     refusals: list[tuple[int, bytes]] = field(default_factory=list)   # a few 4xx, as told
+    latencies: list[float] = field(default_factory=list)   # the last run's, in seconds
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Shared with the bots' processes (forked): a run's early end, and a live count.
     stopping: Any = field(default_factory=_FORK.Event)
@@ -82,10 +98,11 @@ class Bots:
         started = time.monotonic()
         for child in children:
             child.start()
-        acknowledged = 0
+        acknowledged, latencies_of_run = 0, []
         for _ in children:
-            sent, acked, given_up, statuses, retries, refusals = answers.get(
+            sent, acked, given_up, statuses, retries, refusals, latencies = answers.get(
                 timeout=seconds + ANSWER_WAIT_SECONDS_MAX)
+            latencies_of_run += latencies
             self.sent |= sent
             self.acknowledged |= acked
             self.given_up |= given_up
@@ -96,13 +113,20 @@ class Bots:
         elapsed = time.monotonic() - started
         for child in children:
             child.join(ANSWER_WAIT_SECONDS_MAX)
+        self.latencies = sorted(latencies_of_run)
         return acknowledged / elapsed
+
+    def latency_ms(self, fraction: float) -> float:
+        """Of the last run: the time to an answer (retries included) at ``fraction``."""
+        if not self.latencies:
+            return 0.0
+        return round(1000 * self.latencies[int(fraction * (len(self.latencies) - 1))], 1)
 
     def _process(self, urls: list[str], keys: list[tuple[int, tuple[str, str]]],
                  symbols: list[str], deadline: float, label: str, answers: Any) -> None:
         """In a bots' process: a thread per bot; what they were told, to the parent."""
         self.sent, self.acknowledged, self.given_up = set(), set(), set()
-        self.statuses, self.retries, self.refusals = Counter(), 0, []
+        self.statuses, self.retries, self.refusals, self.latencies = Counter(), 0, [], []
         threads = [threading.Thread(target=self._bot, args=(
             urls[index % len(urls)], key, symbols, deadline, f"{label}-{index}"))
             for index, key in keys]
@@ -111,7 +135,7 @@ class Bots:
         for thread in threads:
             thread.join()
         answers.put((self.sent, self.acknowledged, self.given_up, self.statuses,
-                     self.retries, self.refusals))
+                     self.retries, self.refusals, self.latencies))
 
     def _bot(self, url: str, key: tuple[str, str], symbols: list[str], deadline: float,
              label: str) -> None:
@@ -126,8 +150,11 @@ class Bots:
             order = order_request(rng, symbols, f"{label}-{number}")
             with self.lock:
                 self.sent.add(order["client_order_id"])
+            started = time.perf_counter()
             connection, status = self._send(connection, url, key, order)
+            elapsed = time.perf_counter() - started
             with self.lock:
+                self.latencies.append(elapsed)
                 self.statuses[str(status)] += 1
                 if status == 202:
                     self.acknowledged.add(order["client_order_id"])

@@ -16,7 +16,7 @@ from bench.faults.checker import recorded_trades, replay
 from bench.trading import setup
 from db import engine as engines
 from deploy.cluster.build import Cluster
-from deploy.cluster.load import Bots, LagSampler, MarketDataReader
+from deploy.cluster.load import Bots, Connection, LagSampler, MarketDataReader
 from ledger.reconcile import reconcile
 from workers.matching.runner import lock_key
 
@@ -27,28 +27,37 @@ ROUNDS = 2                        # of a direct phase and an edge phase
 MATCHERS = ("match1", "match2")
 
 
-def run(cluster: Cluster, *, clients: int, phase_seconds: float,
-        fault_seconds: float) -> dict[str, Any]:
+def run(cluster: Cluster, *, clients: int, phase_seconds: float, fault_seconds: float,
+        unplug: bool = True) -> dict[str, Any]:
+    """``unplug``: the matcher host's link goes down before its processes are killed (a
+    host that vanishes: no FIN reaches the primary); else they are only killed (a crash:
+    the kernel closes their connections)."""
     settings = cluster.settings()
     symbols, keys = setup(settings, clients)
     admin = engines.create(cluster.admin_url(), pool_size=2)
     results: dict[str, Any] = {"clients": clients, "phase_seconds": phase_seconds}
     bots = Bots()
+    Connection.trust(str(cluster.certificate))
     try:
         bots.run(cluster.web_urls(), keys, symbols, 1, "warmup")
         reader = MarketDataReader(cluster.public_url, str(cluster.certificate), symbols)
         lag = LagSampler(cluster.admin_url(), cluster.admin_url("replica"))
         try:
             # Alternated, as the machine's speed drifts between phases.
-            direct, edge = [], []
+            phases: dict[str, list] = {"direct": [], "edge": []}
             for round_number in range(ROUNDS):
-                direct.append(round(bots.run(cluster.web_urls(), keys, symbols,
-                                             phase_seconds, f"direct{round_number}"), 1))
-                edge.append(round(bots.run(cluster.public_url, keys, symbols,
-                                           phase_seconds, f"edge{round_number}"), 1))
-            results |= {"orders_per_second_direct": direct, "orders_per_second_edge": edge}
+                for name, url in (("direct", cluster.web_urls()),
+                                  ("edge", cluster.public_url)):
+                    rate = bots.run(url, keys, symbols, phase_seconds,
+                                    f"{name}{round_number}")
+                    phases[name].append((round(rate, 1), bots.latency_ms(0.5),
+                                         bots.latency_ms(0.99)))
+            results |= {f"orders_per_second_{name}": [rate for rate, _, _ in figures]
+                        for name, figures in phases.items()}
+            results |= {f"latency_ms_p50_p99_{name}": [[p50, p99] for _, p50, p99 in figures]
+                        for name, figures in phases.items()}
             results["replica_sessions_before_faults"] = _replica_sessions(cluster)
-            results |= _faults(cluster, admin, bots, keys, symbols, fault_seconds)
+            results |= _faults(cluster, admin, bots, keys, symbols, fault_seconds, unplug)
         finally:
             results["replica_lag"] = lag.stop()
             results["market_data_reads"] = dict(reader.stop())
@@ -61,7 +70,7 @@ def run(cluster: Cluster, *, clients: int, phase_seconds: float,
 
 
 def _faults(cluster: Cluster, admin: Engine, bots: Bots, keys: list, symbols: list[str],
-            seconds: float) -> dict[str, Any]:
+            seconds: float, unplug: bool) -> dict[str, Any]:
     """Through the edge: web1's processes are killed after a second; the host leading the
     most markets is unplugged and its processes killed a third of the way in; the load
     goes on until the standby has taken over, and ``seconds / 3`` longer."""
@@ -76,7 +85,7 @@ def _faults(cluster: Cluster, admin: Engine, bots: Bots, keys: list, symbols: li
         found["web1_processes_killed"] = cluster.host("web1").kill()
         time.sleep(max(0.0, seconds / 3 - 1))
         found["acknowledged_after_web1_killed"] = bots.acknowledged_live.value - before
-        found |= _matcher_failover(cluster, admin, symbols)
+        found |= _matcher_failover(cluster, admin, symbols, unplug)
         time.sleep(seconds / 3)
     finally:
         bots.stopping.set()
@@ -99,16 +108,19 @@ def leaders(cluster: Cluster, admin: Engine, symbols: list[str]) -> dict[str, st
     return found
 
 
-def _matcher_failover(cluster: Cluster, admin: Engine, symbols: list[str]
+def _matcher_failover(cluster: Cluster, admin: Engine, symbols: list[str], unplug: bool
                       ) -> dict[str, Any]:
     led = leaders(cluster, admin, symbols)
     counts = {name: sum(1 for leader in led.values() if leader == name) for name in MATCHERS}
     victim = max(MATCHERS, key=lambda name: counts[name])
     standby = next(name for name in MATCHERS if name != victim)
     markets = [symbol for symbol, leader in led.items() if leader == victim]
-    killed_at = datetime.now(timezone.utc)
-    cluster.host(victim).link_down()              # unplugged: no FIN reaches the primary
+    if unplug:
+        cluster.host(victim).link_down()          # no FIN reaches the primary
     cluster.host(victim).kill()
+    # From here the host is gone: a batch it matched before (its clock read earlier) may
+    # still commit after, but with an earlier processed_at.
+    killed_at = datetime.now(timezone.utc)
     failover: dict[str, float | None] = {symbol: None for symbol in markets}
     deadline = time.monotonic() + 2 * FAILOVER_SECONDS_MAX
     while any(v is None for v in failover.values()) and time.monotonic() < deadline:
@@ -121,9 +133,10 @@ def _matcher_failover(cluster: Cluster, admin: Engine, symbols: list[str]
                     "SELECT min(processed_at) FROM matcher_requests WHERE market = :m "
                     "AND processed_at > :t"), {"m": symbol, "t": killed_at}).scalar()
                 if first is not None:
-                    failover[symbol] = round((first - killed_at).total_seconds(), 2)
+                    failover[symbol] = round((first - killed_at).total_seconds(), 3)
         time.sleep(POLL_SECONDS)
     return {"leaders_before": led, "matcher_host_killed": victim, "standby": standby,
+            "matcher_fault": "unplugged and killed" if unplug else "killed",
             "failover_seconds": failover, "failover_seconds_bound": FAILOVER_SECONDS_MAX}
 
 
