@@ -185,7 +185,8 @@ def _check(admin: Engine, bots: Bots, symbols: list[str]) -> dict[str, Any]:
     discrepancies = [str(d) for d in reconcile(admin)]
     return {"orders_sent": len(bots.sent), "orders_acknowledged": len(bots.acknowledged),
             "orders_given_up": len(bots.given_up), "retries": bots.retries,
-            "answers": dict(bots.statuses), "refusals": bots.refusals, "lost": lost[:10], "lost_count": len(lost),
+            "answers": dict(bots.statuses), "refusals": bots.refusals, "lost": lost[:10],
+            "lost_count": len(lost),
             "twice": twice[:10], "unprocessed": unprocessed[:10],
             "trades": {symbol: len(recorded) for symbol, (recorded, _) in trades.items()},
             "trades_equal_replay": all(r == p for r, p in trades.values()),

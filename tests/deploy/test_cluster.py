@@ -50,7 +50,8 @@ def test_a_dead_web_host_and_a_dead_matcher_host_lose_no_acknowledged_order(clus
     assert results["trades_equal_replay"] and sum(results["trades"].values()) > 0
     assert results["reconcile_discrepancies"] == []
     times = results["failover_seconds"]
-    assert times and all(t is not None and 0 <= t <= FAILOVER_SECONDS_MAX for t in times.values()), times
+    assert times and all(t is not None and 0 <= t <= FAILOVER_SECONDS_MAX
+                         for t in times.values()), times
     # The standby leads what the dead host led.
     assert results["standby"] != results["matcher_host_killed"]
 
