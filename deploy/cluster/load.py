@@ -94,7 +94,7 @@ class Bots:
         answers = _FORK.Queue()
         children = [_FORK.Process(target=self._process, args=(
             urls, list(enumerate(keys))[n::BOT_PROCESSES], symbols, deadline, label,
-            answers)) for n in range(min(BOT_PROCESSES, len(keys)))]
+            answers), daemon=True) for n in range(min(BOT_PROCESSES, len(keys)))]
         started = time.monotonic()
         for child in children:
             child.start()
