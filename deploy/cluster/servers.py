@@ -21,12 +21,24 @@ REDIS_PORT = 6379
 DATABASE = "exchange"
 REPLICATION_ROLE = "replicator"
 START_TIMEOUT_SECONDS = 60
-# A host that vanishes (unplugged, powered off) sends no FIN: without these the primary
-# keeps its sessions, and a dead matcher's leader lock, for two hours of TCP keepalive.
-# Idle sessions are probed after 1 s, every second, three times; unacknowledged data
-# gives up after 3 s. The standby takes the lock once the session is gone.
-DEAD_PEER = ("-c tcp_keepalives_idle=1 -c tcp_keepalives_interval=1 "
-             "-c tcp_keepalives_count=3 -c tcp_user_timeout=3000")
+# How the primary notices a host that vanished (no FIN): deploy/postgresql.conf's own
+# settings, so that the failover measured is the one an operator gets.
+DEAD_PEER_SETTINGS = ("tcp_keepalives_idle", "tcp_keepalives_interval",
+                      "tcp_keepalives_count", "tcp_user_timeout")
+
+
+def dead_peer_options() -> str:
+    found = {}
+    for line in (config.PROJECT_DIR / "deploy" / "postgresql.conf").read_text().splitlines():
+        name, equals, value = line.split("#", 1)[0].partition("=")
+        if equals and name.strip() in DEAD_PEER_SETTINGS:
+            found[name.strip()] = value.strip()
+    if set(found) != set(DEAD_PEER_SETTINGS):
+        raise ValueError(f"deploy/postgresql.conf names {sorted(found)}, "
+                         f"not all of {DEAD_PEER_SETTINGS}")
+    return " ".join(f"-c {name}={value}" for name, value in found.items())
+
+
 REPLICATION = ("-c wal_level=replica -c max_wal_senders=10 -c hot_standby=on "
                "-c hot_standby_feedback=on -c max_standby_streaming_delay=5s")
 
@@ -66,7 +78,8 @@ class HostPostgres(EmbeddedPostgres):
 
     def start_on_host(self, extra: str = "") -> None:
         options = (f"-c listen_addresses={self.host.address} -k {self.socket_dir} "
-                   f"-c max_connections=300 {AUTOVACUUM} {DEAD_PEER} {REPLICATION} {extra}")
+                   f"-c max_connections=300 {AUTOVACUUM} {dead_peer_options()} {REPLICATION} "
+                   f"{extra}")
         self.host.run(["runuser", "-u", SYSTEM_USER, "--", str(POSTGRES_BIN_PATH / "pg_ctl"),
                        "start", "-w", "-t", str(START_TIMEOUT_SECONDS), "-D",
                        str(self.data_dir), "-l", str(self.log_path), "-o", options])
