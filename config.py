@@ -63,6 +63,9 @@ class Settings:
     # ^ whose X-Forwarded-For is believed (api.client_address); none by default
     backup_password: bytes | None = field(default=None, repr=False)  # a restic repository's
     backup_retention: Mapping[str, int] = field(default_factory=dict)  # restic forget --keep-*
+    # A streaming replica for the public market-data reads, which may be a little behind;
+    # DATABASE_URL when unset (load() fills it in).
+    database_replica_url: str = ""
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -237,6 +240,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
         backup_password=_secret(env, "BACKUP_PASSWORD", var_dir, embedded_postgres),
         backup_retention=_retention(env, "BACKUP_RETENTION"),
+        database_replica_url=env.get("DATABASE_REPLICA_URL") or database_url,
     )
 
 

@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Callable
 
 import bottle
@@ -107,10 +108,12 @@ def error_response(error: ApiError) -> str:
                                  "field": error.field}})
 
 
-def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = None
-               ) -> tuple[bottle.Bottle, Api]:
+def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = None,
+               market_data: Engine | None = None) -> tuple[bottle.Bottle, Api]:
     """``autocommit`` (``db.engine.create(autocommit=True)``, else ``engine``) serves the
-    order writers and the API-key lookups, which need no transaction of the driver's."""
+    order writers and the API-key lookups, which need no transaction of the driver's.
+    ``market_data`` (a streaming replica's, else ``engine``) serves the public market-data
+    routes of both faces, which may read a little behind the primary."""
     autocommit = autocommit or engine
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False  # JsonApi serialises; Decimal must never slip through
@@ -119,15 +122,17 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
     limiter = RateLimiter(settings.redis_url)
     api = Api(app, settings, Authenticator(settings, autocommit, redis_client), limiter)
     services = _services(api, engine, autocommit)
+    public_reads = services if market_data is None else replace(services, engine=market_data)
     for module in (routes_public, routes_market_data, routes_access, routes_account,
                    routes_trading, routes_custody):
-        module.routes.register(api, services)
+        module.routes.register(api, public_reads if module is routes_market_data else services)
     order_waits = OrderWaits()
     hub = _install_metrics_and_socket(app, api, engine, order_waits)
     binance = BinanceServices(services, Symbols(engine), order_waits, hub.start,
                               ListenKeys(redis_client))
     for face in (binance_market, binance_orders, binance_account, binance_streams):
-        face.routes.register(api, binance)
+        face.routes.register(api, replace(binance, native=public_reads)
+                             if face is binance_market else binance)
     binance_streams.install_sockets(app, api, BinanceStreams(hub, binance, binance.listen_keys))
     spec = openapi.document(api)
     docs = openapi.docs_page(api)

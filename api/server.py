@@ -68,7 +68,10 @@ def main() -> None:
     engine = engines.create(settings.database_url, key_lookups=True)
     autocommit = engines.create(settings.database_url, key_lookups=True, autocommit=True,
                                 pool_size=settings.order_writers + 4)
-    app, _ = create_app(settings, engine, autocommit)
+    # Public market data may lag a little: from the replica when one is named.
+    market_data = engine if settings.database_replica_url == settings.database_url else \
+        engines.create(settings.database_replica_url, key_lookups=True)
+    app, _ = create_app(settings, engine, autocommit, market_data)
     # What start-up made lives as long as the process: kept out of the collector's full
     # passes, which otherwise walked it all (about 80 ms here, every request waiting).
     gc.freeze()
@@ -84,6 +87,7 @@ def main() -> None:
     log.info("listening on http://%s:%s", settings.bind_host, settings.port)
     server.serve_forever()
     engine.dispose()
+    market_data.dispose()
 
 
 if __name__ == "__main__":
