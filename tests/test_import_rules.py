@@ -42,7 +42,8 @@ RULES: tuple[tuple[str, frozenset[str], str], ...] = (
     ("demo_maker", frozenset(IO_MODULES + tuple(p for p in PACKAGES
                                                  if p not in ("demo_maker", "observability"))),
      "the demo maker is a client of the API, as any bot (it logs as the others do)"),
-)
+) + tuple((name, frozenset({"bench", "tests"}), "what ships never imports its harness")
+          for name in PACKAGES + MODULES)
 
 
 def _sources(name: str) -> list[Path]:

@@ -1,2 +1,2 @@
 """The exchange across hosts, on one machine: network namespaces on a private bridge
-(``python -m deploy.cluster``, root only)."""
+(``python -m bench.cluster``, root only)."""

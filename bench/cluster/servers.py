@@ -12,7 +12,7 @@ import redis
 from psycopg2 import sql
 
 import config
-from deploy.cluster.hosts import Host
+from bench.cluster.hosts import Host
 from embedded.postgres import AUTOVACUUM, POSTGRES_BIN_PATH, SYSTEM_USER, EmbeddedPostgres
 from embedded.redis import REDIS_SERVER_PATH
 

@@ -1,4 +1,4 @@
-"""The exchange across hosts (``python -m deploy.cluster``): network namespaces on a private
+"""The exchange across hosts (``python -m bench.cluster``): network namespaces on a private
 bridge, a PostgreSQL primary and its streaming replica, Redis, two web hosts behind nginx,
 two matcher hosts, a workers' host. Under a bounded load through the edge, web1 dies and
 the leading matcher host is unplugged: nothing acknowledged is lost, the standby leads
@@ -14,8 +14,8 @@ import sys
 import pytest
 
 import config
-from deploy.cluster.hosts import machine_lock, namespaces_allowed, remove_leftovers
-from deploy.cluster.scenario import FAILOVER_SECONDS_MAX
+from bench.cluster.hosts import machine_lock, namespaces_allowed, remove_leftovers
+from bench.cluster.scenario import FAILOVER_SECONDS_MAX
 
 RUN_TIMEOUT_SECONDS = 420
 
@@ -29,7 +29,7 @@ def cluster_run():
     (timed out), its leftovers are removed here."""
     try:
         finished = subprocess.run(
-            [sys.executable, "-m", "deploy.cluster", "--clients", "6", "--phase-seconds",
+            [sys.executable, "-m", "bench.cluster", "--clients", "6", "--phase-seconds",
              "4", "--fault-seconds", "9"], cwd=config.PROJECT_DIR, capture_output=True,
             text=True, timeout=RUN_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:

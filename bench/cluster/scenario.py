@@ -15,8 +15,8 @@ from sqlalchemy import Engine, text
 from bench.faults.checker import recorded_trades, replay
 from bench.trading import setup
 from db import engine as engines
-from deploy.cluster.build import Cluster
-from deploy.cluster.load import Bots, Connection, LagSampler, MarketDataReader
+from bench.cluster.build import Cluster
+from bench.cluster.load import Bots, Connection, LagSampler, MarketDataReader
 from ledger.reconcile import reconcile
 from workers.matching.runner import lock_key
 

@@ -1,4 +1,4 @@
-"""``python -m deploy.cluster [--clients 4] [--phase-seconds 5] [--fault-seconds 9]
+"""``python -m bench.cluster [--clients 4] [--phase-seconds 5] [--fault-seconds 9]
 [--matcher-fault unplug|kill]`` (root):
 build the cluster in network namespaces, run the load and the faults through it, print the
 figures, tear it all down. Exit status 1 when anything was lost or did not hold, 2 when
@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import config
-from deploy.cluster import scenario
-from deploy.cluster.build import build
-from deploy.cluster.hosts import machine_lock, namespaces_allowed
+from bench.cluster import scenario
+from bench.cluster.build import build
+from bench.cluster.hosts import machine_lock, namespaces_allowed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.cluster")
+    parser = argparse.ArgumentParser(prog="python -m bench.cluster")
     parser.add_argument("--clients", type=int, default=4, help="bots, a thread each")
     parser.add_argument("--phase-seconds", type=float, default=5,
                         help="load direct, then through the edge, for this long each")

@@ -16,8 +16,8 @@ from pathlib import Path
 import requests
 
 import config
-from deploy.cluster import servers
-from deploy.cluster.hosts import Host, Network
+from bench.cluster import servers
+from bench.cluster.hosts import Host, Network
 from deploy.nginx.certificates import self_signed
 from deploy.nginx.render import Edge, write
 from deploy.nginx.standalone import NGINX
