@@ -1,47 +1,61 @@
-"""API benchmark: authenticated GET /v1/balances against a bare Bottle-on-gevent endpoint.
+"""API benchmark: every read that bots poll, beside a bare Bottle-on-gevent endpoint.
 
-    python -m bench.api [--seconds 10] [--connections 16]
+    python -m bench.api [--seconds 5] [--connections 16] [--only PATTERN]
 
-Then signed reads, each request signed afresh (a signature is accepted once, so wrk cannot
-replay one): the native ``GET /v1/balances`` with an API key, and the Binance-compatible
-``GET /api/v3/account`` and ``GET /api/v3/openOrders``, beside the bare endpoint, all
-from the same Python client processes (``--connections`` keep-alive connections).
+Starts one ``web`` process and one matcher on the embedded servers (database
+``exchange_bench_api``) and one bare server; makes a market with resting orders and a
+trade, a user with a website session and a read-scoped API key; then loads each read for
+the same time over the same connections and prints requests per second, p50 and p99,
+the ratio to bare, and the CPU per request of the ``web`` process, Redis and PostgreSQL
+(read from ``/proc/<pid>/stat`` of the processes this run started, before and after).
 
-Needs ``wrk`` (Debian: ``apt-get install wrk``). Starts one ``web`` process on the
-embedded servers (database ``exchange_bench_api``) and one bare server, loads
-each for the same time with the same connections, and prints requests per
-second and latency percentiles. The ratio is the cost of our stack: routing,
-rate limits in Redis, session check in PostgreSQL, balances from PostgreSQL.
+- With wrk (Debian: ``apt-get install wrk``): bare, the session-authenticated native reads
+  and the public market data (native and Binance), all beside the wrk bare figure.
+- Signed reads, each request signed afresh by Python client processes (a signature is
+  accepted once, so wrk cannot replay one): native with an API key and the Binance
+  twins, beside the bare endpoint loaded by the same client.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from decimal import Decimal
+from typing import Callable
+from urllib.parse import urlsplit
 
 os.environ.setdefault("EMBEDDED_DATABASE", "exchange_bench_api")
 
 import requests  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 import config  # noqa: E402
 from bench.common import recreate, wait_until_up  # noqa: E402
+from bench.process_cpu import ProcessCpu  # noqa: E402
 from db import engine as engines  # noqa: E402
+from db.schema import markets  # noqa: E402
 from embedded.services import up  # noqa: E402
-from tests.factories import create_currency  # noqa: E402
+from tests.factories import create_currency, deposit  # noqa: E402
 from tests.processes import free_port  # noqa: E402
 
 WRK_THREADS = 1  # the load generator shares the machine's two cores with the server
+SIGNING_PROCESSES = 2
+SETTLE_SECONDS_MAX = 30
+Load = Callable[[str], dict[str, float]]
 
 
-def start(command: list[str], url: str, env: dict[str, str]) -> subprocess.Popen:
+def start(command: list[str], url: str | None, env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=config.PROJECT_DIR,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until_up(url)
+    if url is not None:
+        wait_until_up(url)
     return process
 
 
@@ -59,75 +73,171 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> di
     return figures
 
 
+def pids(settings: config.Settings, web: subprocess.Popen) -> dict[str, tuple[int, bool]]:
+    """The processes whose CPU is read: this run's web process, and the embedded
+    servers' Redis and PostgreSQL (its postmaster and children)."""
+    redis_pid = int((settings.var_dir / "run" / "redis.pid").read_text().split()[0])
+    postmaster = int((settings.var_dir / "postgres" / "postmaster.pid").read_text()
+                     .split()[0])
+    return {"web": (web.pid, False), "redis": (redis_pid, False),
+            "postgres": (postmaster, True)}
+
+
+def setup(base: str, admin_url: str) -> dict[str, str]:
+    """A market with resting orders on both sides and one trade; the reader's session,
+    read key, one of its orders; returns what the loads need."""
+    admin = engines.create(admin_url, pooled=False)
+    base_code, quote_code = create_currency(admin, scale=8), create_currency(admin, scale=2)
+    symbol = f"{base_code}-{quote_code}"
+    with admin.begin() as conn:
+        conn.execute(insert(markets).values(
+            symbol=symbol, base=base_code, quote=quote_code, tick_size=Decimal("0.01"),
+            lot_size=Decimal("0.001"), min_notional=Decimal("1"), maker_fee_bps=10,
+            taker_fee_bps=20))
+    tokens = []
+    for number in range(2):
+        email = f"bench{number}@example.com"
+        requests.post(base + "/v1/users", json={"email": email,
+                                                "password": "benchmark password"}, timeout=10)
+        tokens.append(requests.post(base + "/v1/sessions", json={
+            "email": email, "password": "benchmark password"}, timeout=10).json()["token"])
+    with admin.begin() as conn:
+        for user_id in conn.execute(text("SELECT id FROM users ORDER BY id")).scalars():
+            deposit(conn, user_id, base_code, Decimal("1000"))
+            deposit(conn, user_id, quote_code, Decimal("1000000"))
+    admin.dispose()
+    reader, other = ({"Authorization": f"Bearer {token}"} for token in tokens)
+
+    def place(who: dict[str, str], side: str, price: str) -> dict:
+        answer = requests.post(base + "/v1/orders", headers=who, timeout=10, json={
+            "market": symbol, "side": side, "type": "limit", "quantity": "0.5",
+            "price": price})
+        answer.raise_for_status()
+        return answer.json()
+
+    resting = [place(reader, "buy", f"{90 + n}.00") for n in range(5)] + \
+        [place(reader, "sell", f"{110 + n}.00") for n in range(5)]
+    place(other, "sell", "100.00")
+    place(reader, "buy", "100.00")
+    deadline = time.monotonic() + SETTLE_SECONDS_MAX
+    while len(requests.get(base + "/v1/orders?status=open", headers=reader,
+                           timeout=10).json()["items"]) < len(resting):
+        assert time.monotonic() < deadline, "the matcher did not open the orders"
+        time.sleep(0.2)
+    while not requests.get(f"{base}/v1/markets/{symbol}/trades", timeout=10).json()["items"]:
+        assert time.monotonic() < deadline, "the matcher did not trade"
+        time.sleep(0.2)
+    key = requests.post(base + "/v1/api-keys", json={"scopes": ["read"], "label": "bench"},
+                        headers=reader, timeout=10).json()
+    return {"symbol": symbol, "token": tokens[0], "order_id": resting[0]["id"],
+            "key_id": key["id"], "secret": key["secret"]}
+
+
+def reads(base: str, bare: str, made: dict[str, str]) -> tuple[list, list]:
+    """(label, url, session header or None) for wrk; (label, url, kind) for the signer."""
+    symbol, order_id = made["symbol"], made["order_id"]
+    binance_symbol = symbol.replace("-", "")
+    session = {"Authorization": f"Bearer {made['token']}"}
+    by_wrk = [
+        ("bare Bottle on gevent", bare, None),
+        ("GET /v1/balances, session", f"{base}/v1/balances", session),
+        ("GET /v1/orders?status=open, session", f"{base}/v1/orders?status=open", session),
+        ("GET /v1/orders/{id}, session", f"{base}/v1/orders/{order_id}", session),
+        ("GET /v1/markets/M/book", f"{base}/v1/markets/{symbol}/book", None),
+        ("GET /v1/markets/M/ticker", f"{base}/v1/markets/{symbol}/ticker", None),
+        ("GET /v1/tickers", f"{base}/v1/tickers", None),
+        ("GET /v1/markets/M/trades", f"{base}/v1/markets/{symbol}/trades", None),
+        ("GET /v1/markets/M/candles", f"{base}/v1/markets/{symbol}/candles", None),
+        ("GET /api/v3/depth", f"{base}/api/v3/depth?symbol={binance_symbol}", None),
+        ("GET /api/v3/ticker/24hr", f"{base}/api/v3/ticker/24hr?symbol={binance_symbol}",
+         None),
+        ("GET /api/v3/klines", f"{base}/api/v3/klines?symbol={binance_symbol}&interval=1m",
+         None),
+    ]
+    by_signer = [
+        ("bare Bottle, same client", bare, "bare"),
+        ("GET /v1/balances, signed", f"{base}/v1/balances", "native"),
+        ("GET /v1/orders?status=open, signed", f"{base}/v1/orders?status=open", "native"),
+        ("GET /v1/orders/{id}, signed", f"{base}/v1/orders/{order_id}", "native"),
+        ("GET /api/v3/account", f"{base}/api/v3/account", "binance"),
+        ("GET /api/v3/openOrders", f"{base}/api/v3/openOrders", "binance"),
+        ("GET /api/v3/order", f"{base}/api/v3/order?symbol={binance_symbol}&orderId="
+         f"{order_id}", "binance"),
+    ]
+    return by_wrk, by_signer
+
+
+def measured(cpu: ProcessCpu, seconds: int, load: Callable[[], dict[str, float]]
+             ) -> dict[str, float]:
+    cpu.start()
+    figures = load()
+    cpu.stop()
+    figures.update({f"cpu_{kind}_ms": ms for kind, ms in
+                    cpu.per_request_ms(figures["rps"] * seconds).items()})
+    return figures
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--only", default="", help="only the reads whose label has this")
     options = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     settings = config.load()
     up(settings)
     recreate(settings)
-    admin = engines.create(settings.database_admin_url, pooled=False)
-    currency = create_currency(admin, scale=8)
-    admin.dispose()
-
     web_port, bare_port = free_port(), free_port()
     python = str(config.PROJECT_DIR / ".venv" / "bin" / "python")
+    dramatiq = str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq")
     env = {"PORT": str(web_port), "RATE_LIMIT_PER_IP": "100000000/minute",
            "RATE_LIMIT_PER_USER": "100000000/minute"}
     web = start([python, "-m", "api.server"], f"http://127.0.0.1:{web_port}/healthz", env)
-    bare = start([python, "-m", "bench.bare_server", str(bare_port)],
-                 f"http://127.0.0.1:{bare_port}/bare", {})
+    matcher = start([dramatiq, "workers.matching.actor", "--processes", "1", "--threads", "1",
+                     "--queues", "matcher"], None, {"PORT": str(free_port())})
+    bare_server = start([python, "-m", "bench.bare_server", str(bare_port)],
+                        f"http://127.0.0.1:{bare_port}/bare", {})
+    results: list[tuple[str, str, dict[str, float]]] = []
     try:
-        base = f"http://127.0.0.1:{web_port}"
-        requests.post(base + "/v1/users", json={"email": "bench@example.com",
-                                                "password": "benchmark password"}, timeout=10)
-        token = requests.post(base + "/v1/sessions", json={
-            "email": "bench@example.com", "password": "benchmark password"},
-            timeout=10).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        for amount in ("1.5", "2.25"):
-            requests.post(base + "/v1/faucet", json={"currency": currency, "amount": amount},
-                          headers=auth, timeout=10).raise_for_status()
-        balances = requests.get(base + "/v1/balances", headers=auth, timeout=10).json()
-        assert balances["items"][0]["total"] == str(Decimal("3.75").quantize(Decimal("1E-8")))
-        ours = wrk(base + "/v1/balances", options.seconds, options.connections, auth)
-        floor = wrk(f"http://127.0.0.1:{bare_port}/bare", options.seconds,
-                    options.connections, {})
-        created = requests.post(base + "/v1/api-keys", json={"scopes": ["read"], "label": "b"},
-                                headers=auth, timeout=10).json()
-        key = (created["id"], created["secret"])
-        signed = {label: signed_load(url, kind, key, options)
-                  for label, url, kind in (
-                      ("GET /v1/balances, signed", f"{base}/v1/balances", "native"),
-                      ("GET /api/v3/account, signed", f"{base}/api/v3/account", "binance"),
-                      ("GET /api/v3/openOrders, signed", f"{base}/api/v3/openOrders",
-                       "binance"),
-                      ("bare Bottle, same client", f"http://127.0.0.1:{bare_port}/bare",
-                       "bare"))}
+        base, bare = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{bare_port}/bare"
+        made = setup(base, settings.database_admin_url)
+        matcher.terminate()     # nothing trades during the loads: its CPU stays out
+        matcher.wait(20)
+        cpu = ProcessCpu(pids(settings, web))
+        by_wrk, by_signer = reads(base, bare, made)
+        key = (made["key_id"], made["secret"])
+        for label, url, headers in by_wrk:
+            if options.only in label or url == bare:
+                results.append(("wrk", label, measured(cpu, options.seconds, lambda: wrk(
+                    url, options.seconds, options.connections, headers or {}))))
+        for label, url, kind in by_signer:
+            if options.only in label or url == bare:
+                results.append(("signer", label, measured(cpu, options.seconds, lambda: (
+                    signed_load(url, kind, key, options)))))
     finally:
-        for process in (web, bare):
+        for process in (web, bare_server, matcher):
             process.terminate()
             process.wait(20)
-    print(f"{os.cpu_count()} cores, {options.connections} connections, {options.seconds} s each, "
-          f"wrk with {WRK_THREADS} thread on the same machine")
-    for label, figures in (("GET /v1/balances, session-authenticated", ours),
-                           ("bare Bottle on gevent (TCP_NODELAY)", floor)):
-        print(f"{label:<42} {figures['rps']:>9,.0f} req/s   p50 {figures['p50_ms']:6.2f} ms"
-              f"   p99 {figures['p99_ms']:6.2f} ms   non-2xx {figures['errors']:.0f}")
-    print(f"ratio (ours / bare): {ours['rps'] / floor['rps']:.2f}")
-    bare_rps = signed["bare Bottle, same client"]["rps"]
-    print("signed, each request signed afresh by the Python client processes:")
-    for label, figures in signed.items():
-        print(f"{label:<42} {figures['rps']:>9,.0f} req/s   p50 {figures['p50_ms']:6.2f} ms"
-              f"   p99 {figures['p99_ms']:6.2f} ms   non-2xx {figures['errors']:.0f}   "
-              f"{figures['rps'] / bare_rps:.2f}x bare")
+    report(results, options)
 
 
-SIGNING_PROCESSES = 2
+def report(results: list[tuple[str, str, dict[str, float]]],
+           options: argparse.Namespace) -> None:
+    print(f"{os.cpu_count()} cores, {options.connections} connections, {options.seconds} s "
+          f"each, load generators on the same machine; CPU ms per request by process")
+    bare_rps = {client: figures["rps"] for client, label, figures in results
+                if label.startswith("bare")}
+    for client in ("wrk", "signer"):
+        print({"wrk": f"wrk, {WRK_THREADS} thread:",
+               "signer": f"each request signed afresh by {SIGNING_PROCESSES} Python "
+                         "processes:"}[client])
+        for _, label, figures in (r for r in results if r[0] == client):
+            print(f"  {label:<38} {figures['rps']:>8,.0f} req/s {figures['rps'] / bare_rps[client]:5.2f}x"
+                  f"  p50 {figures['p50_ms']:6.2f}  p99 {figures['p99_ms']:6.2f} ms"
+                  f"  non-2xx {figures['errors']:.0f}  cpu web {figures['cpu_web_ms']:.3f}"
+                  f" redis {figures['cpu_redis_ms']:.3f} pg {figures['cpu_postgres_ms']:.3f}")
 
 
 def signed_load(url: str, kind: str, key: tuple[str, str], options: argparse.Namespace
@@ -135,7 +245,6 @@ def signed_load(url: str, kind: str, key: tuple[str, str], options: argparse.Nam
     """``--connections`` keep-alive connections over SIGNING_PROCESSES processes, each
     request signed as its API signs (``kind``: native, binance, or bare: unsigned)."""
     import multiprocessing
-    import time
 
     deadline = time.time() + options.seconds
     share = options.connections // SIGNING_PROCESSES
@@ -150,11 +259,7 @@ def signed_load(url: str, kind: str, key: tuple[str, str], options: argparse.Nam
 
 
 def _signed_client(args: tuple) -> tuple[list[float], int]:
-    import hashlib
-    import hmac
     import threading
-    import time
-    from urllib.parse import urlsplit
 
     from bench.trading import KeepAlive
     from tests.api.client import signature_headers
@@ -163,18 +268,19 @@ def _signed_client(args: tuple) -> tuple[list[float], int]:
     parts = urlsplit(url)
     latencies: list[float] = []
     errors = [0]
-
     numbers = iter(range(1 << 62))
+    process = os.getpid()
 
     def request() -> tuple[str, dict[str, str]]:
         # Two requests alike in the same millisecond would be one signature, accepted once:
         # a counter makes each one its own (the routes ignore the parameter).
-        number = next(numbers)
+        number = f"{process}-{next(numbers)}"   # each client process its own
         if kind == "native":
-            path = f"{parts.path}?n={number}"
+            path = f"{parts.path}?{parts.query + '&' if parts.query else ''}n={number}"
             return path, signature_headers(key_id, secret, "GET", path)
         if kind == "binance":
-            query = f"timestamp={int(time.time() * 1000)}&recvWindow=10000&n={number}"
+            query = (parts.query + "&" if parts.query else "") + \
+                f"timestamp={int(time.time() * 1000)}&recvWindow=10000&n={number}"
             signature = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
             return f"{parts.path}?{query}&signature={signature}", {"X-MBX-APIKEY": key_id}
         return parts.path, {}
