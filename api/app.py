@@ -109,19 +109,23 @@ def error_response(error: ApiError) -> str:
 
 
 def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = None,
-               market_data: Engine | None = None) -> tuple[bottle.Bottle, Api]:
+               market_data: Engine | None = None, reader: Engine | None = None
+               ) -> tuple[bottle.Bottle, Api]:
     """``autocommit`` (``db.engine.create(autocommit=True)``, else ``engine``) serves the
-    order writers and the API-key lookups, which need no transaction of the driver's.
-    ``market_data`` (a streaming replica's, else ``engine``) serves the public market-data
-    routes of both faces, which may read a little behind the primary."""
+    order writers. ``market_data`` (a streaming replica's, else ``engine``) serves the
+    public market-data routes of both faces, which may read a little behind the primary.
+    ``reader`` (the primary's, in autocommit mode; else ``autocommit``) serves the session
+    and API-key lookups and the private reads that bots poll (balances, orders), which must
+    show the caller's own last acknowledged write: never a replica."""
     autocommit = autocommit or engine
+    reader = reader or autocommit
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False  # JsonApi serialises; Decimal must never slip through
     app.install(JsonApi(settings))
     redis_client = redis.Redis.from_url(settings.redis_url, **REDIS_TIMEOUTS)
     limiter = RateLimiter(settings.redis_url)
-    api = Api(app, settings, Authenticator(settings, autocommit, redis_client), limiter)
-    services = _services(api, engine, autocommit)
+    api = Api(app, settings, Authenticator(settings, reader, redis_client), limiter)
+    services = _services(api, engine, autocommit, reader)
     public_reads = services if market_data is None else replace(services, engine=market_data)
     for module in (routes_public, routes_market_data, routes_access, routes_account,
                    routes_trading, routes_custody):
@@ -142,7 +146,7 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
     return app, api
 
 
-def _services(api: Api, engine: Engine, autocommit: Engine) -> Services:
+def _services(api: Api, engine: Engine, autocommit: Engine, reader: Engine) -> Services:
     send = api.limiter.coalesced.send
 
     def announce(placements: list[Placement]) -> None:
@@ -155,7 +159,8 @@ def _services(api: Api, engine: Engine, autocommit: Engine) -> Services:
     return Services(engine, api.settings, api.limiter, api.authenticator, batcher,
                     after_commit(lambda market: publishing.wake(market, send)),
                     after_commit(publishing.enqueue_withdrawal),
-                    after_commit(lambda changes: publishing.publish_balances(changes, send)))
+                    after_commit(lambda changes: publishing.publish_balances(changes, send)),
+                    reader)
 
 
 def after_commit(notify: Callable[..., None]) -> Callable[..., None]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,19 +19,17 @@ import redis
 from sqlalchemy import Engine
 
 from api.client_address import client_address
+from api.credential_cache import CREDENTIAL_CACHE_SECONDS, CredentialCache
 from api.errors import ApiError
 from config import Settings
 from users import api_keys, sessions
+from users.errors import SessionInvalid
 
 ALL_SCOPES = frozenset(api_keys.SCOPES)
 SIGNATURE_HEX_LENGTH = 64
-# A key is read from the database at most this often per process; a revocation takes
-# effect at once in the process that revoked it and within this time in the others.
-# Each read is kept for a random part of it (from half to all), so that keys first read
-# together are not read again together: a burst of reads at once opened connections
-# beyond the pool's, which are closed again on return (a new PostgreSQL backend each).
-API_KEY_CACHE_SECONDS = 2.0
-API_KEY_CACHE_SIZE_MAX = 10_000
+# A key or session is read from the database at most this often per process
+# (``api.credential_cache``): the bound of a revocation in the other processes.
+API_KEY_CACHE_SECONDS = CREDENTIAL_CACHE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -53,35 +50,39 @@ class Principal:
 class Authenticator:
     def __init__(self, settings: Settings, engine: Engine, redis_client: redis.Redis) -> None:
         self.settings, self.engine, self.redis = settings, engine, redis_client
-        self._keys: dict[str, tuple[float, tuple | None]] = {}   # key id: (until, found)
+        self._keys: CredentialCache[tuple | None] = CredentialCache()  # by key id
+        # By token: (user id, session id, expiry), or the refusal's message (a session
+        # never comes back).
+        self._sessions: CredentialCache[tuple | str] = CredentialCache()
         # Lookups need no transaction: no BEGIN, and nothing to roll back.
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def forget_key(self, key_id: str) -> None:
-        self._keys.pop(key_id, None)
+        self._keys.forget(key_id)
+
+    def forget_session(self, token: str) -> None:
+        self._sessions.forget(token)
 
     def in_memory(self, request: bottle.BaseRequest) -> bool:
-        """Whether authenticating this request needs no database lookup (a signed request
-        whose key this process read less than API_KEY_CACHE_SECONDS ago)."""
+        """Whether authenticating this request needs no database lookup (a session or a
+        key that this process read less than CREDENTIAL_CACHE_SECONDS ago)."""
+        header = request.headers.get("Authorization")
+        if header:
+            return header.startswith("Bearer ") and \
+                self._sessions.holds(header[len("Bearer "):])
         key_id = request.headers.get("X-API-Key")
-        if key_id is None or request.headers.get("Authorization"):
-            return False
-        return self.key_in_memory(key_id)
+        return key_id is not None and self.key_in_memory(key_id)
 
     def key_in_memory(self, key_id: str) -> bool:
-        cached = self._keys.get(key_id)
-        return cached is not None and time.monotonic() < cached[0]
+        return self._keys.holds(key_id)
 
     def _key(self, key_id: str) -> tuple | None:
-        now = time.monotonic()
-        cached = self._keys.get(key_id)
-        if cached is not None and now < cached[0]:
-            return cached[1]
+        kept, found = self._keys.get(key_id)
+        if kept:
+            return found
         with self._reader.connect() as conn:
             found = api_keys.for_signature(conn, self.settings.secret_key, key_id)
-        if len(self._keys) >= API_KEY_CACHE_SIZE_MAX:
-            self._keys.clear()
-        self._keys[key_id] = (now + API_KEY_CACHE_SECONDS * random.uniform(0.5, 1), found)
+        self._keys.put(key_id, found)
         return found
 
     def principal(self, request: bottle.BaseRequest, body: bytes) -> Principal | None:
@@ -96,10 +97,28 @@ class Authenticator:
         return None
 
     def _session(self, token: str) -> Principal:
-        session_id = sessions.session_id_of(self.settings.secret_key, token)
-        with self._reader.connect() as conn:
-            user_id = sessions.user_of(conn, session_id)
+        kept, found = self._sessions.get(token)
+        if not kept:
+            found = self._look_up_session(token)
+        if isinstance(found, str):
+            raise SessionInvalid(found)
+        assert found is not None
+        user_id, session_id, expires_at = found
+        if time.time() >= expires_at:
+            raise SessionInvalid("the session has expired or was ended; log in again")
         return Principal(user_id, ALL_SCOPES, session_id=session_id)
+
+    def _look_up_session(self, token: str) -> tuple | str:
+        found: tuple | str
+        try:
+            session_id = sessions.session_id_of(self.settings.secret_key, token)
+            with self._reader.connect() as conn:
+                user_id, expires_at = sessions.holder_of(conn, session_id)
+            found = (user_id, session_id, expires_at.timestamp())
+        except SessionInvalid as refused:
+            found = str(refused)
+        self._sessions.put(token, found)
+        return found
 
     def _signed(self, request: bottle.BaseRequest, body: bytes) -> Principal:
         path = request.environ.get("PATH_INFO", "")

@@ -76,6 +76,8 @@ def log_in(services: Services, call: Call) -> dict:
 def log_out(services: Services, call: Call) -> None:
     with services.engine.begin() as conn:
         sessions.revoke(conn, call.principal.session_id)  # type: ignore[union-attr]
+    # At once in this process; the others read it again within CREDENTIAL_CACHE_SECONDS.
+    services.authenticator.forget_session(call.headers["Authorization"][len("Bearer "):])
 
 
 @routes.route("GET", "/v1/me", summary="the caller", tag="account", auth="read",

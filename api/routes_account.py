@@ -39,7 +39,8 @@ routes = Routes()
 
 
 def balances(services: Services, call: Call) -> dict:
-    with services.engine.connect() as conn:
+    # Never cached: a caller reads its own last acknowledged write (an order's hold).
+    with services.reader.connect() as conn:
         found = user_balances(conn, call.user_id)
     return {"items": [{"currency": b.currency,
                        "available": format_amount(b.available, b.scale),

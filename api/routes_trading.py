@@ -86,7 +86,7 @@ def list_orders(services: Services, call: Call) -> dict:
     for name in ("status", "market"):
         if name in call.query:
             query = query.where(orders.c[name] == call.query[name])
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         rows = conn.execute(query).all()
         known = scales(conn, {code for r in rows for code in r.market.split("-")})
     return page(rows, call, lambda r: views.view(r, known))
@@ -98,7 +98,7 @@ def list_orders(services: Services, call: Call) -> dict:
 
 
 def get_order(services: Services, call: Call) -> dict:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = conn.execute(select(orders).where(orders.c.id == _order_id(call),
                                                 orders.c.user_id == call.user_id)).first()
         if row is None:
@@ -149,7 +149,7 @@ def list_fills(services: Services, call: Call) -> dict:
                          fills.c.id, call)
     if "market" in call.query:
         query = query.where(fills.c.market == call.query["market"])
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         rows = conn.execute(query).all()
         known = scales(conn, {code for r in rows for code in r.market.split("-")})
     return page(rows, call, lambda r: views.fill_view(r, known))

@@ -24,3 +24,5 @@ class Services:
     enqueue_withdrawal: Callable[[str, str], None]    # (withdrawal id, currency)
     # After a commit that moved money outside trading: [(user id, currency, signed amount)]
     balances_changed: Callable[[list[tuple[int, str, str]]], None]
+    # In autocommit mode: a read is one statement, no BEGIN and no ROLLBACK around it.
+    reader: Engine

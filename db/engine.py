@@ -32,9 +32,11 @@ KEY_LOOKUPS = {"options": "-c enable_seqscan=off -c plan_cache_mode=force_generi
 
 
 def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True,
-           key_lookups: bool = False, autocommit: bool = False) -> Engine:
+           key_lookups: bool = False, autocommit: bool = False,
+           overflow_max: int = POOL_OVERFLOW_MAX) -> Engine:
     """``autocommit``: every connection stays in autocommit mode for life, for paths that
-    begin and commit in their own statements. Switching a pooled connection into it per
+    begin and commit in their own statements. ``overflow_max``: connections opened past
+    ``pool_size`` when all are in use, and closed on return. Switching a pooled connection into it per
     use (``execution_options``) costs a round trip on each return to the pool
     (``SET default_transaction_isolation TO DEFAULT``); on this engine, asking for
     AUTOCOMMIT again costs nothing."""
@@ -48,7 +50,7 @@ def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True,
         connect_args=connect_args,
         **isolation,
         pool_size=pool_size,
-        max_overflow=POOL_OVERFLOW_MAX,
+        max_overflow=overflow_max,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         # No ping on every checkout: it doubles the round trips of a short request. A
         # connection broken by a server restart fails one request and is replaced.

@@ -5,10 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
-from db.schema import accounts, currencies
+from db import round_trips
+from db.schema import accounts
 from ledger.accounts import Account, AccountKind
+from ledger.scales import scales as currency_scales
+
+# Bots poll their balances every few seconds: one prepared statement, planned once per
+# connection, by the unique index on (owner_user_id, currency, kind).
+_USER_BALANCES = round_trips.Prepared("ledger_user_balances", text("""
+    SELECT currency, kind, balance FROM accounts
+     WHERE owner_user_id = CAST(:user_id AS bigint) ORDER BY currency"""))
 
 
 @dataclass(frozen=True)
@@ -30,18 +38,14 @@ def balance(conn: Connection, account: Account) -> Decimal:
 
 
 def user_balances(conn: Connection, user_id: int) -> dict[str, UserBalance]:
-    """Every currency the user has ever held, with available and held amounts."""
-    rows = conn.execute(
-        select(accounts.c.currency, accounts.c.kind, accounts.c.balance, currencies.c.scale)
-        .join(currencies, currencies.c.code == accounts.c.currency)
-        .where(accounts.c.owner_user_id == user_id)
-        .order_by(accounts.c.currency)
-    ).all()
+    """Every currency the user has ever held, with available and held amounts, as
+    committed when the statement began (on a connection in autocommit mode: everything the
+    caller was told was done)."""
+    rows = round_trips.execute(conn, _USER_BALANCES.execute, {"user_id": user_id}).all()
     found: dict[str, dict[str, Decimal]] = {}
-    scales: dict[str, int] = {}
     for row in rows:
         found.setdefault(row.currency, {})[row.kind] = row.balance
-        scales[row.currency] = row.scale
+    scales = currency_scales(conn, found)
     return {
         currency: UserBalance(currency, scales[currency],
                               kinds.get(AccountKind.AVAILABLE.value, Decimal(0)),

@@ -37,15 +37,21 @@ def session_id_of(secret_key: bytes, token: str) -> uuid.UUID:
 
 
 def user_of(conn: Connection, session_id: uuid.UUID) -> int:
+    return holder_of(conn, session_id)[0]
+
+
+def holder_of(conn: Connection, session_id: uuid.UUID) -> tuple[int, datetime]:
+    """The user of a session that is neither revoked nor expired, whose user is not
+    frozen, and when the session expires."""
     row = conn.execute(
-        select(sessions.c.user_id)
+        select(sessions.c.user_id, sessions.c.expires_at)
         .join(users, users.c.id == sessions.c.user_id)
         .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None),
                sessions.c.expires_at > datetime.now(timezone.utc), users.c.frozen_at.is_(None))
     ).first()
     if row is None:
         raise SessionInvalid("the session has expired or was ended; log in again")
-    return row.user_id
+    return row.user_id, row.expires_at
 
 
 def revoke(conn: Connection, session_id: uuid.UUID) -> None:

@@ -31,7 +31,7 @@ def _rate(bps: int) -> str:
               summary="Binance: the caller's balances and fees")
 def account(services: BinanceServices, request: Request) -> dict:
     listed = services.symbols.all()
-    with services.native.engine.connect() as conn:
+    with services.native.reader.connect() as conn:
         found = user_balances(conn, request.user_id)
     assets = sorted({m.market.base for m in listed} | {m.market.quote for m in listed}
                     | set(found))

@@ -95,7 +95,7 @@ def _named(services: BinanceServices, request: Request, listed: Listed, unknown:
                                  orders.c.market == listed.market.symbol)
     query = query.where(orders.c.id == order_id) if order_id is not None else \
         query.where(orders.c.client_order_id == client_id)
-    with services.native.engine.connect() as conn:
+    with services.native.reader.connect() as conn:
         row = conn.execute(query).first()
     if row is None:
         raise BinanceError(400, -2013 if unknown == "query" else -2011,
@@ -151,7 +151,7 @@ def open_orders(services: BinanceServices, request: Request) -> list:
                                  orders.c.status.in_(ACTIVE))
     if symbol is not None:
         query = query.where(orders.c.market == services.symbols.get(symbol).market.symbol)
-    with services.native.engine.connect() as conn:
+    with services.native.reader.connect() as conn:
         rows = conn.execute(query.order_by(orders.c.id)).all()
     return [order(row, services.symbols.of_market(row.market)) for row in rows]
 
