@@ -7,6 +7,7 @@ matcher last committed it), candles from the table the matcher keeps per batch.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import NamedTuple
@@ -14,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine, select, text
 
 from api.errors import ApiError
+from api.market_cache import MarketDataCache, cached
 from api.pagination import newest_first, page
 from api.routing import Call, Routes
 from api.services import Services
@@ -111,6 +113,20 @@ def ticker(conn: Connection, symbol: str, now: datetime) -> dict:
 
 
 routes = Routes()
+# The public answers this process keeps (``api.market_cache``: at most 0.5 s old).
+ANSWERS = MarketDataCache(refusals=(ApiError,))
+
+
+def _question(call: Call) -> tuple:
+    """What a public answer depends on: the path and the declared query parameters."""
+    return tuple(sorted(call.path.items())) + tuple(sorted(call.query.items()))
+
+
+def _encoded(answer: dict) -> str:
+    return json.dumps(answer, separators=(",", ":"))
+
+
+kept = cached(ANSWERS, _question, _encoded)
 
 
 @routes.route("GET", "/v1/markets/{market}/book", summary="the aggregated order book",
@@ -119,6 +135,7 @@ routes = Routes()
                          404: ("no such market", None)})
 
 
+@kept
 def book(services: Services, call: Call) -> dict:
     symbol = call.path["market"]
     with services.engine.connect() as conn:
@@ -147,6 +164,7 @@ def book_levels(engine: Engine, symbol: str, depth: int
                          404: ("no such market", None)})
 
 
+@kept
 def market_trades(services: Services, call: Call) -> dict:
     symbol = call.path["market"]
     query = newest_first(select(trades).where(trades.c.market == symbol), trades.c.id, call)
@@ -170,6 +188,7 @@ def market_trades(services: Services, call: Call) -> dict:
                          404: ("no such market", None)})
 
 
+@kept
 def market_candles(services: Services, call: Call) -> dict:
     symbol, interval = call.path["market"], call.query["interval"]
     end = bucket(datetime.now(timezone.utc), interval) + INTERVALS[interval]
@@ -205,6 +224,7 @@ def candles_between(conn: Connection, symbol: str, interval: str, start: datetim
                                             404: ("no such market", None)})
 
 
+@kept
 def market_ticker(services: Services, call: Call) -> dict:
     with services.engine.connect() as conn:
         return ticker(conn, call.path["market"], datetime.now(timezone.utc))
@@ -215,6 +235,7 @@ def market_ticker(services: Services, call: Call) -> dict:
               responses={200: ("the tickers", obj(items={"type": "array", "items": TICKER}))})
 
 
+@kept
 def all_tickers(services: Services, call: Call) -> dict:
     now = datetime.now(timezone.utc)
     with services.engine.connect() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -16,6 +17,8 @@ from api.binance.services import BinanceServices
 from api.binance.shapes import aggregate_trade, moment, ms, public_trade
 from api.binance.symbols import Listed
 from api.binance.windows import window
+from api.errors import ApiError
+from api.market_cache import MarketDataCache, cached
 from api.routes_market_data import book_levels, candles_between, day_stats
 from db.schema import candles, market_state, trades
 from ledger import format_amount
@@ -31,6 +34,15 @@ MILLISECONDS = {"type": "string", "pattern": "^[0-9]{1,16}$"}
 ANY = {"type": ["object", "array"]}
 
 routes = BinanceRoutes()
+# The public answers this process keeps (``api.market_cache``: at most 0.5 s old).
+ANSWERS = MarketDataCache(refusals=(ApiError, BinanceError))
+
+
+def kept(*names: str) -> Any:
+    """Kept answers of a route whose answer depends on the parameters ``names``."""
+    return cached(ANSWERS, lambda request: tuple(request.params.values.get(name)
+                                                 for name in names),
+                  lambda answer: json.dumps(answer, separators=(",", ":")))
 
 
 @routes.route("GET", "/api/v3/ping", security="public", summary="Binance: ping", answer=ANY)
@@ -54,6 +66,7 @@ def info(services: BinanceServices, request: Request) -> dict:
 @routes.route("GET", "/api/v3/depth", security="public", answer=ANY,
               summary="Binance: the book, with lastUpdateId the book's sequence",
               params={"symbol": SYMBOL, "limit": LIMIT})
+@kept("symbol", "limit")
 def depth(services: BinanceServices, request: Request) -> dict:
     listed = services.symbols.get(request.params.text("symbol"))
     limit = request.params.limit(DEPTH_DEFAULT, DEPTH_MAX)
@@ -108,6 +121,7 @@ def aggregate_trades(services: BinanceServices, request: Request) -> list:
               summary="Binance: candles, oldest first, the current one last",
               params={"symbol": SYMBOL, "interval": {"type": "string"}, "limit": LIMIT,
                       "startTime": MILLISECONDS, "endTime": MILLISECONDS})
+@kept("symbol", "interval", "limit", "startTime", "endTime")
 def klines(services: BinanceServices, request: Request) -> list:
     params = request.params
     listed = services.symbols.get(params.text("symbol"))
@@ -163,6 +177,7 @@ def _one_or_list(request: Request, items: list[dict]) -> dict | list:
 @routes.route("GET", "/api/v3/ticker/24hr", security="public", answer=ANY,
               summary="Binance: 24-hour statistics",
               params={"symbol": SYMBOL, "symbols": {"type": "string"}})
+@kept("symbol", "symbols", "type")
 def ticker_24hr(services: BinanceServices, request: Request) -> dict | list:
     now = datetime.now(timezone.utc)
     chosen = _chosen(services, request)

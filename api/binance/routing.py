@@ -24,6 +24,7 @@ from api.binance import errors, signing
 from api.binance.params import Params, parse, signed_payload
 from api.client_address import client_address
 from api.errors import ApiError, translate
+from api.market_cache import JsonText
 from api.routing import Api, Operation, body_bytes
 from observability import logs, metrics
 
@@ -88,6 +89,8 @@ def _wrapped(services: BinanceServices, security: str, handler: Callable[[Reques
         bottle.response.content_type = "application/json"
         try:
             result = handler(_checked(services, security))
+            if isinstance(result, JsonText):     # a kept answer (api.market_cache)
+                return result
             return json.dumps(result, separators=(",", ":"))
         except Exception as error:
             return answer_error(error, request_id)
