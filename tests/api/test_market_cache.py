@@ -1,0 +1,141 @@
+"""Public market data kept per process (``api.market_cache``): never older than
+MARKET_DATA_STALENESS_SECONDS against a real ``web`` process, concurrent askers share
+one answer, refusals are kept too."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from api.errors import ApiError
+from api.market_cache import MARKET_DATA_STALENESS_SECONDS, JsonText, MarketDataCache
+from tests.trading import Clock, create_market, funded_user, place, runner
+
+# A request's own time on this shared machine, beyond the bound itself.
+REQUEST_SLACK_SECONDS = 0.3
+POLL_SECONDS = 0.02
+
+
+def _answers_after_a_change(url: str, change, before, after) -> tuple[float, float]:
+    """Read ``url`` (its JSON through ``before``/``after``' shape) after ``change()``
+    until the new answer is served; every answer must be exactly the old one or the new
+    one, and once new, new. Returns (seconds from the change's commit to the last old
+    answer received, to the first new answer asked for)."""
+    assert before[0](requests.get(url, timeout=10).json()) == before[1]
+    change()
+    committed = time.monotonic()
+    last_old, first_new = 0.0, None
+    while first_new is None or time.monotonic() - committed < 2 * MARKET_DATA_STALENESS_SECONDS:
+        asked = time.monotonic()
+        answer = before[0](requests.get(url, timeout=10).json())
+        if answer == before[1]:
+            assert first_new is None, "an old answer after a new one"
+            last_old = time.monotonic() - committed
+        else:
+            assert answer == after
+            first_new = asked - committed if first_new is None else first_new
+        assert time.monotonic() - committed < 10, "never the new answer"
+        time.sleep(POLL_SECONDS)
+    return last_old, first_new
+
+
+@pytest.fixture
+def trading(engine, admin_engine, settings):
+    market = create_market(admin_engine, maker_fee_bps=10, taker_fee_bps=20)
+    clock = Clock(datetime.now(timezone.utc))
+    run = runner(engine, settings, market, clock)
+    seller = funded_user(engine, market, base="5")
+    buyer = funded_user(engine, market, quote="1000")
+    place(engine, seller, market, clock.now, side="sell", type="limit", quantity="1",
+          price="100.00")
+    place(engine, buyer, market, clock.now, side="buy", type="limit", quantity="0.4",
+          price="100.00")
+    run.run_pending()
+
+    def trade_at_101() -> None:
+        place(engine, seller, market, clock.now, side="sell", type="limit", quantity="0.5",
+              price="99.00")
+        place(engine, buyer, market, clock.now, side="buy", type="market", quantity="0.2")
+        run.run_pending()
+    return market, trade_at_101
+
+
+def test_the_book_is_never_older_than_the_bound(api_url, trading):
+    market, change = trading
+    url = f"{api_url}/v1/markets/{market}/book?depth=5"
+    old = {"asks": [["100.00", "0.60000000"]], "bids": []}
+    new = {"asks": [["99.00", "0.30000000"], ["100.00", "0.60000000"]], "bids": []}
+    last_old, first_new = _answers_after_a_change(
+        url, change, (lambda b: {"asks": b["asks"], "bids": b["bids"]}, old), new)
+    assert last_old <= MARKET_DATA_STALENESS_SECONDS + REQUEST_SLACK_SECONDS
+    assert first_new <= MARKET_DATA_STALENESS_SECONDS + REQUEST_SLACK_SECONDS
+
+
+def test_the_ticker_and_binance_depth_are_never_older_than_the_bound(api_url, trading):
+    market, change = trading
+    ticker = f"{api_url}/v1/markets/{market}/ticker"
+    depth = f"{api_url}/api/v3/depth?symbol={market.replace('-', '')}&limit=5"
+    requests.get(depth, timeout=10)              # both kept before the change
+    last_old, first_new = _answers_after_a_change(
+        ticker, change, (lambda t: (t["last"], t["volume"], t["trades"]),
+                         ("100.00", "0.40000000", 1)), ("99.00", "0.60000000", 2))
+    assert last_old <= MARKET_DATA_STALENESS_SECONDS + REQUEST_SLACK_SECONDS
+    assert first_new <= MARKET_DATA_STALENESS_SECONDS + REQUEST_SLACK_SECONDS
+    assert requests.get(depth, timeout=10).json()["asks"] == [
+        ["99.00", "0.30000000"], ["100.00", "0.60000000"]]
+
+
+def test_concurrent_askers_of_one_question_share_one_answer(monkeypatch):
+    cache = MarketDataCache(seconds=5)
+    monkeypatch.setattr("api.market_cache.bottle.response", type("R", (), {})())
+    computed, release = [], threading.Event()
+
+    def compute() -> JsonText:
+        computed.append(1)
+        release.wait(5)
+        return JsonText('{"n":1}')
+
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(cache.answer("q", compute)))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert (len(computed), answers) == (1, ['{"n":1}'] * 8)
+    assert cache.answer("q", compute) == '{"n":1}' and len(computed) == 1
+
+
+def test_a_refusal_is_kept_and_raised_afresh_each_time():
+    cache = MarketDataCache(seconds=5, refusals=(ApiError,))
+    asked = []
+
+    def unknown() -> JsonText:
+        asked.append(1)
+        raise ApiError(404, "unknown_market", "no market 'X-Y'", "market")
+
+    refusals = []
+    for _ in range(3):
+        with pytest.raises(ApiError) as refused:
+            cache.answer("x", unknown)
+        refusals.append(refused.value)
+    assert len(asked) == 1 and len({id(r) for r in refusals}) == 3
+    assert [(r.status, r.code, r.message, r.field) for r in refusals] == [
+        (404, "unknown_market", "no market 'X-Y'", "market")] * 3
+
+
+def test_an_answer_is_asked_again_once_the_bound_has_passed(monkeypatch):
+    cache = MarketDataCache(seconds=0.1)
+    monkeypatch.setattr("api.market_cache.bottle.response", type("R", (), {})())
+    numbers = iter(range(10))
+    first = cache.answer("q", lambda: JsonText(str(next(numbers))))
+    again = cache.answer("q", lambda: JsonText(str(next(numbers))))
+    time.sleep(0.15)
+    later = cache.answer("q", lambda: JsonText(str(next(numbers))))
+    assert (first, again, later, cache.computed) == ("0", "0", "1", 2)
