@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections import Counter
 from dataclasses import replace
 from typing import Any, Callable
@@ -69,7 +68,7 @@ class JsonApi:
                 metrics.HTTP_SECONDS.labels(method, rule).observe(time.perf_counter() - started)
 
         def answer(*args: Any, **kwargs: Any) -> Any:
-            request_id = uuid.uuid4().hex
+            request_id = logs.new_request_id()
             logs.request_id.set(request_id)
             bottle.response.set_header("X-Request-Id", request_id)
             if bottle.request.headers.get("Origin") == self.allowed_origin:

@@ -11,6 +11,7 @@ client can write garbage only left of what the trusted proxy appended).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any, Iterable
 
@@ -30,6 +31,7 @@ def client_address(environ: dict[str, Any], trusted: Iterable[Network]) -> str:
     return cached
 
 
+@functools.lru_cache(maxsize=4096)   # pure, and asked the same for every request of a peer
 def resolved(peer: str, forwarded_for: str, trusted: tuple[Network, ...]) -> str:
     """The pure rule: ``peer`` unless it is trusted, else the rightmost untrusted hop."""
     address = normalized(peer)

@@ -37,6 +37,11 @@ class CredentialCache(Generic[Found]):
             return False, None
         return True, kept[1]
 
+    def until(self, key: Hashable) -> float | None:
+        """When (``time.monotonic``) what was found for ``key`` stops being kept."""
+        kept = self._found.get(key)
+        return None if kept is None else kept[0]
+
     def holds(self, key: Hashable) -> bool:
         return self.get(key)[0]
 

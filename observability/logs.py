@@ -8,13 +8,24 @@ request id of the request being served.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
 import os
+import secrets
 
 from pythonjsonlogger.json import JsonFormatter
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id",
                                                                         default=None)
+# A request id is this process's random half and its count of requests: unique across
+# processes and restarts like a uuid4, without a system call for 16 random bytes each.
+_PROCESS_PART = secrets.token_hex(8)
+_numbers = itertools.count()
+
+
+def new_request_id() -> str:
+    """32 hex digits, as a uuid4's ``hex`` was."""
+    return f"{_PROCESS_PART}{next(_numbers):016x}"
 
 
 class _Context(logging.Filter):

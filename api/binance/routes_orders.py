@@ -27,7 +27,7 @@ from api.routes_trading import CANCEL_UNCONFIRMED
 from db import outcomes
 from db.schema import fills, orders
 from matcher.statuses import ACCEPTED, ACTIVE
-from trading import matcher_requests
+from trading import matcher_requests, order_reads
 from trading.errors import OrderNotFound
 
 RESULT_WAIT_SECONDS = 2.0
@@ -91,12 +91,14 @@ def _named(services: BinanceServices, request: Request, listed: Listed, unknown:
     if order_id is None and client_id is None:
         raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, "
                            "but both were empty/null!")
-    query = select(orders).where(orders.c.user_id == request.user_id,
-                                 orders.c.market == listed.market.symbol)
-    query = query.where(orders.c.id == order_id) if order_id is not None else \
-        query.where(orders.c.client_order_id == client_id)
     with services.native.reader.connect() as conn:
-        row = conn.execute(query).first()
+        if order_id is not None:
+            row = order_reads.one(conn, request.user_id, order_id)
+            row = row if row is not None and row.market == listed.market.symbol else None
+        else:
+            row = conn.execute(select(orders).where(
+                orders.c.user_id == request.user_id, orders.c.market == listed.market.symbol,
+                orders.c.client_order_id == client_id)).first()
     if row is None:
         raise BinanceError(400, -2013 if unknown == "query" else -2011,
                            "Order does not exist." if unknown == "query" else UNKNOWN_ORDER)
@@ -147,12 +149,9 @@ def _cancelled(services: BinanceServices, request: Request, listed: Listed,
               answer=ANY, summary="Binance: the caller's open orders, oldest first")
 def open_orders(services: BinanceServices, request: Request) -> list:
     symbol = request.params.text("symbol")
-    query = select(orders).where(orders.c.user_id == request.user_id,
-                                 orders.c.status.in_(ACTIVE))
-    if symbol is not None:
-        query = query.where(orders.c.market == services.symbols.get(symbol).market.symbol)
+    market = None if symbol is None else services.symbols.get(symbol).market.symbol
     with services.native.reader.connect() as conn:
-        rows = conn.execute(query.order_by(orders.c.id)).all()
+        rows = order_reads.active_oldest_first(conn, request.user_id, market)
     return [order(row, services.symbols.of_market(row.market)) for row in rows]
 
 

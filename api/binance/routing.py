@@ -13,7 +13,6 @@ import functools
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -83,7 +82,7 @@ def _wrapped(services: BinanceServices, security: str, handler: Callable[[Reques
              rule: str) -> Callable[[], str]:
     def run() -> str:
         started = time.perf_counter()
-        request_id = uuid.uuid4().hex
+        request_id = logs.new_request_id()
         logs.request_id.set(request_id)
         bottle.response.set_header("X-Request-Id", request_id)
         bottle.response.content_type = "application/json"

@@ -1,0 +1,64 @@
+"""The caller's orders as bots poll them: each read one prepared statement.
+
+A bot reads its open orders and each order's state every few seconds per market; built
+and compiled by SQLAlchemy's expression language each time, and planned anew by
+PostgreSQL, such a read cost more than the rest of its request. These statements are
+planned once per connection (``db.round_trips.Prepared``, a generic plan): by the primary
+key, or by the partial index of a user's active orders (``orders_active_by_user``, which
+the literal ``status IN`` of the text lets a generic plan use). Rows come as SQLAlchemy's,
+with every column of ``orders`` (named: a prepared ``SELECT *`` fails once a migration adds
+one), so that the views are the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlalchemy import Connection, Row, text
+
+from db import round_trips
+from db.schema import orders
+from matcher.statuses import ACTIVE
+
+ORDERS_ACTIVE_PER_READ_MAX = 1_000      # above any user's open orders (MAX_NUM_ORDERS 200)
+_NO_CURSOR = (1 << 63) - 1
+_COLUMNS = ", ".join(column.name for column in orders.c)
+
+_ONE = round_trips.Prepared("orders_read_one", text(f"""
+    SELECT {_COLUMNS} FROM orders
+     WHERE id = CAST(:order_id AS bigint) AND user_id = CAST(:user_id AS bigint)"""))
+_ACTIVE_NEWEST_FIRST = round_trips.Prepared("orders_read_active_newest", text(f"""
+    SELECT {_COLUMNS} FROM orders
+     WHERE user_id = CAST(:user_id AS bigint) AND status IN {ACTIVE}
+       AND (CAST(:status AS text) IS NULL OR status = CAST(:status AS text))
+       AND (CAST(:market AS text) IS NULL OR market = CAST(:market AS text))
+       AND id < CAST(:before AS bigint)
+     ORDER BY id DESC LIMIT CAST(:rows AS integer)"""))
+_ACTIVE_OLDEST_FIRST = round_trips.Prepared("orders_read_active_oldest", text(f"""
+    SELECT {_COLUMNS} FROM orders
+     WHERE user_id = CAST(:user_id AS bigint) AND status IN {ACTIVE}
+       AND (CAST(:market AS text) IS NULL OR market = CAST(:market AS text))
+     ORDER BY id LIMIT CAST(:rows AS integer)"""))
+
+
+def one(conn: Connection, user_id: int, order_id: int) -> Row[Any] | None:
+    """The user's order ``order_id``, if it is theirs."""
+    return round_trips.execute(conn, _ONE.execute,
+                               {"order_id": order_id, "user_id": user_id}).first()
+
+
+def active_newest_first(conn: Connection, user_id: int, status: str | None,
+                        market: str | None, before: int | None, rows: int
+                        ) -> Sequence[Row[Any]]:
+    """At most ``rows`` of the user's active orders (of ``status``, one of ACTIVE, if
+    given; of ``market`` if given), with ids below ``before``, newest first."""
+    assert status is None or status in ACTIVE, status
+    return round_trips.execute(conn, _ACTIVE_NEWEST_FIRST.execute, {
+        "user_id": user_id, "status": status, "market": market,
+        "before": _NO_CURSOR if before is None else before, "rows": rows}).all()
+
+
+def active_oldest_first(conn: Connection, user_id: int, market: str | None) -> Sequence[Row[Any]]:
+    """The user's active orders (of ``market`` if given), oldest first."""
+    return round_trips.execute(conn, _ACTIVE_OLDEST_FIRST.execute, {
+        "user_id": user_id, "market": market, "rows": ORDERS_ACTIVE_PER_READ_MAX}).all()
