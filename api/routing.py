@@ -118,8 +118,9 @@ class Api:
             ip = client_address(request.environ, self.settings.trusted_proxies)
             limits = [(self.settings.rate_limit_per_ip, ("ip", ip))]
             # The address's limit first whenever authenticating would read the database
-            # (a session, a key not in memory): an address over its limit costs no lookup.
-            # A key in memory has both limits and its signature counted in one round trip.
+            # (a session or key not in memory): an address over its limit costs no lookup.
+            # A session or key in memory (``api.credential_cache``) has both limits, and a
+            # signature its claim, counted in one round trip.
             if not operation.counted:
                 limits = []
             elif operation.auth is None or not self.authenticator.in_memory(request):

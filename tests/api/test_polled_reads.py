@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from api.credential_cache import CREDENTIAL_CACHE_SECONDS
 from tests.api.client import Client, SignedClient, error_of
@@ -43,14 +44,14 @@ def market(admin_engine):
     return create_market(admin_engine, maker_fee_bps=10, taker_fee_bps=20)
 
 
-def _seconds_until_refused(call, code: str) -> float:
-    """Seconds from now until ``call()`` answers 401 with ``code`` (each answer before it
-    must be a 200)."""
+def _seconds_until_refused(call, code: str, status: int = 401) -> float:
+    """Seconds from now until ``call()`` answers ``status`` with ``code`` (each answer
+    before it must be a 200)."""
     started = time.monotonic()
     while True:
         response = call()
         if response.status_code != 200:
-            assert (response.status_code, response.json()["error"]["code"]) == (401, code)
+            assert (response.status_code, response.json()["error"]["code"]) == (status, code)
             return time.monotonic() - started
         assert time.monotonic() - started < 10, "never refused"
         time.sleep(0.05)
@@ -80,6 +81,25 @@ def test_a_revoked_key_is_refused_at_once_where_revoked_and_within_the_bound_els
     assert error_of(bot.get("/v1/balances")) == (401, "api_key_revoked", None)
     waited = _seconds_until_refused(lambda: elsewhere.get("/v1/balances"), "api_key_revoked")
     assert waited <= CREDENTIAL_CACHE_SECONDS + REQUEST_SLACK_SECONDS
+
+
+def test_a_frozen_users_key_and_session_are_refused_within_the_bound_everywhere(
+        api_url, other_url, admin_engine):
+    alice = signed_up(api_url)
+    bot = api_key(alice, ["read"])
+    readers = [bot, SignedClient(other_url, bot.key_id, bot.secret)]
+    sessions = [alice, Client(other_url, alice.token)]
+    for reader in readers + sessions:
+        assert reader.get("/v1/balances").json() == {"items": []}
+    with admin_engine.begin() as conn:
+        conn.execute(text("UPDATE users SET frozen_at = now() WHERE email = :email"),
+                     {"email": alice.email})
+    started = time.monotonic()
+    for reader in readers:
+        _seconds_until_refused(lambda: reader.get("/v1/balances"), "account_frozen", 403)
+    for reader in sessions:
+        _seconds_until_refused(lambda: reader.get("/v1/balances"), "invalid_session")
+    assert time.monotonic() - started <= CREDENTIAL_CACHE_SECONDS + REQUEST_SLACK_SECONDS
 
 
 def test_a_session_remembered_is_still_counted_against_the_callers_limit(limited_url):
