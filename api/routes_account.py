@@ -18,7 +18,7 @@ from currencies.simulated import SimulatedChain
 from db.schema import accounts, currencies, entries, transfers
 from ledger import (
     AccountKind, account, format_amount, liability_snapshots, move, parse_amount, post,
-    user_balances,
+    user_balances_now,
 )
 
 FAUCET_GRANTS_PER_HOUR_MAX = 10
@@ -40,8 +40,7 @@ routes = Routes()
 
 def balances(services: Services, call: Call) -> dict:
     # Never cached: a caller reads its own last acknowledged write (an order's hold).
-    with services.reader.connect() as conn:
-        found = user_balances(conn, call.user_id)
+    found = user_balances_now(services.reader, call.user_id)
     return {"items": [{"currency": b.currency,
                        "available": format_amount(b.available, b.scale),
                        "held": format_amount(b.held, b.scale),

@@ -11,7 +11,7 @@ from api.services import Services
 from api.schemas import AMOUNT, CURSOR, LIMIT, TIMESTAMP, obj, page_of
 from db import outcomes
 from db.schema import fills, orders
-from ledger.scales import market_scales, scales
+from ledger.scales import market_scales, scales, scales_of
 from trading import matcher_requests, order_reads, views
 from matcher import order_types, statuses
 from trading.errors import InvalidOrder, OrderNotFound
@@ -84,12 +84,11 @@ def list_orders(services: Services, call: Call) -> dict:
     status = call.query.get("status")
     if status in statuses.ACTIVE:
         # What bots poll (their open orders): one prepared statement.
-        with services.reader.connect() as conn:
-            rows = order_reads.active_newest_first(
-                conn, call.user_id, status, call.query.get("market"),
-                int(call.query["cursor"]) if "cursor" in call.query else None,
-                call.query["limit"] + 1)
-            known = scales(conn, {code for r in rows for code in r.market.split("-")})
+        rows = order_reads.active_newest_first(
+            services.reader, call.user_id, status, call.query.get("market"),
+            int(call.query["cursor"]) if "cursor" in call.query else None,
+            call.query["limit"] + 1)
+        known = scales_of(services.reader, {code for r in rows for code in r.market.split("-")})
         return page(rows, call, lambda r: views.view(r, known))
     query = newest_first(select(orders).where(orders.c.user_id == call.user_id),
                          orders.c.id, call)
@@ -108,11 +107,10 @@ def list_orders(services: Services, call: Call) -> dict:
 
 
 def get_order(services: Services, call: Call) -> dict:
-    with services.reader.connect() as conn:
-        row = order_reads.one(conn, call.user_id, _order_id(call))
-        if row is None:
-            raise OrderNotFound("no order of yours has this id", field="id")
-        return views.view(row, market_scales(conn, row.market))
+    row = order_reads.one(services.reader, call.user_id, _order_id(call))
+    if row is None:
+        raise OrderNotFound("no order of yours has this id", field="id")
+    return views.view(row, scales_of(services.reader, row.market.split("-")))
 
 
 @routes.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",

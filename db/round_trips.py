@@ -19,7 +19,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, TextClause
+from psycopg2.extras import NamedTupleCursor
+from sqlalchemy import Connection, Engine, TextClause
 from sqlalchemy.dialects.postgresql.psycopg2 import dialect as psycopg2_dialect
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -94,6 +95,37 @@ def execute(conn: Connection, sql: str, parameters: dict[str, Any]) -> CursorRes
         prepared.update(_PREPARED)
     return conn.exec_driver_sql(sql, {name: _array_literal(value)
                                       for name, value in parameters.items()})
+
+
+def read(engine: Engine, statement: Prepared, parameters: dict[str, Any]) -> list[Any]:
+    """The rows of ``statement`` (named tuples), run in one round trip on a connection of
+    ``engine``'s pool (in autocommit mode: the rows as committed when it began), without
+    SQLAlchemy's execution machinery: for the reads bots poll, its connection, execution
+    context and result cost about 100 us of CPU per read here, the driver's own 56 us.
+    Errors are SQLAlchemy's (``DBAPIError``, a lost connection taken out of the pool), as
+    for any other statement."""
+    pooled = engine.raw_connection()
+    raw = pooled.dbapi_connection
+    driver_error = engine.dialect.loaded_dbapi.Error
+    try:
+        with raw.cursor(cursor_factory=NamedTupleCursor) as cursor:
+            prepared = pooled.info.setdefault(_PREPARED_KEY, set())
+            if len(prepared) < len(_PREPARED):
+                cursor.execute(";\n".join(["DEALLOCATE ALL", *(
+                    each.prepare for each in _PREPARED.values())]))
+                prepared.update(_PREPARED)
+            cursor.execute(statement.execute, {name: _array_literal(value)
+                                               for name, value in parameters.items()})
+            return cursor.fetchall()
+    except driver_error as error:
+        lost = engine.dialect.is_disconnect(error, raw, None)
+        if lost:
+            pooled.invalidate(error)
+        raise DBAPIError.instance(statement.execute, parameters, error, driver_error,
+                                  connection_invalidated=lost,
+                                  dialect=engine.dialect) from error
+    finally:
+        pooled.close()
 
 
 def _prepare(conn: Connection, statements: str) -> None:

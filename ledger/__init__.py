@@ -10,7 +10,7 @@ Glossary (one meaning each):
 
 from ledger.accounts import Account, AccountKind, account
 from money import format_amount, parse_amount, round_down, round_up, unit
-from ledger.balances import UserBalance, balance, user_balances
+from ledger.balances import UserBalance, balance, user_balances, user_balances_now
 from ledger.errors import (
     AmountError, IdempotencyConflict, InsufficientFunds, LedgerError, LedgerIntegrityError,
     UnbalancedTransfer, UnknownCurrency,
@@ -24,5 +24,5 @@ __all__ = [
     "UnbalancedTransfer", "UnknownCurrency", "UserBalance", "account", "balance",
     "format_amount", "move", "parse_amount", "post", "post_many", "post_new", "reconcile",
     "round_down",
-    "round_up", "unit", "user_balances",
+    "round_up", "unit", "user_balances", "user_balances_now",
 ]

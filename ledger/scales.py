@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from db.schema import currencies
 from ledger.errors import UnknownCurrency
@@ -25,6 +25,15 @@ def scales(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
             currencies.c.code.in_(sorted(missing))))
         _known.update((code, scale) for code, scale in rows)
     return {code: _known[code] for code in wanted if code in _known}
+
+
+def scales_of(engine: Engine, codes: Iterable[str]) -> dict[str, int]:
+    """``scales``, with a connection of ``engine`` taken only for codes not seen yet."""
+    wanted = set(codes)
+    if wanted <= _known.keys():
+        return {code: _known[code] for code in wanted}
+    with engine.connect() as conn:
+        return scales(conn, wanted)
 
 
 def scale(conn: Connection, code: str) -> int:

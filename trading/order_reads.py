@@ -5,16 +5,16 @@ and compiled by SQLAlchemy's expression language each time, and planned anew by
 PostgreSQL, such a read cost more than the rest of its request. These statements are
 planned once per connection (``db.round_trips.Prepared``, a generic plan): by the primary
 key, or by the partial index of a user's active orders (``orders_active_by_user``, which
-the literal ``status IN`` of the text lets a generic plan use). Rows come as SQLAlchemy's,
-with every column of ``orders`` (named: a prepared ``SELECT *`` fails once a migration adds
+the literal ``status IN`` of the text lets a generic plan use), and run by
+``db.round_trips.read``. Rows are named tuples with every column of ``orders`` (named: a prepared ``SELECT *`` fails once a migration adds
 one), so that the views are the same.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Row, text
+from sqlalchemy import Engine, text
 
 from db import round_trips
 from db.schema import orders
@@ -41,24 +41,23 @@ _ACTIVE_OLDEST_FIRST = round_trips.Prepared("orders_read_active_oldest", text(f"
      ORDER BY id LIMIT CAST(:rows AS integer)"""))
 
 
-def one(conn: Connection, user_id: int, order_id: int) -> Row[Any] | None:
+def one(engine: Engine, user_id: int, order_id: int) -> Any | None:
     """The user's order ``order_id``, if it is theirs."""
-    return round_trips.execute(conn, _ONE.execute,
-                               {"order_id": order_id, "user_id": user_id}).first()
+    found = round_trips.read(engine, _ONE, {"order_id": order_id, "user_id": user_id})
+    return found[0] if found else None
 
 
-def active_newest_first(conn: Connection, user_id: int, status: str | None,
-                        market: str | None, before: int | None, rows: int
-                        ) -> Sequence[Row[Any]]:
+def active_newest_first(engine: Engine, user_id: int, status: str | None,
+                        market: str | None, before: int | None, rows: int) -> list[Any]:
     """At most ``rows`` of the user's active orders (of ``status``, one of ACTIVE, if
     given; of ``market`` if given), with ids below ``before``, newest first."""
     assert status is None or status in ACTIVE, status
-    return round_trips.execute(conn, _ACTIVE_NEWEST_FIRST.execute, {
+    return round_trips.read(engine, _ACTIVE_NEWEST_FIRST, {
         "user_id": user_id, "status": status, "market": market,
-        "before": _NO_CURSOR if before is None else before, "rows": rows}).all()
+        "before": _NO_CURSOR if before is None else before, "rows": rows})
 
 
-def active_oldest_first(conn: Connection, user_id: int, market: str | None) -> Sequence[Row[Any]]:
+def active_oldest_first(engine: Engine, user_id: int, market: str | None) -> list[Any]:
     """The user's active orders (of ``market`` if given), oldest first."""
-    return round_trips.execute(conn, _ACTIVE_OLDEST_FIRST.execute, {
-        "user_id": user_id, "market": market, "rows": ORDERS_ACTIVE_PER_READ_MAX}).all()
+    return round_trips.read(engine, _ACTIVE_OLDEST_FIRST, {
+        "user_id": user_id, "market": market, "rows": ORDERS_ACTIVE_PER_READ_MAX})

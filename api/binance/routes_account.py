@@ -14,7 +14,7 @@ from api.binance.services import BinanceServices
 from api.binance.shapes import my_trade
 from api.binance.windows import window
 from db.schema import fills
-from ledger import format_amount, user_balances
+from ledger import format_amount, user_balances_now
 
 TRADES_DEFAULT, TRADES_MAX = 500, 1000
 RATE_DECIMALS = 8
@@ -31,8 +31,7 @@ def _rate(bps: int) -> str:
               summary="Binance: the caller's balances and fees")
 def account(services: BinanceServices, request: Request) -> dict:
     listed = services.symbols.all()
-    with services.native.reader.connect() as conn:
-        found = user_balances(conn, request.user_id)
+    found = user_balances_now(services.native.reader, request.user_id)
     assets = sorted({m.market.base for m in listed} | {m.market.quote for m in listed}
                     | set(found))
     omit_zero = request.params.text("omitZeroBalances") == "true"

@@ -91,11 +91,11 @@ def _named(services: BinanceServices, request: Request, listed: Listed, unknown:
     if order_id is None and client_id is None:
         raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, "
                            "but both were empty/null!")
-    with services.native.reader.connect() as conn:
-        if order_id is not None:
-            row = order_reads.one(conn, request.user_id, order_id)
-            row = row if row is not None and row.market == listed.market.symbol else None
-        else:
+    if order_id is not None:
+        row = order_reads.one(services.native.reader, request.user_id, order_id)
+        row = row if row is not None and row.market == listed.market.symbol else None
+    else:
+        with services.native.reader.connect() as conn:
             row = conn.execute(select(orders).where(
                 orders.c.user_id == request.user_id, orders.c.market == listed.market.symbol,
                 orders.c.client_order_id == client_id)).first()
@@ -150,8 +150,7 @@ def _cancelled(services: BinanceServices, request: Request, listed: Listed,
 def open_orders(services: BinanceServices, request: Request) -> list:
     symbol = request.params.text("symbol")
     market = None if symbol is None else services.symbols.get(symbol).market.symbol
-    with services.native.reader.connect() as conn:
-        rows = order_reads.active_oldest_first(conn, request.user_id, market)
+    rows = order_reads.active_oldest_first(services.native.reader, request.user_id, market)
     return [order(row, services.symbols.of_market(row.market)) for row in rows]
 
 
