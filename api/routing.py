@@ -132,8 +132,10 @@ class Api:
                 principal = None if operation.auth is None else \
                     self.authenticator.principal(request, raw)
                 _authorize(operation, principal)
-            except ApiError:
-                self.limiter.admit(limits)   # a refused caller counts against its address
+            except Exception:
+                # A refused caller counts against its address (a remembered refusal too:
+                # an ended session's token is refused from memory, not the database).
+                self.limiter.admit(limits)
                 raise
             if principal is not None:
                 limits.append((self.settings.rate_limit_per_user, ("caller", principal.identity)))

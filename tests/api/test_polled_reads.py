@@ -111,6 +111,14 @@ def test_a_session_remembered_is_still_counted_against_the_callers_limit(limited
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
+def test_an_ended_session_refused_from_memory_still_counts_against_the_address(
+        limited_url):
+    alice = signed_up(limited_url)            # sign-up and log-in: the address's 1 and 2
+    assert alice.delete("/v1/sessions").status_code == 204                          # 3
+    statuses = [alice.get("/v1/balances").status_code for _ in range(38)]           # 4...
+    assert statuses == [401] * 37 + [429]
+
+
 def test_a_key_remembered_is_counted_once_per_request_on_both_faces(limited_url):
     alice = signed_up(limited_url)
     bot = api_key(alice, ["read"])         # the session's third request, the key's first
