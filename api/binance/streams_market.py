@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from api import ws_frames
 from api.binance import streams_frames as frames
 from api.binance.routes_market import day_ticker, kline
 from api.binance.streams_names import Stream
@@ -52,8 +53,15 @@ class StreamClient(Client):
         self.streams: dict[str, Stream] = {}
         self.listen_key: str | None = None      # a user-data socket's
 
-    def deliver(self, name: str, frame: Any) -> None:
-        self.offer({"stream": name, "data": frame} if self.combined else frame)
+
+def encoded(name: str, frame: Any, combined: bool, known: dict[tuple[str, bool], bytes]
+            ) -> bytes:
+    """``frame`` as a socket of that name and kind receives it, encoded once per spelling
+    (``known`` holds those encoded so far)."""
+    key = (name if combined else "", combined)
+    if key not in known:
+        known[key] = ws_frames.text({"stream": name, "data": frame} if combined else frame)
+    return known[key]
 
 
 class DiffBuffer:
@@ -124,8 +132,10 @@ class MarketStreams:
                    if key[1] == symbol and key[0] in BOOK_KINDS)
 
     def _send(self, key: tuple, frame: Any) -> None:
+        """``frame`` to every subscriber of the stream, encoded once per spelling."""
+        known: dict[tuple[str, bool], bytes] = {}
         for client, name in list(self.subscribers.get(key, {}).items()):
-            client.deliver(name, frame)
+            client.offer_frame(encoded(name, frame, client.combined, known))
 
     def _keys(self, kind: str) -> list[tuple]:
         return [key for key in self.subscribers if key[0] == kind]
