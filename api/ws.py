@@ -33,7 +33,7 @@ import gevent
 import redis
 from sqlalchemy import Engine, select
 
-from api import routes_market_data, ws_access, ws_frames, ws_limits, ws_sockets
+from api import routes_market_data, ws_access, ws_frames, ws_limits, ws_outbox, ws_sockets
 from api.auth import Authenticator
 from api.client_address import client_address
 from api.errors import ApiError, translate
@@ -113,6 +113,10 @@ class Hub:
                 pubsub.psubscribe(channels.MARKET_CHANNELS, channels.USER_CHANNELS)
                 for message in pubsub.listen():
                     self._dispatch(message["channel"].decode(), json.loads(message["data"]))
+                    if ws_outbox.FLUSHER.marked:
+                        # Written before the next event: a burst read at once from Redis
+                        # would otherwise pile up in every outbox, slow consumer or not.
+                        gevent.sleep(0)
             except redis.RedisError as error:  # Redis restarted: a delay, then resubscribe
                 log.warning("event subscription lost (%s); resubscribing", error)
                 gevent.sleep(1)

@@ -25,6 +25,7 @@ from observability import metrics
 POLICY_VIOLATION = 1008          # the close status of a socket the server ends
 CLOSE_GRACE_SECONDS = 2           # after the close frame, the client's time to answer it
 LAG_MAX_SECONDS = 2.0            # the oldest frame waiting longer: a slow consumer
+SEND_BUFFER_BYTES = 64 * 1024     # the kernel's send buffer of a socket
 Farewell = Callable[[str, str], "dict[str, Any] | None"]   # (code, message) -> last message
 
 
@@ -80,7 +81,11 @@ def serve(socket: Any, client: Client, clients: set, handle: Callable[[str | byt
     """Read ``socket`` until it closes, handing each message to ``handle`` while the
     client lasts; ``write`` runs beside, in its own greenlet."""
     clients.add(client)
-    client.outbox.attach(socket.handler.socket._sock)   # gevent's raw non-blocking socket
+    connection = socket.handler.socket
+    # A bounded kernel buffer (the kernel doubles it): a client that stops reading fills
+    # it soon, then its outbox, and is cut; unbounded, it would grow to megabytes first.
+    connection.setsockopt(sockets.SOL_SOCKET, sockets.SO_SNDBUF, SEND_BUFFER_BYTES)
+    client.outbox.attach(connection._sock)   # gevent's raw non-blocking socket
     writer = gevent.spawn(write)
     try:
         while not writer.dead:

@@ -5,13 +5,16 @@ streams (``/stream?streams=s@trade/s@depth@100ms``), in the same run and process
 
     python -m bench.ws [--subscribers 1000,2000,4000] [--seconds 20] [--web 1]
                        [--stalled 0] [--client-processes 2] [--trades-per-second 4]
+                       [--compare /work/wt/main]   # a before and after in the same run
 
 Starts one matcher on the embedded servers (database ``exchange_bench_ws``) and, for each
 subscriber count in turn, fresh ``--web`` API processes and ``--client-processes``
 subscriber processes (raw sockets in gevent, ``bench.ws_client``: the load generator
 shares the machine, so it is kept cheap, and its CPU is printed beside the server's).
 Once every socket is subscribed, a trader crosses orders for ``--seconds``; then the
-subscribers read for a few seconds more and stop.
+subscribers read for a few seconds more and stop. With ``--compare TREE`` each phase runs
+twice, first with the web process of another checkout (its ``api/``, on this one's
+servers), then with this one's.
 
 Prints, per protocol: trade deliveries expected (the phase's trades, counted in the
 database, times the subscribers held) and received, p50/p95/p99/max of the delay between
@@ -61,6 +64,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--trades-per-second", type=float, default=4)
     parser.add_argument("--protocols", default="native,binance",
                         help="native, binance or both: subscribers are split over them")
+    parser.add_argument("--compare", metavar="TREE", default=None,
+                        help="another checkout (e.g. a worktree of main): each phase runs "
+                        "first with its web process, then with this one's, on the same servers")
     options = parser.parse_args(argv)
     protocols = options.protocols.split(",")
     settings = config.load()
@@ -73,7 +79,6 @@ def main(argv: list[str]) -> None:
     engine = engines.create(settings.database_url, pool_size=2)
     traders = (funded_user(engine, market, base="100000"),
                funded_user(engine, market, quote="100000000"))
-    python = str(config.PROJECT_DIR / ".venv" / "bin" / "python")
     matcher = subprocess.Popen(
         [str(config.PROJECT_DIR / ".venv" / "bin" / "dramatiq"), "workers.matching.actor",
          "--processes", "1", "--threads", "1", "--queues", "matcher"], cwd=config.PROJECT_DIR,
@@ -82,21 +87,27 @@ def main(argv: list[str]) -> None:
           f"client processes; a trade every {1 / options.trades_per_second:.2f} s for "
           f"{options.seconds} s a phase", flush=True)
     try:
+        trees = ([options.compare] if options.compare else []) + [str(config.PROJECT_DIR)]
         for count in [int(c) for c in options.subscribers.split(",")]:
-            phase(settings, engine, python, market, traders, count, protocols, options)
+            for tree in trees:
+                phase(settings, engine, tree, market, traders, count, protocols, options)
     finally:
         matcher.terminate()
         matcher.wait(30)
         engine.dispose()
 
 
-def phase(settings: config.Settings, engine, python: str, market: str, traders: tuple,
+def phase(settings: config.Settings, engine, tree: str, market: str, traders: tuple,
           count: int, protocols: list[str], options: argparse.Namespace) -> None:
+    """``count`` subscribers of the web process(es) of the checkout ``tree``."""
     import psutil
+    python = str(config.PROJECT_DIR / ".venv" / "bin" / "python")
     ports = [free_port() for _ in range(options.web)]
-    env = {**os.environ, "RATE_LIMIT_PER_IP": "100000000/minute"}
+    # VAR_DIR: another checkout's web process uses this one's servers and secrets.
+    env = {**os.environ, "RATE_LIMIT_PER_IP": "100000000/minute",
+           "VAR_DIR": str(settings.var_dir)}
     log = (settings.var_dir / "log" / "bench-ws-web.log").open("ab")
-    webs = [subprocess.Popen([python, "-m", "api.server"], cwd=config.PROJECT_DIR,
+    webs = [subprocess.Popen([python, "-m", "api.server"], cwd=tree,
                              env={**env, "PORT": str(port)}, stdout=log,
                              stderr=subprocess.STDOUT) for port in ports]
     clients: list[subprocess.Popen] = []
@@ -140,7 +151,7 @@ def phase(settings: config.Settings, engine, python: str, market: str, traders: 
             web.terminate()
         for web in webs:
             web.wait(30)
-    report(count, options, held, trades, wall, server_cpu, found, protocols)
+    report(tree, count, options, held, trades, wall, server_cpu, found, protocols)
 
 
 def trade(engine, market: str, traders: tuple, seconds: float, per_second: float) -> None:
@@ -159,10 +170,11 @@ def trade(engine, market: str, traders: tuple, seconds: float, per_second: float
         time.sleep(max(0.0, next_at - time.monotonic()))
 
 
-def report(count: int, options: argparse.Namespace, held: int, trades: int, wall: float,
-           server_cpu: float, found: list[dict], protocols: list[str]) -> None:
+def report(tree: str, count: int, options: argparse.Namespace, held: int, trades: int,
+           wall: float, server_cpu: float, found: list[dict], protocols: list[str]) -> None:
     print(f"\n{count} subscribers ({', '.join(protocols)}) + {options.stalled} stalled, "
-          f"{held} held; {trades} trades; load average {os.getloadavg()[0]:.1f}", flush=True)
+          f"{held} held; {trades} trades; web process of {tree} at {_commit(tree)}; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     everything = array("d")
     expected_all = received_all = 0
     for protocol in protocols:
@@ -183,8 +195,9 @@ def report(count: int, options: argparse.Namespace, held: int, trades: int, wall
     client_cpu = sum(f["cpu_seconds"] for f in found)
     print(f"  all      deliveries {expected_all:,} expected, {received_all:,} received; "
           f"{_percentiles(everything)}")
-    print(f"  CPU over {wall:.0f} s: web {server_cpu / wall:.0%} of a core, clients "
-          f"{client_cpu / wall:.0%} ({len(found)} processes)", flush=True)
+    print(f"  CPU over {wall:.0f} s: web {server_cpu / wall:.0%} of a core "
+          f"({server_cpu * 1000 / max(1, received_all) * 1000:.0f} ms per 1,000 deliveries), "
+          f"clients {client_cpu / wall:.0%} ({len(found)} processes)", flush=True)
 
 
 def _percentiles(delays: array) -> str:
@@ -203,6 +216,14 @@ def _merged(counts) -> dict[str, int]:
         for code, n in one.items():
             merged[code] = merged.get(code, 0) + n
     return merged
+
+
+def _commit(tree: str) -> str:
+    found = subprocess.run(["git", "-C", tree, "log", "-1", "--format=%h"],
+                           capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", tree, "status", "--porcelain", "api"],
+                           capture_output=True, text=True).stdout.strip()
+    return found.stdout.strip() + (" (api/ changed since)" if dirty else "")
 
 
 def _cpu(process) -> float:
