@@ -223,7 +223,8 @@ class Hub:
             return
         self.start()
         client = Client(self.settings.ws_client_queue_max, ws_limits.MessageBudget(
-            self.settings.ws_messages_per_second, self.settings.ws_message_burst))
+            self.settings.ws_messages_per_second, self.settings.ws_message_burst),
+            lag_max_seconds=self.settings.ws_client_lag_max_ms / 1000)
         ws_sockets.serve(socket, client, self.clients,
                          lambda raw: self._admit(client, raw, environ),
                          lambda: ws_sockets.write(socket, client,

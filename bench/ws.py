@@ -4,7 +4,7 @@ Half subscribe on ``/v1/ws`` (``book:M``, ``trades:M``), half on Binance's combi
 streams (``/stream?streams=s@trade/s@depth@100ms``), in the same run and process.
 
     python -m bench.ws [--subscribers 1000,2000,4000] [--seconds 20] [--web 1]
-                       [--stalled 0] [--client-processes 2] [--trades-per-second 4]
+                       [--stalled 0] [--client-processes 4] [--trades-per-second 4]
                        [--compare /work/wt/main]   # a before and after in the same run
 
 Starts one matcher on the embedded servers (database ``exchange_bench_ws``) and, for each
@@ -60,7 +60,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--web", type=int, default=1, help="web processes")
     parser.add_argument("--stalled", type=int, default=0,
                         help="subscribers that stop reading once subscribed")
-    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--client-processes", type=int, default=4,
+                        help="subscriber processes, the protocols taking turns")
     parser.add_argument("--trades-per-second", type=float, default=4)
     parser.add_argument("--protocols", default="native,binance",
                         help="native, binance or both: subscribers are split over them")

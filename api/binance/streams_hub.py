@@ -128,7 +128,8 @@ class BinanceStreams:
             return _refuse(socket, -1125, NO_SUCH_KEY)
         client = StreamClient(self.hub.settings.ws_client_queue_max, ws_limits.MessageBudget(
             MESSAGES_PER_SECOND, MESSAGE_BURST), combined,
-            _listen_key_expired(keys[0]) if keys else None)
+            _listen_key_expired(keys[0]) if keys else None,
+            self.hub.settings.ws_client_lag_max_ms / 1000)
         try:
             streams_requests.subscribe(self, client, [n for n in names if n not in keys])
         except streams_requests.Refused as refused:

@@ -28,7 +28,7 @@ from api.binance.routes_market import day_ticker, kline
 from api.binance.streams_names import Stream
 from api.binance.symbols import Listed
 from api.routes_market_data import candles_between
-from api.ws_sockets import Client
+from api.ws_sockets import LAG_MAX_SECONDS, Client
 from db.schema import trades
 from matcher.candles import INTERVALS, bucket
 
@@ -47,8 +47,9 @@ class StreamClient(Client):
     ``{"stream", "data"}``), and the streams it subscribed, by the names it wrote."""
 
     def __init__(self, queue_max: int, budget: Any, combined: bool,
-                 farewell_of: Any = None) -> None:
-        super().__init__(queue_max, budget, farewell_of or (lambda code, message: None))
+                 farewell_of: Any = None, lag_max_seconds: float = LAG_MAX_SECONDS) -> None:
+        super().__init__(queue_max, budget, farewell_of or (lambda code, message: None),
+                         lag_max_seconds)
         self.combined = combined
         self.streams: dict[str, Stream] = {}
         self.listen_key: str | None = None      # a user-data socket's

@@ -48,7 +48,7 @@ def serve(streams: BinanceStreams, socket: Any, environ: dict[str, Any]) -> None
     streams.hub.start()
     client = StreamClient(streams.hub.settings.ws_client_queue_max, ws_limits.MessageBudget(
         streams.hub.settings.ws_messages_per_second, streams.hub.settings.ws_message_burst),
-        False, _terminated)
+        False, _terminated, streams.hub.settings.ws_client_lag_max_ms / 1000)
     address = client_address(environ, streams.hub.settings.trusted_proxies)
     try:
         ws_sockets.serve(socket, client, streams.clients,
