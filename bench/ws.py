@@ -194,6 +194,9 @@ def report(tree: str, count: int, options: argparse.Namespace, held: int, trades
               f"{expected:,} expected, {received:,} received; {_percentiles(delays)}; "
               f"readers ended early: {ended or 'none'}; stalled ended: {stalled or 'none'}")
     client_cpu = sum(f["cpu_seconds"] for f in found)
+    print("  each client process: " + "; ".join(
+        f"{f['protocol']} {f['held']} sockets {len(f['delays']) // 8:,} deliveries "
+        f"{f['cpu_seconds'] / wall:.0%} CPU" for f in found))
     print(f"  all      deliveries {expected_all:,} expected, {received_all:,} received; "
           f"{_percentiles(everything)}")
     print(f"  CPU over {wall:.0f} s: web {server_cpu / wall:.0%} of a core "

@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import gevent
 from sqlalchemy import select
 
 from api import ws_frames
@@ -99,6 +100,7 @@ class MarketStreams:
         self.diffs: dict[tuple[str, int], DiffBuffer] = {}            # (symbol, speed)
         self.dirty: set[str] = set()          # symbols whose tickers may have moved
         self.trade_cursor: dict[str, int] = {}   # symbol: the last trade id sent
+        self.trade_reads: dict[str, int] = {}    # symbol: trades told of while it reads
         self.best: dict[str, tuple] = {}         # symbol: the best bid and ask last sent
         self.kline_start: dict[tuple[str, str], int] = {}   # (symbol, interval): ms
 
@@ -164,7 +166,30 @@ class MarketStreams:
                 self.best[symbol] = best
                 self._send(key, frame)
         if event["trades"]:
-            self._trades(listed, len(event["trades"]))
+            self._trades_soon(listed, len(event["trades"]))
+
+    def _trades_soon(self, listed: Listed, count: int) -> None:
+        """The batch's trades are read from the database in a greenlet of their own, one a
+        symbol at a time (so in order): the hub's one reader of Redis, which every socket of
+        every protocol waits for, does not wait for that query."""
+        symbol = listed.symbol
+        if symbol in self.trade_reads:
+            self.trade_reads[symbol] += count
+            return
+        self.trade_reads[symbol] = count
+        gevent.spawn(self._read_trades, listed)
+
+    def _read_trades(self, listed: Listed) -> None:
+        symbol = listed.symbol
+        try:
+            while self.trade_reads[symbol]:
+                count, self.trade_reads[symbol] = self.trade_reads[symbol], 0
+                try:
+                    self._trades(listed, count)
+                except Exception:  # tried again at the next batch, from the cursor
+                    log.exception("binance streams: trades of %s", symbol)
+        finally:
+            self.trade_reads.pop(symbol, None)
 
     def _trades(self, listed: Listed, count: int) -> None:
         symbol, market = listed.symbol, listed.market.symbol
