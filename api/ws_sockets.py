@@ -25,7 +25,7 @@ from observability import metrics
 POLICY_VIOLATION = 1008          # the close status of a socket the server ends
 CLOSE_GRACE_SECONDS = 2           # after the close frame, the client's time to answer it
 LAG_MAX_SECONDS = 2.0            # the oldest frame waiting longer: a slow consumer (default)
-SEND_BUFFER_BYTES = 64 * 1024     # the kernel's send buffer of a socket
+SEND_BUFFER_BYTES = 16 * 1024     # the kernel's send buffer of a socket (it doubles it)
 Farewell = Callable[[str, str], "dict[str, Any] | None"]   # (code, message) -> last message
 
 
