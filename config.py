@@ -45,6 +45,7 @@ class Settings:
     rate_limit_per_user: str   # for every request of one user or key
     receive_window_ms: int     # how far a signed request's timestamp may be from now
     ws_client_queue_max: int   # messages waiting for one WebSocket before it is dropped
+    ws_client_lag_max_ms: int  # ...or once the oldest of them has waited this long
     ws_heartbeat_seconds: int  # a heartbeat on a quiet WebSocket this often
     ws_messages_per_second: int  # client messages one WebSocket may send a second...
     ws_message_burst: int        # ...and at once after a pause
@@ -218,6 +219,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", "2400/minute"),
         receive_window_ms=_integer(env, "RECEIVE_WINDOW_MS", 5000, 100, 60_000),
         ws_client_queue_max=_integer(env, "WS_CLIENT_QUEUE_MAX", 1000, 1, 100_000),
+        ws_client_lag_max_ms=_integer(env, "WS_CLIENT_LAG_MAX_MS", 2000, 100, 60_000),
         ws_heartbeat_seconds=_integer(env, "WS_HEARTBEAT_SECONDS", 15, 1, 300),
         ws_messages_per_second=_integer(env, "WS_MESSAGES_PER_SECOND", 10, 1, 1000),
         ws_message_burst=_integer(env, "WS_MESSAGE_BURST", 20, 1, 10_000),

@@ -33,7 +33,7 @@ import gevent
 import redis
 from sqlalchemy import Engine, select
 
-from api import routes_market_data, ws_access, ws_limits, ws_sockets
+from api import routes_market_data, ws_access, ws_frames, ws_limits, ws_outbox, ws_sockets
 from api.auth import Authenticator
 from api.client_address import client_address
 from api.errors import ApiError, translate
@@ -55,6 +55,7 @@ MESSAGE_BYTES_MAX = 4096
 MARKET_DATA_INTERVAL_SECONDS = 1  # ticker and candle updates, at most this often
 PRIVATE_CHANNELS = ("orders", "fills", "balances")
 PUBLIC_KINDS = ("book", "trades", "ticker", "candles")
+HEARTBEAT = ws_frames.text({"type": "heartbeat"})
 log = logging.getLogger("api.ws")
 
 
@@ -112,6 +113,10 @@ class Hub:
                 pubsub.psubscribe(channels.MARKET_CHANNELS, channels.USER_CHANNELS)
                 for message in pubsub.listen():
                     self._dispatch(message["channel"].decode(), json.loads(message["data"]))
+                    if ws_outbox.FLUSHER.marked:
+                        # Written before the next event: a burst read at once from Redis
+                        # would otherwise pile up in every outbox, slow consumer or not.
+                        gevent.sleep(0)
             except redis.RedisError as error:  # Redis restarted: a delay, then resubscribe
                 log.warning("event subscription lost (%s); resubscribing", error)
                 gevent.sleep(1)
@@ -198,10 +203,13 @@ class Hub:
         return any(channel in client.channels for client in self.clients)
 
     def _send(self, channel: str, message: dict[str, Any]) -> int:
-        """Queue ``message`` for every subscriber of ``channel``; how many there were."""
+        """Queue ``message`` for every subscriber of ``channel``, encoded once; how many
+        there were."""
         subscribers = [client for client in self.clients if channel in client.channels]
-        for client in subscribers:
-            client.offer(message)
+        if subscribers:
+            frame = ws_frames.text(message)
+            for client in subscribers:
+                client.offer_frame(frame)
         return len(subscribers)
 
     # One socket ----------------------------------------------------------------
@@ -215,11 +223,12 @@ class Hub:
             return
         self.start()
         client = Client(self.settings.ws_client_queue_max, ws_limits.MessageBudget(
-            self.settings.ws_messages_per_second, self.settings.ws_message_burst))
+            self.settings.ws_messages_per_second, self.settings.ws_message_burst),
+            lag_max_seconds=self.settings.ws_client_lag_max_ms / 1000)
         ws_sockets.serve(socket, client, self.clients,
                          lambda raw: self._admit(client, raw, environ),
                          lambda: ws_sockets.write(socket, client,
-                                                  self.settings.ws_heartbeat_seconds, _heartbeat))
+                                                  self.settings.ws_heartbeat_seconds, HEARTBEAT))
 
     def _admit(self, client: Client, raw: str | bytes, environ: dict[str, Any]) -> None:
         """Handle one client message if its budget allows; refuse it, or end the socket."""
@@ -348,10 +357,6 @@ class Hub:
             client.channels.add(channel)
         else:
             self._subscribe(client, [channel])
-
-
-def _heartbeat(socket: Any) -> None:
-    socket.send(json.dumps({"type": "heartbeat"}))
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

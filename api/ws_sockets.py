@@ -1,28 +1,31 @@
 """One WebSocket's two loops, whatever protocol it speaks (``/v1/ws``, Binance's streams).
 
-A reader takes the client's messages and hands each to the protocol; a writer sends
-what the socket's bounded queue holds. A client that does not keep up fills its queue
-and is ended (``Client.offer``); a socket the server ends sends its farewell (if its
-protocol has one), then the close, and is cut if the client does not answer it.
+A reader takes the client's messages and hands each to the protocol. What the socket is
+sent waits in its outbox (``api.ws_outbox``) as frames encoded once: the process's flusher
+writes them as they come, and the socket's writer sends what the kernel could not take
+at once, a heartbeat when it is quiet, and its end. A client that does not keep up (too
+many frames waiting, or the oldest waiting too long) is ended with ``slow_consumer``
+(``Client.offer_frame``); a socket the server ends sends its farewell (if its protocol
+has one), then the close, and is cut if the client does not answer it.
 """
 
 from __future__ import annotations
 
-import json
 import socket as sockets
-import struct
+import time
 from typing import Any, Callable
 
 import gevent
-import gevent.queue
 from geventwebsocket.exceptions import WebSocketError
 
-from api import ws_limits
+from api import ws_frames, ws_limits
+from api.ws_outbox import Outbox
 from observability import metrics
 
 POLICY_VIOLATION = 1008          # the close status of a socket the server ends
-CLOSE_REASON_BYTES_MAX = 120     # a control frame's payload is at most 125 bytes
 CLOSE_GRACE_SECONDS = 2           # after the close frame, the client's time to answer it
+LAG_MAX_SECONDS = 2.0            # the oldest frame waiting longer: a slow consumer (default)
+SEND_BUFFER_BYTES = 16 * 1024     # the kernel's send buffer of a socket (it doubles it)
 Farewell = Callable[[str, str], "dict[str, Any] | None"]   # (code, message) -> last message
 
 
@@ -31,8 +34,9 @@ class Client:
     message in its protocol's shape (None: only the close frame, with the reason)."""
 
     def __init__(self, queue_max: int, budget: ws_limits.MessageBudget,
-                 farewell_of: Farewell | None = None) -> None:
-        self.queue: gevent.queue.Queue = gevent.queue.Queue(maxsize=queue_max)
+                 farewell_of: Farewell | None = None,
+                 lag_max_seconds: float = LAG_MAX_SECONDS) -> None:
+        self.outbox = Outbox(queue_max, lag_max_seconds)
         self.channels: set[str] = set()
         self.grant: Any = None
         self.budget = budget
@@ -45,11 +49,13 @@ class Client:
         return self.grant.user_id if self.grant is not None else None
 
     def offer(self, message: dict[str, Any] | list[Any]) -> None:
-        if self.ended is not None:
-            return
-        try:
-            self.queue.put_nowait(message)
-        except gevent.queue.Full:
+        """Queue a message of this socket's own (encoded here)."""
+        if self.ended is None:
+            self.offer_frame(ws_frames.text(message))
+
+    def offer_frame(self, frame: bytes) -> None:
+        """Queue a frame encoded once for every socket that hears it."""
+        if self.ended is None and not self.outbox.put(frame):
             self.end("slow_consumer", "too many messages waiting: reconnect and resume")
 
     def end(self, code: str, message: str) -> None:
@@ -62,10 +68,8 @@ class Client:
         self.grant = None
         self.channels = set()
         metrics.WS_SOCKETS_ENDED.labels(code).inc()
-        try:
-            self.queue.put_nowait(None)  # wakes the writer if it waits
-        except gevent.queue.Full:
-            pass  # it is not waiting, and sees the end before its next message
+        self.outbox.drop()
+        self.outbox.wake.set()  # the writer sends the end
 
 
 def native_farewell(code: str, message: str) -> dict[str, Any]:
@@ -77,6 +81,11 @@ def serve(socket: Any, client: Client, clients: set, handle: Callable[[str | byt
     """Read ``socket`` until it closes, handing each message to ``handle`` while the
     client lasts; ``write`` runs beside, in its own greenlet."""
     clients.add(client)
+    connection = socket.handler.socket
+    # A bounded kernel buffer (the kernel doubles it): a client that stops reading fills
+    # it soon, then its outbox, and is cut; unbounded, it would grow to megabytes first.
+    connection.setsockopt(sockets.SOL_SOCKET, sockets.SO_SNDBUF, SEND_BUFFER_BYTES)
+    client.outbox.attach(connection._sock)   # gevent's raw non-blocking socket
     writer = gevent.spawn(write)
     try:
         while not writer.dead:
@@ -93,21 +102,32 @@ def serve(socket: Any, client: Client, clients: set, handle: Callable[[str | byt
         writer.kill()
 
 
-def write(socket: Any, client: Client, idle_seconds: float,
-          idle: Callable[[Any], None]) -> None:
-    """Send the client's queue; ``idle(socket)`` after ``idle_seconds`` with nothing to
-    send; at the end, the farewell and the close (with the reason), then the cut."""
+def write(socket: Any, client: Client, idle_seconds: float, idle_frame: bytes) -> None:
+    """Send what the flusher could not (``api.ws_outbox``); ``idle_frame`` after
+    ``idle_seconds`` with nothing written; at the end, the farewell and the close (with the
+    reason), then the cut."""
+    outbox, send = client.outbox, socket.handler.socket.sendall
     try:
-        while client.ended is None:
-            try:
-                message = client.queue.get(timeout=idle_seconds)
-            except gevent.queue.Empty:
-                idle(socket)
-                continue
-            if message is not None and client.ended is None:
-                socket.send(json.dumps(message, separators=(",", ":")))
+        while client.ended is None and not outbox.broken:
+            woken = outbox.wake.wait(timeout=idle_seconds)
+            outbox.wake.clear()
+            if client.ended is not None or outbox.broken:
+                break
+            if not woken and time.monotonic() - outbox.last_written >= idle_seconds:
+                client.offer_frame(idle_frame)
+            while outbox.backlogged and client.ended is None:
+                data = outbox.take()
+                if data is None:
+                    break
+                send(data)      # waits for the kernel's room, other greenlets running
+                outbox.written()
+        if outbox.broken or client.ended is None:
+            return
+        rest = outbox.take()   # the end of a frame partly written, if any
+        if rest:
+            send(rest)
         if client.farewell is not None:
-            socket.send(json.dumps(client.farewell))
+            send(ws_frames.text(client.farewell))
         code, reason = client.ended
         close(socket, 1000 if client.farewell is not None else POLICY_VIOLATION,
               f"{code}: {reason}")
@@ -121,9 +141,8 @@ def close(socket: Any, status: int, reason: str) -> None:
     """The close frame, with its status and reason: gevent-websocket's own ``close`` sends
     neither (it turns a bytes payload into its repr)."""
     try:
-        socket.send_frame(struct.pack("!H", status) + reason.encode()[:CLOSE_REASON_BYTES_MAX],
-                          socket.OPCODE_CLOSE)
-    except WebSocketError:
+        socket.handler.socket.sendall(ws_frames.close(status, reason))
+    except OSError:
         pass   # already gone
     socket.closed = True   # as its close() marks it: nothing more is sent
 

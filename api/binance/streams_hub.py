@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import gevent
 
-from api import ws_limits, ws_sockets
+from api import ws_frames, ws_limits, ws_sockets
 from api.binance import streams_requests
 from api.binance.listen_keys import NO_SUCH_KEY, ListenKeys
 from api.binance.streams_market import DIFF_SPEEDS_MS, MarketStreams, StreamClient
@@ -128,7 +128,8 @@ class BinanceStreams:
             return _refuse(socket, -1125, NO_SUCH_KEY)
         client = StreamClient(self.hub.settings.ws_client_queue_max, ws_limits.MessageBudget(
             MESSAGES_PER_SECOND, MESSAGE_BURST), combined,
-            _listen_key_expired(keys[0]) if keys else None)
+            _listen_key_expired(keys[0]) if keys else None,
+            self.hub.settings.ws_client_lag_max_ms / 1000)
         try:
             streams_requests.subscribe(self, client, [n for n in names if n not in keys])
         except streams_requests.Refused as refused:
@@ -142,7 +143,8 @@ class BinanceStreams:
                            else (lambda frame: frame))
         try:
             ws_sockets.serve(socket, client, self.clients, lambda raw: self._admit(client, raw),
-                             lambda: ws_sockets.write(socket, client, PING_SECONDS, _ping))
+                             lambda: ws_sockets.write(socket, client, PING_SECONDS,
+                                                     ws_frames.PING))
         finally:
             self.market.drop(client)
             self.users.forget(client)
@@ -164,10 +166,6 @@ def _listen_key_expired(key: str) -> Any:
     def farewell(code: str, message: str) -> dict[str, Any]:
         return {"e": "listenKeyExpired", "E": int(time.time() * 1000), "listenKey": key}
     return farewell
-
-
-def _ping(socket: Any) -> None:
-    socket.send_frame(b"", socket.OPCODE_PING)
 
 
 def _refuse(socket: Any, code: int, msg: str) -> None:

@@ -20,14 +20,16 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import gevent
 from sqlalchemy import select
 
+from api import ws_frames
 from api.binance import streams_frames as frames
 from api.binance.routes_market import day_ticker, kline
 from api.binance.streams_names import Stream
 from api.binance.symbols import Listed
 from api.routes_market_data import candles_between
-from api.ws_sockets import Client
+from api.ws_sockets import LAG_MAX_SECONDS, Client
 from db.schema import trades
 from matcher.candles import INTERVALS, bucket
 
@@ -46,14 +48,22 @@ class StreamClient(Client):
     ``{"stream", "data"}``), and the streams it subscribed, by the names it wrote."""
 
     def __init__(self, queue_max: int, budget: Any, combined: bool,
-                 farewell_of: Any = None) -> None:
-        super().__init__(queue_max, budget, farewell_of or (lambda code, message: None))
+                 farewell_of: Any = None, lag_max_seconds: float = LAG_MAX_SECONDS) -> None:
+        super().__init__(queue_max, budget, farewell_of or (lambda code, message: None),
+                         lag_max_seconds)
         self.combined = combined
         self.streams: dict[str, Stream] = {}
         self.listen_key: str | None = None      # a user-data socket's
 
-    def deliver(self, name: str, frame: Any) -> None:
-        self.offer({"stream": name, "data": frame} if self.combined else frame)
+
+def encoded(name: str, frame: Any, combined: bool, known: dict[tuple[str, bool], bytes]
+            ) -> bytes:
+    """``frame`` as a socket of that name and kind receives it, encoded once per spelling
+    (``known`` holds those encoded so far)."""
+    key = (name if combined else "", combined)
+    if key not in known:
+        known[key] = ws_frames.text({"stream": name, "data": frame} if combined else frame)
+    return known[key]
 
 
 class DiffBuffer:
@@ -90,6 +100,7 @@ class MarketStreams:
         self.diffs: dict[tuple[str, int], DiffBuffer] = {}            # (symbol, speed)
         self.dirty: set[str] = set()          # symbols whose tickers may have moved
         self.trade_cursor: dict[str, int] = {}   # symbol: the last trade id sent
+        self.trade_reads: dict[str, int] = {}    # symbol: trades told of while it reads
         self.best: dict[str, tuple] = {}         # symbol: the best bid and ask last sent
         self.kline_start: dict[tuple[str, str], int] = {}   # (symbol, interval): ms
 
@@ -124,8 +135,10 @@ class MarketStreams:
                    if key[1] == symbol and key[0] in BOOK_KINDS)
 
     def _send(self, key: tuple, frame: Any) -> None:
+        """``frame`` to every subscriber of the stream, encoded once per spelling."""
+        known: dict[tuple[str, bool], bytes] = {}
         for client, name in list(self.subscribers.get(key, {}).items()):
-            client.deliver(name, frame)
+            client.offer_frame(encoded(name, frame, client.combined, known))
 
     def _keys(self, kind: str) -> list[tuple]:
         return [key for key in self.subscribers if key[0] == kind]
@@ -153,7 +166,30 @@ class MarketStreams:
                 self.best[symbol] = best
                 self._send(key, frame)
         if event["trades"]:
-            self._trades(listed, len(event["trades"]))
+            self._trades_soon(listed, len(event["trades"]))
+
+    def _trades_soon(self, listed: Listed, count: int) -> None:
+        """The batch's trades are read from the database in a greenlet of their own, one a
+        symbol at a time (so in order): the hub's one reader of Redis, which every socket of
+        every protocol waits for, does not wait for that query."""
+        symbol = listed.symbol
+        if symbol in self.trade_reads:
+            self.trade_reads[symbol] += count
+            return
+        self.trade_reads[symbol] = count
+        gevent.spawn(self._read_trades, listed)
+
+    def _read_trades(self, listed: Listed) -> None:
+        symbol = listed.symbol
+        try:
+            while self.trade_reads[symbol]:
+                count, self.trade_reads[symbol] = self.trade_reads[symbol], 0
+                try:
+                    self._trades(listed, count)
+                except Exception:  # tried again at the next batch, from the cursor
+                    log.exception("binance streams: trades of %s", symbol)
+        finally:
+            self.trade_reads.pop(symbol, None)
 
     def _trades(self, listed: Listed, count: int) -> None:
         symbol, market = listed.symbol, listed.market.symbol

@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from api.client_address import client_address
-from api import ws_limits, ws_sockets
+from api import ws_frames, ws_limits, ws_sockets
 from api.auth import first_use
 from api.binance import errors, signing
 from api.binance.params import parse
@@ -48,12 +48,12 @@ def serve(streams: BinanceStreams, socket: Any, environ: dict[str, Any]) -> None
     streams.hub.start()
     client = StreamClient(streams.hub.settings.ws_client_queue_max, ws_limits.MessageBudget(
         streams.hub.settings.ws_messages_per_second, streams.hub.settings.ws_message_burst),
-        False, _terminated)
+        False, _terminated, streams.hub.settings.ws_client_lag_max_ms / 1000)
     address = client_address(environ, streams.hub.settings.trusted_proxies)
     try:
         ws_sockets.serve(socket, client, streams.clients,
                          lambda raw: _admit(streams, client, raw, address),
-                         lambda: ws_sockets.write(socket, client, PING_SECONDS, _ping))
+                         lambda: ws_sockets.write(socket, client, PING_SECONDS, ws_frames.PING))
     finally:
         streams.users.forget(client)
 
@@ -136,5 +136,3 @@ def _terminated(code: str, message: str) -> dict[str, Any]:
             "event": {"e": "eventStreamTerminated", "E": int(time.time() * 1000)}}
 
 
-def _ping(socket: Any) -> None:
-    socket.send_frame(b"", socket.OPCODE_PING)
