@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import re
 import ssl
 import statistics
 import threading
@@ -35,37 +34,18 @@ READ_EVERY_SECONDS = 0.1
 
 
 class Connection(KeepAlive):
-    """bench.trading's lean keep-alive connection, keeping the last answer's body (a
-    refusal's reason is reported), over TLS with one context for every connection that
-    trusts the edge's own certificate. (A default context per connection loads the
-    system's CA store each time: 16 bots took 1 to 1.5 s to connect, the GIL held.)"""
+    """bench.trading's lean keep-alive connection, over TLS that trusts the edge's own
+    certificate (``trust`` it first)."""
 
-    last_body = b""
-    tls_context: ssl.SSLContext | None = None
-
-    def __init__(self, host: str, port: int, tls: bool = False) -> None:
-        super().__init__(host, port)
-        if tls:
-            assert self.tls_context is not None, "Connection.trust(certificate) first"
-            self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=host)
+    trusted: ssl.SSLContext | None = None
 
     @classmethod
     def trust(cls, certificate: str) -> None:
-        context = ssl.create_default_context(cafile=certificate)
-        cls.tls_context = context
+        cls.trusted = ssl.create_default_context(cafile=certificate)
 
-    def call(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
-        lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        self.sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{lines}"
-                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        while b"\r\n\r\n" not in self.buffer:
-            self._receive()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
-        while len(self.buffer) < length:
-            self._receive()
-        self.last_body, self.buffer = self.buffer[:length], self.buffer[length:]
-        return int(head[9:12])
+    def tls_context(self) -> ssl.SSLContext:  # type: ignore[override]
+        assert self.trusted is not None, "Connection.trust(certificate) first"
+        return self.trusted
 
 
 @dataclass
