@@ -132,15 +132,23 @@ def test_attempts_at_the_same_time_pay_once(chain_and_driver, engine, settings):
     assert reconcile(engine) == []
 
 
-def test_a_payment_a_reorganisation_drops_is_broadcast_again_and_confirms_once(
-        anvil_chain, engine, admin_engine, settings):
+def _sent_then_undone(anvil_chain, engine, admin_engine, settings):
+    """A withdrawal paid on anvil in a block that is then undone, with the node's pool:
+    the payment is gone from the node."""
     driver = driver_on(engine, admin_engine, settings, anvil_chain.url, "ethereum", 18,
                        CONFIRMATIONS, withdrawal_fee=FEE)
     user_id, withdrawal_id, outside = requested(engine, settings, anvil_chain, driver)
     mark = anvil_chain.checkpoint()
     assert withdrawals.send(engine, driver, withdrawal_id) == "sent"
     anvil_chain.mine(1)
-    anvil_chain.rollback(mark)             # the block and the node's pool: the payment gone
+    anvil_chain.rollback(mark)
+    return driver, user_id, withdrawal_id, outside
+
+
+def test_a_payment_a_reorganisation_drops_is_broadcast_again_and_confirms_once(
+        anvil_chain, engine, admin_engine, settings):
+    driver, user_id, withdrawal_id, outside = _sent_then_undone(
+        anvil_chain, engine, admin_engine, settings)
     assert withdrawals.follow(engine, driver) == {"confirmed": 0, "attention": 0}
     assert _status(engine, withdrawal_id) == "sent"      # its own bytes in the pool again
     anvil_chain.mine(CONFIRMATIONS)
@@ -152,13 +160,8 @@ def test_a_payment_a_reorganisation_drops_is_broadcast_again_and_confirms_once(
 
 def test_a_payment_whose_nonce_another_spent_is_never_re_credited(
         anvil_chain, engine, admin_engine, settings):
-    driver = driver_on(engine, admin_engine, settings, anvil_chain.url, "ethereum", 18,
-                       CONFIRMATIONS, withdrawal_fee=FEE)
-    user_id, withdrawal_id, outside = requested(engine, settings, anvil_chain, driver)
-    mark = anvil_chain.checkpoint()
-    assert withdrawals.send(engine, driver, withdrawal_id) == "sent"
-    anvil_chain.mine(1)
-    anvil_chain.rollback(mark)
+    driver, user_id, withdrawal_id, outside = _sent_then_undone(
+        anvil_chain, engine, admin_engine, settings)
     index, hot = driver.hot_wallet()   # another payment of the same nonce (a key that leaked)
     nonce = int(anvil_chain.rpc.call("eth_getTransactionCount", hot, "latest"), 16)
     raw, _ = driver._signed_transfer(index, anvil_chain.outside_address(), 1, nonce,
