@@ -103,10 +103,14 @@ def read(engine: Engine, statement: Prepared, parameters: dict[str, Any]) -> lis
     SQLAlchemy's execution machinery: for the reads bots poll, its connection, execution
     context and result cost about 100 us of CPU per read here, the driver's own 56 us.
     Errors are SQLAlchemy's (``DBAPIError``, a lost connection taken out of the pool), as
-    for any other statement."""
-    pooled = engine.raw_connection()
-    raw = pooled.dbapi_connection
+    for any other statement, connecting included."""
     driver_error = engine.dialect.loaded_dbapi.Error
+    try:
+        pooled = engine.raw_connection()
+    except driver_error as error:     # the pool raises the driver's own: the server is away
+        raise DBAPIError.instance(None, None, error, driver_error, connection_invalidated=True,
+                                  dialect=engine.dialect) from error
+    raw = pooled.dbapi_connection
     try:
         with raw.cursor(cursor_factory=NamedTupleCursor) as cursor:
             prepared = pooled.info.setdefault(_PREPARED_KEY, set())

@@ -37,3 +37,18 @@ def test_what_is_no_number_or_string_is_left_to_the_driver():
     assert _array_literal([]) == []
     assert _array_literal([b"\x00"]) == [b"\x00"]
     assert _array_literal("text") == "text"
+
+
+def test_a_read_whose_server_is_away_raises_sqlalchemys_error_as_any_statement_does(tmp_path):
+    """Connecting included: the API answers such an error 503, a driver's own error 500."""
+    from sqlalchemy.exc import OperationalError
+
+    from db import engine as engines
+    from db.round_trips import read
+    from ledger.balances import _USER_BALANCES
+
+    away = engines.create(f"postgresql://nobody@/nothing?host={tmp_path}", autocommit=True)
+    with pytest.raises(OperationalError) as raised:
+        read(away, _USER_BALANCES, {"user_id": 1})
+    assert raised.value.connection_invalidated and "No such file" in str(raised.value.orig)
+    away.dispose()
