@@ -9,6 +9,10 @@ import { button, el, field, form, notice, row, table, time } from "../ui.js";
 const ACTIVE = ["accepted", "open", "partially_filled", "untriggered"];
 const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"];
 const REFRESH_DELAY_MS = 150;
+// Each web process keeps public market data answers up to 0.5 s (api/market_cache.py):
+// what a message announced is loaded once more when that bound has passed after the
+// last message, so the page always ends on the latest state.
+const MARKET_DATA_SETTLED_MS = 600;
 
 export async function show(view, market) {
   const { items: markets } = await api("GET", "/v1/markets");
@@ -95,13 +99,22 @@ class TradePage {
     }, REFRESH_DELAY_MS);
   }
 
+  refresh(name, action) {
+    this.later(name, action);
+    clearTimeout(this.timers[`${name}:settled`]);
+    this.timers[`${name}:settled`] = setTimeout(() => {
+      delete this.timers[`${name}:settled`];
+      action().catch((error) => notice(error.message));
+    }, MARKET_DATA_SETTLED_MS);
+  }
+
   onMessage(message) {
-    if (message.type === "book" || message.type === "snapshot") this.later("book", () => this.loadBook());
+    if (message.type === "book" || message.type === "snapshot") this.refresh("book", () => this.loadBook());
     if (message.type === "trades") {
-      this.later("trades", () => this.loadTrades());
-      this.later("candles", () => this.loadCandles());
+      this.refresh("trades", () => this.loadTrades());
+      this.refresh("candles", () => this.loadCandles());
     }
-    if (message.type === "candle" && message.open) this.later("candles", () => this.loadCandles());
+    if (message.type === "candle" && message.open) this.refresh("candles", () => this.loadCandles());
     if (["orders", "fills", "balances"].includes(message.type)) {
       this.later("account", () => this.loadAccount());
     }
