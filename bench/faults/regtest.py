@@ -14,7 +14,6 @@ import config
 
 from db.schema import currencies
 from bench.faults.chains import Send
-from currencies.jsonrpc import RpcError
 from tests.currencies.nodes import BitcoindNetwork, wait_for
 
 CODE = "RBTC"
@@ -65,12 +64,7 @@ class Regtest:
         reorganisation regtest's world node can drop some from its mempool, and would never
         mine them."""
         world, ours = self.network.world.rpc, self.network.exchange.rpc
-        theirs = set(world.call("getrawmempool"))
-        for txid in set(ours.call("getrawmempool")) - theirs:
-            try:
-                world.call("sendrawtransaction", ours.call("getrawtransaction", txid))
-            except RpcError:
-                pass      # it conflicts with what the world's node holds: not ours to mine
+        self.network.hand_over()
         world.call("generatetoaddress", blocks, world.call("getnewaddress"))
         wait_for(lambda: world.call("getbestblockhash") == ours.call("getbestblockhash"),
                  "our node to follow")

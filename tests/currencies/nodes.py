@@ -24,7 +24,7 @@ from eth_utils import to_checksum_address
 from sqlalchemy import text
 
 from currencies.errors import CurrencyError
-from currencies.jsonrpc import JsonRpc
+from currencies.jsonrpc import JsonRpc, RpcError
 from currencies.registry import driver_for
 from tests.factories import create_currency
 from tools import fetch_nodes
@@ -113,7 +113,20 @@ class BitcoindNetwork:
         wait_for(lambda: txid in self.exchange.rpc.call("getrawmempool"), "the payment to relay")
         return txid
 
+    def hand_over(self) -> None:
+        """Our node announces a payment to its one peer once, and one that it dropped and
+        took back after a reorganisation not again: the world's node is handed what our
+        node's pool holds and its own does not, as the rest of a network would be."""
+        theirs = set(self.world.rpc.call("getrawmempool"))
+        for txid in set(self.exchange.rpc.call("getrawmempool")) - theirs:
+            try:
+                self.world.rpc.call("sendrawtransaction",
+                                    self.exchange.rpc.call("getrawtransaction", txid))
+            except RpcError:
+                pass      # it conflicts with what the world's node holds: not ours to mine
+
     def mine(self, blocks: int = 1) -> int:
+        self.hand_over()
         wait_for(lambda: set(self.exchange.rpc.call("getrawmempool"))
                  <= set(self.world.rpc.call("getrawmempool")), "our payments to relay")
         # A fresh address each time: a block mined after a rollback never repeats one.
