@@ -57,8 +57,8 @@ def end_of_stream(socket, settings, user_id, market, since):
     ended, streamed_after = None, 0
     deadline = since + REVOCATION_BOUND_SECONDS + 3
     try:
-        for message in messages_until_closed(socket, deadline,
-                                             lambda: publisher.publish(f"user:{user_id}", event)):
+        for message in messages_until_closed(socket, deadline, at_most_every(
+                EVENT_INTERVAL_SECONDS, lambda: publisher.publish(f"user:{user_id}", event))):
             if message["type"] == "error" and ended is None:
                 ended = (message["code"], time.monotonic() - since)
             elif message["type"] in ("orders", "fills", "balances") and ended is not None:
@@ -67,6 +67,19 @@ def end_of_stream(socket, settings, user_id, market, since):
         socket.close()
     assert ended is not None, "closed without saying why"
     return ended[0], ended[1], streamed_after
+
+
+def at_most_every(seconds, action):
+    """``action``, but not again within ``seconds``: one event per read would outpace this
+    reader (an event is a message per kind), which the server then cuts as a slow
+    consumer before its access ends."""
+    last = [float("-inf")]
+
+    def maybe():
+        if time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            action()
+    return maybe
 
 
 def messages_until_closed(socket, deadline, between=lambda: None):
