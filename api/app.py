@@ -56,16 +56,15 @@ class JsonApi:
         self.allowed_origin = settings.site_origin
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
-        rule = route.rule
+        record = metrics.request_recorder(route.rule)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
                 return answer(*args, **kwargs)
             finally:
-                method = bottle.request.method
-                metrics.HTTP_REQUESTS.labels(method, rule, bottle.response.status_code).inc()
-                metrics.HTTP_SECONDS.labels(method, rule).observe(time.perf_counter() - started)
+                record(bottle.request.method, bottle.response.status_code,
+                       time.perf_counter() - started)
 
         def answer(*args: Any, **kwargs: Any) -> Any:
             request_id = logs.new_request_id()

@@ -2,7 +2,8 @@
 
 Every API request is counted against two limits (its address's and its caller's), and
 a signed request also claims its signature (see ``api.auth``): ``admit`` does all of it
-in one Redis round trip, with the library's own sliding-window script in a pipeline.
+in at most one Redis round trip, and none for a caller far from its limits, whose
+requests are counted here and sent together every 0.1 s (``api.rate_counts``).
 Concurrent requests share their round trips (``api.coalesced``).
 """
 
@@ -18,6 +19,7 @@ from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from api.coalesced import Coalesced
+from api.rate_counts import WINDOW_SCRIPT, RateCounts
 from api.errors import ApiError
 
 
@@ -40,6 +42,8 @@ class RateLimiter:
         self._storage = RedisStorage(uri, connection_pool=pool)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
         self.coalesced = Coalesced(pool)   # shared with the web's announcements
+        self.counts = RateCounts(self.coalesced.send, lambda: self._storage.get_connection()
+                                 .script_load(WINDOW_SCRIPT))
         self._items: dict[str, RateLimitItem] = {}
 
     def ping(self) -> None:
@@ -49,43 +53,51 @@ class RateLimiter:
             raise answer
 
     def hit(self, limit: str, *identity: str) -> None:
-        """Count one request for ``identity`` under ``limit`` (e.g. "10/minute"), or 429."""
-        self.admit([(limit, identity)])
+        """Count one request for ``identity`` under ``limit`` (e.g. "10/minute") in Redis
+        itself (never counted here first: log-ins, sign-ups), or 429."""
+        self.admit([(limit, identity)], exact=True)
 
-    def admit(self, limits: list[Limit], claim: tuple[str, int] | None = None) -> bool:
+    def admit(self, limits: list[Limit], claim: tuple[str, int] | None = None,
+              exact: bool = False) -> bool:
         """Count one request under each limit, or 429 naming the first exceeded; and set
-        ``claim`` = (key, seconds) if absent. One round trip; True if the claim was new."""
-        if not limits and claim is None:
-            return False
-        answers = self._send(limits, claim)
-        if any(isinstance(answer, redis.exceptions.NoScriptError) for answer in answers):
-            # Redis restarted and forgot the script: load it, and count again (only the
-            # counting failed; the claim, if any, was answered).
-            script = self._storage.lua_acquire_sliding_window
-            self._storage.get_connection().script_load(script.script)
-            answers[:len(limits)] = self._send(limits, None)
-        for answer in answers:
-            if isinstance(answer, Exception):
-                raise answer
-        for (limit, identity), acquired in zip(limits, answers):
-            if not acquired:
-                self._refuse(self._item(limit), identity)
-        return claim is not None and bool(answers[-1])
-
-    def _send(self, limits: list[Limit], claim: tuple[str, int] | None) -> list:
-        storage = self._storage
-        commands: list[tuple] = []
+        ``claim`` = (key, seconds) if absent. At most one round trip (none when every
+        limit is counted here: ``api.rate_counts``); True if the claim was new."""
+        asking = []
         for limit, identity in limits:
             item = self._item(limit)
-            # The keys and arguments of the library's own SlidingWindowCounter hit.
-            key = item.key_for(*identity)
-            commands.append(("EVALSHA", storage.lua_acquire_sliding_window.sha, 2,
-                             storage.prefixed_key(storage._previous_window_key(key)),
-                             storage.prefixed_key(storage._current_window_key(key)),
-                             item.amount, item.get_expiry(), 1))
+            key = (limit, identity)
+            count = self.counts.count(key, item, lambda: self._window_keys(item, identity))
+            if exact or not self.counts.counted_here(key, count):
+                asking.append((item, identity, count, self.counts.asking(count, 1)))
+        if not asking and claim is None:
+            return False
+        commands = [asked for *_, asked in asking]
         if claim is not None:
-            commands.append(("SET", claim[0], 1, "NX", "EX", claim[1]))
-        return self.coalesced.send(commands)
+            commands.append((("SET", claim[0], 1, "NX", "EX", claim[1]), 0, 0.0))
+        try:
+            answers = self.counts.ask(commands)
+        except Exception as error:
+            answers = [error] * len(commands)
+        refused, failed = None, None
+        for (item, identity, count, (_, counted, asked_at)), answer in zip(asking, answers):
+            try:
+                if not self.counts.answered(count, counted, asked_at, answer):
+                    refused = refused or (item, identity)
+            except Exception as error:   # each count takes its answer back first
+                failed = failed or error
+        if failed is None and claim is not None and isinstance(answers[-1], Exception):
+            failed = answers[-1]
+        if failed is not None:
+            raise failed
+        if refused is not None:
+            self._refuse(*refused)
+        return claim is not None and bool(answers[-1])
+
+    def _window_keys(self, item: RateLimitItem, identity: tuple[str, ...]) -> tuple[str, str]:
+        """The library's own keys of ``identity``'s previous and current windows."""
+        storage, key = self._storage, item.key_for(*identity)
+        return (storage.prefixed_key(storage._previous_window_key(key)),
+                storage.prefixed_key(storage._current_window_key(key)))
 
     def _item(self, limit: str) -> RateLimitItem:
         if limit not in self._items:
@@ -98,6 +110,3 @@ class RateLimiter:
         raise ApiError(429, "rate_limited",
                        f"too many requests ({item}); retry after {retry_after} s",
                        headers={"Retry-After": str(retry_after)})
-
-    def reset(self) -> None:
-        self._limiter.storage.reset()

@@ -80,6 +80,8 @@ class BinanceRoutes:
 
 def _wrapped(services: BinanceServices, security: str, handler: Callable[[Request], Any],
              rule: str) -> Callable[[], str]:
+    record = metrics.request_recorder(rule)
+
     def run() -> str:
         started = time.perf_counter()
         request_id = logs.new_request_id()
@@ -94,9 +96,8 @@ def _wrapped(services: BinanceServices, security: str, handler: Callable[[Reques
         except Exception as error:
             return answer_error(error, request_id)
         finally:
-            method = bottle.request.method
-            metrics.HTTP_REQUESTS.labels(method, rule, bottle.response.status_code).inc()
-            metrics.HTTP_SECONDS.labels(method, rule).observe(time.perf_counter() - started)
+            record(bottle.request.method, bottle.response.status_code,
+                   time.perf_counter() - started)
     return run
 
 

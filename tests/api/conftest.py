@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import time
 
 import pytest
 import redis
 
+from api.rate_counts import SYNC_SECONDS
 from tests.api.client import Client, SignedClient
 from tests.processes import Process, free_port, wait_for_http
 
@@ -36,6 +38,15 @@ def api_url(settings, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def fresh_rate_limits(settings):
     """Every test starts with no rate-limit history (all tests come from 127.0.0.1)."""
+    flush_rate_limits(settings)
+
+
+def flush_rate_limits(settings, settled: bool = False) -> None:
+    """Forget every count; ``settled``: once the previous test's have all reached Redis
+    (a web process sends what it counted itself every ``SYNC_SECONDS``), for the modules
+    whose limits are large enough to be counted there (``api.rate_counts``)."""
+    if settled:
+        time.sleep(2 * SYNC_SECONDS)
     redis.Redis.from_url(settings.redis_url).flushdb()
 
 

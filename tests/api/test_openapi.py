@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 
+import pytest
 import redis
 import requests
 from openapi_spec_validator import validate
@@ -11,7 +12,13 @@ from openapi_spec_validator import validate
 import config
 from api.app import create_app
 from tests.api.client import error_of
-from tests.api.conftest import signed_up
+from tests.api.conftest import flush_rate_limits, signed_up
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """As everywhere, once the counts of the test before have reached Redis."""
+    flush_rate_limits(settings, settled=True)
 
 
 def served_routes(settings, engine):

@@ -14,8 +14,14 @@ from sqlalchemy import text
 
 from api.credential_cache import CREDENTIAL_CACHE_SECONDS
 from tests.api.client import Client, SignedClient, error_of
-from tests.api.conftest import api_key, signed_up, start_web
+from tests.api.conftest import flush_rate_limits, api_key, signed_up, start_web
 from tests.trading import create_market
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """As everywhere, once the counts of the test before have reached Redis."""
+    flush_rate_limits(settings, settled=True)
 
 # A request's own time on this shared machine, beyond the bound itself.
 REQUEST_SLACK_SECONDS = 0.5

@@ -6,16 +6,24 @@ import re
 import select
 import time
 
+import pytest
 import redis
 import requests
 import websocket
 
 from matcher.feed import checksum
-from tests.api.conftest import start_web
+from tests.api.conftest import flush_rate_limits, start_web
 from tests.api.test_ws import connect, receive, send
 from tests.api.test_ws_access import messages_until_closed
 from tests.trading import create_market, runner
 from events.publishing import publish_batch as _publish
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """As everywhere, once the counts of the test before have reached Redis."""
+    flush_rate_limits(settings, settled=True)
+
 
 FLOOD_MESSAGES = 300
 MESSAGES_PER_SECOND_DEFAULT = 10
