@@ -46,6 +46,7 @@ class Settings:
     receive_window_ms: int     # how far a signed request's timestamp may be from now
     ws_client_queue_max: int   # messages waiting for one WebSocket before it is dropped
     ws_client_lag_max_ms: int  # ...or once the oldest of them has waited this long
+    market_data_staleness_ms: int  # public answers kept at most this long (api.market_cache)
     ws_heartbeat_seconds: int  # a heartbeat on a quiet WebSocket this often
     ws_messages_per_second: int  # client messages one WebSocket may send a second...
     ws_message_burst: int        # ...and at once after a pause
@@ -220,6 +221,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         receive_window_ms=_integer(env, "RECEIVE_WINDOW_MS", 5000, 100, 60_000),
         ws_client_queue_max=_integer(env, "WS_CLIENT_QUEUE_MAX", 1000, 1, 100_000),
         ws_client_lag_max_ms=_integer(env, "WS_CLIENT_LAG_MAX_MS", 2000, 100, 60_000),
+        market_data_staleness_ms=_integer(env, "MARKET_DATA_STALENESS_MS", 500, 0, 60_000),
         ws_heartbeat_seconds=_integer(env, "WS_HEARTBEAT_SECONDS", 15, 1, 300),
         ws_messages_per_second=_integer(env, "WS_MESSAGES_PER_SECOND", 10, 1, 1000),
         ws_message_burst=_integer(env, "WS_MESSAGE_BURST", 20, 1, 10_000),

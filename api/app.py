@@ -107,14 +107,16 @@ def error_response(error: ApiError) -> str:
 
 
 def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = None,
-               market_data: Engine | None = None, reader: Engine | None = None
-               ) -> tuple[bottle.Bottle, Api]:
+               market_data: Engine | None = None, reader: Engine | None = None,
+               follow_feed: bool = False) -> tuple[bottle.Bottle, Api]:
     """``autocommit`` (``db.engine.create(autocommit=True)``, else ``engine``) serves the
     order writers. ``market_data`` (a streaming replica's, else ``engine``) serves the
     public market-data routes of both faces, which may read a little behind the primary.
     ``reader`` (the primary's, in autocommit mode; else ``autocommit``) serves the session
     and API-key lookups and the private reads that bots poll (balances, orders), which must
-    show the caller's own last acknowledged write: never a replica."""
+    show the caller's own last acknowledged write: never a replica. ``follow_feed``: the
+    feed is followed from the start (in a gevent process), not from the first socket, so
+    that each market's kept public answers are dropped when its batch is announced."""
     autocommit = autocommit or engine
     reader = reader or autocommit
     app = bottle.Bottle(catchall=True)
@@ -130,12 +132,17 @@ def create_app(settings: Settings, engine: Engine, autocommit: Engine | None = N
         module.routes.register(api, public_reads if module is routes_market_data else services)
     order_waits = OrderWaits()
     hub = _install_metrics_and_socket(app, api, engine, order_waits)
+    for answers in (routes_market_data.ANSWERS, binance_market.ANSWERS):
+        answers.seconds = settings.market_data_staleness_ms / 1000
+    hub.market_changed += [routes_market_data.ANSWERS.forget, binance_market.forget]
     binance = BinanceServices(services, Symbols(engine), order_waits, hub.start,
                               ListenKeys(redis_client))
     for face in (binance_market, binance_orders, binance_account, binance_streams):
         face.routes.register(api, replace(binance, native=public_reads)
                              if face is binance_market else binance)
     binance_streams.install_sockets(app, api, BinanceStreams(hub, binance, binance.listen_keys))
+    if follow_feed:
+        hub.start()
     spec = openapi.document(api)
     docs = openapi.docs_page(api)
     app.route("/v1/openapi.json", "GET", lambda: spec)

@@ -1,11 +1,15 @@
-"""Public market data answers, kept per ``web`` process for a bounded time.
+"""Public market data answers, kept per ``web`` process until their market changes.
 
 Bots and the website poll the book, tickers, trades and candles; each answer was one to
 five queries (the Binance ticker eleven). Here each distinct question (its route and
 its declared parameters, never the undeclared ones a client may vary) is answered once
-and the JSON text kept for ``MARKET_DATA_STALENESS_SECONDS``, counted from before its
-queries began: an answer therefore shows everything committed at least that long
-before it was asked for. Concurrent askers of the same question while it is being
+and its JSON text kept until the feed announces a batch of its market (``forget``: each
+``web`` process follows the feed, ``api.ws.Hub``), and never longer than
+``MARKET_DATA_STALENESS_SECONDS``, counted from before its queries began: an answer
+therefore shows every batch this process heard of before it was asked, and everything
+committed at least that long before (the bound while the feed is away, or for an
+answer of a replica behind). An answer computed while its market changed is given to
+its askers but not kept. Concurrent askers of the same question while it is being
 answered wait for that one answer instead of querying too. A refusal (an unknown
 market) is kept the same way. At most ``MARKET_DATA_ANSWERS_MAX`` answers are kept
 (when full, emptied: a flood of distinct questions costs queries, never memory).
@@ -30,9 +34,12 @@ class JsonText(str):
     """An answer already encoded as JSON: the faces' wrappers send it as it is."""
 
 
+EVERY_MARKET = None                 # the market of an answer about every market
+
+
 class _Pending:
-    def __init__(self, started: float) -> None:
-        self.started = started
+    def __init__(self, started: float, market: str | None) -> None:
+        self.started, self.market = started, market
         self.done = threading.Event()
         self.answer: JsonText | Exception | None = None
 
@@ -44,22 +51,42 @@ class MarketDataCache:
         self.seconds, self.size_max, self.refusals = seconds, size_max, refusals
         self._answers: dict[Hashable, tuple[float, JsonText | Exception]] = {}
         self._pending: dict[Hashable, _Pending] = {}
+        self._by_market: dict[str | None, set[Hashable]] = {}
+        self._changed: dict[str | None, float] = {}   # when each market last changed
         self.computed = 0          # answers made (for tests and benchmarks)
 
-    def answer(self, key: Hashable, compute: Callable[[], JsonText]) -> JsonText:
+    def answer(self, key: Hashable, compute: Callable[[], JsonText],
+               market: str | None = EVERY_MARKET) -> JsonText:
+        """The kept answer to ``key``, about ``market``, or ``compute()``'s."""
         asked = time.monotonic()
         kept = self._answers.get(key)
         if kept is not None and asked < kept[0]:
             return _given(kept[1])
         pending = self._pending.get(key)
-        if pending is not None and asked - pending.started < self.seconds:
+        if pending is not None and asked - pending.started < self.seconds and \
+                not self._changed_since(pending):
             pending.done.wait()
             if pending.answer is not None:
                 return _given(pending.answer)
-        return self._compute(key, compute)
+        return self._compute(key, compute, market)
 
-    def _compute(self, key: Hashable, compute: Callable[[], JsonText]) -> JsonText:
-        pending = _Pending(time.monotonic())
+    def forget(self, market: str) -> None:
+        """``market`` changed: drop its answers, and those about every market."""
+        now = time.monotonic()
+        for about in (market, EVERY_MARKET):
+            self._changed[about] = now
+            for key in self._by_market.pop(about, ()):
+                self._answers.pop(key, None)
+
+    def _changed_since(self, pending: _Pending) -> bool:
+        changes = [self._changed.get(pending.market, 0.0)]
+        if pending.market is EVERY_MARKET:
+            changes.append(max(self._changed.values(), default=0.0))
+        return max(changes) >= pending.started
+
+    def _compute(self, key: Hashable, compute: Callable[[], JsonText],
+                 market: str | None) -> JsonText:
+        pending = _Pending(time.monotonic(), market)
         self._pending[key] = pending
         try:
             pending.answer = compute()
@@ -68,16 +95,18 @@ class MarketDataCache:
         finally:
             if self._pending.get(key) is pending:
                 del self._pending[key]
-            if pending.answer is not None:
+            if pending.answer is not None and not self._changed_since(pending):
                 if len(self._answers) >= self.size_max:
-                    self._answers.clear()
+                    self.clear()
                 self._answers[key] = (pending.started + self.seconds, pending.answer)
+                self._by_market.setdefault(market, set()).add(key)
                 self.computed += 1
             pending.done.set()
         return _given(pending.answer)
 
     def clear(self) -> None:
         self._answers.clear()
+        self._by_market.clear()
 
 
 def _given(answer: JsonText | Exception) -> JsonText:
@@ -97,13 +126,15 @@ def _fresh(refusal: Exception) -> Exception:
 
 
 def cached(cache: MarketDataCache, key: Callable[[Any], Hashable],
-           encode: Callable[[Any], str]) -> Callable[[Callable], Callable]:
+           encode: Callable[[Any], str], market: Callable[[Any], str | None]
+           ) -> Callable[[Callable], Callable]:
     """A route handler ``(services, request)`` whose answers ``cache`` keeps, by
-    ``key(request)``, encoded by ``encode``."""
+    ``key(request)``, about ``market(request)`` (``EVERY_MARKET`` when about all),
+    encoded by ``encode``."""
     def decorate(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], JsonText]:
         @functools.wraps(handler)
         def answered(services: Any, request: Any) -> JsonText:
             return cache.answer((handler.__name__, key(request)), lambda: JsonText(
-                encode(handler(services, request))))
+                encode(handler(services, request))), market(request))
         return answered
     return decorate

@@ -113,7 +113,8 @@ def ticker(conn: Connection, symbol: str, now: datetime) -> dict:
 
 
 routes = Routes()
-# The public answers this process keeps (``api.market_cache``: at most 0.5 s old).
+# The public answers this process keeps (``api.market_cache``: until their market
+# changes, at most 0.5 s).
 ANSWERS = MarketDataCache(refusals=(ApiError,))
 
 
@@ -126,7 +127,7 @@ def _encoded(answer: dict) -> str:
     return json.dumps(answer, separators=(",", ":"))
 
 
-kept = cached(ANSWERS, _question, _encoded)
+kept = cached(ANSWERS, _question, _encoded, lambda call: call.path.get("market"))
 
 
 @routes.route("GET", "/v1/markets/{market}/book", summary="the aggregated order book",

@@ -78,7 +78,7 @@ def main() -> None:
         engines.create(settings.database_replica_url, key_lookups=True)
     reader = engines.create(settings.database_url, key_lookups=True, autocommit=True,
                             pool_size=READER_CONNECTIONS, overflow_max=0)
-    app, _ = create_app(settings, engine, autocommit, market_data, reader)
+    app, _ = create_app(settings, engine, autocommit, market_data, reader, follow_feed=True)
     # What start-up made lives as long as the process: kept out of the collector's full
     # passes, which otherwise walked it all (about 80 ms here, every request waiting).
     gc.freeze()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 import gevent
 import redis
@@ -91,6 +91,9 @@ class Hub:
         # Other stream protocols served from this process (``api.binance.streams_hub``):
         # each hears every event after this hub, and its sockets' grants are checked too.
         self.followers: list[Follower] = []
+        # Told each market whose batch is announced, before its sockets are (the public
+        # answers kept by ``api.market_cache``).
+        self.market_changed: list[Callable[[str], None]] = []
 
     # Events from the matcher -----------------------------------------------------
 
@@ -124,6 +127,8 @@ class Hub:
     def _dispatch(self, channel: str, event: dict[str, Any]) -> None:
         if channels.is_market_channel(channel):
             market = event["market"]
+            for changed in self.market_changed:
+                changed(market)
             book = {"type": "book", "channel": f"book:{market}", **event["book"]}
             watching = sum(follower.watching_book(market) for follower in self.followers)
             self.books.received(market, book, self._send(f"book:{market}", book) + watching)

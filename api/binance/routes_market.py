@@ -15,10 +15,10 @@ from api.binance.exchange_info import exchange_info
 from api.binance.routing import BinanceRoutes, Request
 from api.binance.services import BinanceServices
 from api.binance.shapes import aggregate_trade, moment, ms, public_trade
-from api.binance.symbols import Listed
+from api.binance.symbols import Listed, binance_symbol
 from api.binance.windows import window
 from api.errors import ApiError
-from api.market_cache import MarketDataCache, cached
+from api.market_cache import EVERY_MARKET, MarketDataCache, cached
 from api.routes_market_data import book_levels, candles_between, day_stats
 from db.schema import candles, market_state, trades
 from ledger import format_amount
@@ -34,7 +34,8 @@ MILLISECONDS = {"type": "string", "pattern": "^[0-9]{1,16}$"}
 ANY = {"type": ["object", "array"]}
 
 routes = BinanceRoutes()
-# The public answers this process keeps (``api.market_cache``: at most 0.5 s old).
+# The public answers this process keeps (``api.market_cache``: until their market
+# changes, at most 0.5 s), by Binance's spelling of their symbol.
 ANSWERS = MarketDataCache(refusals=(ApiError, BinanceError))
 
 
@@ -42,7 +43,14 @@ def kept(*names: str) -> Any:
     """Kept answers of a route whose answer depends on the parameters ``names``."""
     return cached(ANSWERS, lambda request: tuple(request.params.values.get(name)
                                                  for name in names),
-                  lambda answer: json.dumps(answer, separators=(",", ":")))
+                  lambda answer: json.dumps(answer, separators=(",", ":")),
+                  lambda request: (request.params.values.get("symbol") or "").upper() or
+                  EVERY_MARKET)
+
+
+def forget(market: str) -> None:
+    """``market``'s batch was announced: its kept answers are dropped."""
+    ANSWERS.forget(binance_symbol(market))
 
 
 @routes.route("GET", "/api/v3/ping", security="public", summary="Binance: ping", answer=ANY)

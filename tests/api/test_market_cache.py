@@ -1,6 +1,7 @@
 """Public market data kept per process (``api.market_cache``): never older than
-MARKET_DATA_STALENESS_SECONDS against a real ``web`` process, concurrent askers share
-one answer, refusals are kept too."""
+MARKET_DATA_STALENESS_SECONDS against a real ``web`` process, dropped when the feed
+announces its market's batch, concurrent askers share one answer, refusals are kept
+too."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ import pytest
 import requests
 
 from api.errors import ApiError
-from api.market_cache import MARKET_DATA_STALENESS_SECONDS, JsonText, MarketDataCache
+from api.market_cache import (
+    EVERY_MARKET, MARKET_DATA_STALENESS_SECONDS, JsonText, MarketDataCache,
+)
+from events import publishing
+from tests.api.conftest import start_web
 from tests.trading import Clock, create_market, funded_user, place, runner
+from workers.matching.runner import MarketRunner
 
 # A request's own time on this shared machine, beyond the bound itself.
 REQUEST_SLACK_SECONDS = 0.3
@@ -139,3 +145,68 @@ def test_an_answer_is_asked_again_once_the_bound_has_passed(monkeypatch):
     time.sleep(0.15)
     later = cache.answer("q", lambda: JsonText(str(next(numbers))))
     assert (first, again, later, cache.computed) == ("0", "0", "1", 2)
+
+
+def test_a_markets_change_drops_its_answers_and_those_about_every_market(monkeypatch):
+    cache = MarketDataCache(seconds=60)
+    monkeypatch.setattr("api.market_cache.bottle.response", type("R", (), {})())
+    numbers = iter(range(100))
+
+    def ask(key: str, market: str | None) -> str:
+        return cache.answer(key, lambda: JsonText(str(next(numbers))), market)
+
+    kept = [ask("a-book", "A-X"), ask("b-book", "B-X"), ask("tickers", EVERY_MARKET)]
+    assert [ask("a-book", "A-X"), ask("b-book", "B-X"), ask("tickers", EVERY_MARKET)] == kept
+    cache.forget("A-X")
+    assert [ask("a-book", "A-X"), ask("b-book", "B-X"), ask("tickers", EVERY_MARKET)] == \
+        ["3", kept[1], "4"]
+
+
+def test_an_answer_made_while_its_market_changed_is_given_but_not_kept(monkeypatch):
+    cache = MarketDataCache(seconds=60)
+    monkeypatch.setattr("api.market_cache.bottle.response", type("R", (), {})())
+
+    def changed_meanwhile() -> JsonText:
+        cache.forget("A-X")          # the batch announced while the queries ran
+        return JsonText("old")
+    assert cache.answer("a-book", changed_meanwhile, "A-X") == "old"
+    assert cache.answer("a-book", lambda: JsonText("new"), "A-X") == "new"
+    assert cache.answer("a-book", lambda: JsonText("newer"), "A-X") == "new"
+
+
+@pytest.fixture
+def long_kept_url(tmp_path):
+    """A web process that keeps public answers for a minute unless their market changes."""
+    web, base_url = start_web(tmp_path, MARKET_DATA_STALENESS_MS="60000",
+                              RATE_LIMIT_PER_IP="100000/minute")
+    yield base_url
+    assert web.stop() == 0
+
+
+def test_a_batch_announced_by_the_feed_is_served_at_once_on_both_faces(
+        long_kept_url, engine, admin_engine, settings):
+    market = create_market(admin_engine, maker_fee_bps=10, taker_fee_bps=20)
+    seller = funded_user(engine, market, base="5")
+    clock = Clock(datetime.now(timezone.utc))
+    run = MarketRunner(engine, settings.database_url, market, clock=clock,
+                       publish=publishing.publish_batch)
+    book = f"{long_kept_url}/v1/markets/{market}/book?depth=5"
+    depth = f"{long_kept_url}/api/v3/depth?symbol={market.replace('-', '')}&limit=5"
+    tickers = f"{long_kept_url}/v1/tickers"
+    assert requests.get(book, timeout=10).json()["asks"] == []
+    assert requests.get(depth, timeout=10).json()["asks"] == []
+    assert market not in {t["market"] for t in requests.get(tickers, timeout=10).json()["items"]
+                          if t["last"] is not None}
+    place(engine, seller, market, clock.now, side="sell", type="limit", quantity="1",
+          price="100.00")
+    buyer = funded_user(engine, market, quote="1000")
+    place(engine, buyer, market, clock.now, side="buy", type="limit", quantity="0.4",
+          price="100.00")
+    run.run_pending()                # committed, then announced on the feed
+    deadline = time.monotonic() + 10  # far inside the minute the answers would be kept
+    while requests.get(book, timeout=10).json()["asks"] != [["100.00", "0.60000000"]]:
+        assert time.monotonic() < deadline, "the kept book outlived its market's change"
+        time.sleep(POLL_SECONDS)
+    assert requests.get(depth, timeout=10).json()["asks"] == [["100.00", "0.60000000"]]
+    last = {t["market"]: t["last"] for t in requests.get(tickers, timeout=10).json()["items"]}
+    assert last[market] == "100.00"

@@ -9,9 +9,11 @@ import { button, el, field, form, notice, row, table, time } from "../ui.js";
 const ACTIVE = ["accepted", "open", "partially_filled", "untriggered"];
 const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"];
 const REFRESH_DELAY_MS = 150;
-// Each web process keeps public market data answers up to 0.5 s (api/market_cache.py):
-// what a message announced is loaded once more when that bound has passed after the
-// last message, so the page always ends on the latest state.
+// Each web process keeps public market data answers until it hears their market's batch,
+// at most 0.5 s (api/market_cache.py). The process that answers a read may not be the
+// one whose socket announced the batch, and may hear it a moment later: what a message
+// announced is loaded once more when that bound has passed after the last message, so
+// the page always ends on the latest state.
 const MARKET_DATA_SETTLED_MS = 600;
 
 export async function show(view, market) {
