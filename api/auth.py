@@ -19,7 +19,7 @@ import redis
 from sqlalchemy import Engine
 
 from api.client_address import client_address
-from api.credential_cache import CREDENTIAL_CACHE_SECONDS, CredentialCache
+from api.credential_cache import CredentialCache
 from api.errors import ApiError
 from config import Settings
 from users import api_keys, sessions
@@ -27,9 +27,6 @@ from users.errors import SessionInvalid
 
 ALL_SCOPES = frozenset(api_keys.SCOPES)
 SIGNATURE_HEX_LENGTH = 64
-# A key or session is read from the database at most this often per process
-# (``api.credential_cache``): the bound of a revocation in the other processes.
-API_KEY_CACHE_SECONDS = CREDENTIAL_CACHE_SECONDS
 
 
 @dataclass(frozen=True)
