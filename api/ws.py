@@ -40,7 +40,6 @@ from api.errors import ApiError, translate
 from api.order_waits import OrderWaits
 from api.ratelimit import RateLimiter
 from api.ws_access import Grant
-from api.ws_shedding import Shedder
 from api.ws_sockets import Client
 from api.ws_books import Books, KnownMarkets
 from config import Settings
@@ -75,10 +74,6 @@ class Follower(Protocol):
         """Its sockets whose grants ``api.ws_access`` checks again."""
         ...
 
-    def sockets(self) -> Iterable[Client]:
-        """All its sockets (``api.ws_shedding`` may end some)."""
-        ...
-
 
 class Hub:
     def __init__(self, settings: Settings, engine: Engine, authenticator: Authenticator,
@@ -99,7 +94,6 @@ class Hub:
         # Told each market whose batch is announced, before its sockets are (the public
         # answers kept by ``api.market_cache``).
         self.market_changed: list[Callable[[str], None]] = []
-        self.shedder = Shedder(settings.ws_client_lag_max_ms / 2000, self._sockets)
 
     # Events from the matcher -----------------------------------------------------
 
@@ -115,23 +109,17 @@ class Hub:
     def _holders(self) -> list[Client]:
         return [*self.clients, *(c for f in self.followers for c in f.holders())]
 
-    def _sockets(self) -> list[Client]:
-        return [*self.clients, *(c for f in self.followers for c in f.sockets())]
-
     def _listen(self) -> None:
         while True:
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(channels.MARKET_CHANNELS, channels.USER_CHANNELS)
                 for message in pubsub.listen():
-                    self.shedder.began()
                     self._dispatch(message["channel"].decode(), json.loads(message["data"]))
                     if ws_outbox.FLUSHER.marked:
                         # Written before the next event: a burst read at once from Redis
                         # would otherwise pile up in every outbox, slow consumer or not.
                         gevent.sleep(0)
-                    self.shedder.ended(pubsub.connection is not None and
-                                       pubsub.connection.can_read(0))
             except redis.RedisError as error:  # Redis restarted: a delay, then resubscribe
                 log.warning("event subscription lost (%s); resubscribing", error)
                 gevent.sleep(1)

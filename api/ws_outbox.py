@@ -58,10 +58,6 @@ class Outbox:
             FLUSHER.mark(self)
         return True
 
-    def waiting(self) -> int:
-        """Frames not yet written (waiting, and in the writer's hands)."""
-        return len(self.frames) + self.in_flight
-
     def attach(self, connection: Any) -> None:
         """The raw socket to write to; what waited is written on the next turn."""
         self.connection = connection

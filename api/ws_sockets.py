@@ -42,7 +42,6 @@ class Client:
         self.budget = budget
         self.farewell: dict[str, Any] | None = None   # the last message, then the close
         self.ended: tuple[str, str] | None = None      # (code, message) once ended
-        self.connected_at = time.monotonic()
         self._farewell_of = farewell_of or native_farewell
 
     @property

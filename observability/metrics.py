@@ -33,8 +33,6 @@ WS_BOOK_SNAPSHOTS = Counter("exchange_ws_book_snapshots", "book snapshots sent o
                             "follows, or a query another subscriber was running)", ["source"])
 WS_SOCKETS_ENDED = Counter("exchange_ws_sockets_ended", "WebSockets the server ended, by the "
                            "code it sent", ["code"])
-WS_SOCKETS_SHED = Counter("exchange_ws_sockets_shed", "WebSockets ended (slow_consumer) "
-                          "because the process fell behind the feed (api.ws_shedding)")
 WITHDRAWALS_REQUESTED = Counter("exchange_withdrawals_requested",
                                 "withdrawals accepted (funds held)", ["currency"])
 # matcher

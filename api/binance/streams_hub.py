@@ -76,9 +76,6 @@ class BinanceStreams:
     def holders(self) -> Iterable[StreamClient]:
         return [client for client in self.clients if client.grant is not None]
 
-    def sockets(self) -> Iterable[StreamClient]:
-        return self.clients
-
     def _timed(self) -> None:
         ticks = 0
         while True:
