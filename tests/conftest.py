@@ -78,6 +78,16 @@ def no_process_left_behind():
     kill_leftovers(keep=before)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_at_the_end():
+    """What a fixture that failed to set up left running (it is among the processes of
+    wider-scoped fixtures for every test after it) ends with the session."""
+    from tests.processes import kill_leftovers
+
+    yield
+    kill_leftovers(keep=[])
+
+
 @pytest.fixture(scope="session")
 def bitcoin_network(tmp_path_factory):
     """Two real regtest nodes (ours and the world's), shared by tests/currencies and

@@ -102,6 +102,8 @@ def get(url: str, timeout: float = 5) -> tuple[int, bytes]:
 
 
 def wait_for_http(url: str, process: Process) -> None:
+    """Until ``process`` answers ``url``; if it never does, it is killed (a fixture that
+    fails here has no teardown to stop it)."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
         try:
@@ -109,5 +111,7 @@ def wait_for_http(url: str, process: Process) -> None:
             return
         except OSError:
             if process.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{process.name} never answered {url}:\n{process.output()}")
+                output = process.output()
+                process.kill()
+                raise AssertionError(f"{process.name} never answered {url}:\n{output}")
             time.sleep(0.1)

@@ -30,7 +30,12 @@ def stack(settings, tmp_path_factory):
     processes = [Process("web", logs, PORT=str(port), RATE_LIMIT_PER_IP="100000/minute",
                          RATE_LIMIT_PER_USER="100000/minute"),
                  Process("matcher", logs), Process("scheduler", logs, DEMO_MODE="false")]
-    wait_for_http(url + "/healthz", processes[0])
+    try:
+        wait_for_http(url + "/healthz", processes[0])
+    except AssertionError:   # no teardown follows a failed set-up: the others stop here
+        for process in processes:
+            process.kill()
+        raise
     yield url
     for process in processes:
         assert process.stop() == 0, process.output()[-3000:]
