@@ -56,6 +56,8 @@ class TestBitcoind(DriverKit):
         chain.mine(1)          # pool (their lock time was past the new tip): offered again,
         assert driver.wallet_balance() == before + Decimal("7") - Decimal("2.5") - fees
         chain.mine(CONFIRMATIONS)                  # their change counts; mined as any
-        assert [driver.transaction_confirmations(txid) for txid in sends] == [CONFIRMATIONS] * 2
+        # (one whose lock time bitcoind set back, as it does one time in ten, stayed valid
+        # in the pool and may be a block deeper)
+        assert all(driver.transaction_confirmations(txid) >= CONFIRMATIONS for txid in sends)
         assert driver.wallet_balance() == before + Decimal("7") - Decimal("2.5") - fees
 
