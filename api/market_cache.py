@@ -79,10 +79,8 @@ class MarketDataCache:
                 self._answers.pop(key, None)
 
     def _changed_since(self, pending: _Pending) -> bool:
-        changes = [self._changed.get(pending.market, 0.0)]
-        if pending.market is EVERY_MARKET:
-            changes.append(max(self._changed.values(), default=0.0))
-        return max(changes) >= pending.started
+        # ``forget`` marks EVERY_MARKET changed with each market: one lookup serves both.
+        return self._changed.get(pending.market, 0.0) >= pending.started
 
     def _compute(self, key: Hashable, compute: Callable[[], JsonText],
                  market: str | None) -> JsonText:
