@@ -112,6 +112,13 @@ def round_up(amount: Decimal, scale: int) -> Decimal:
 
 def format_amount(amount: Decimal, scale: int) -> str:
     """The API's string for an amount: exactly ``scale`` decimals, never an exponent."""
+    if type(amount) is Decimal and amount.is_finite():
+        # An amount held at its scale, as the database returns what it stores, is its
+        # own fixed-point text: checking and padding it was two thirds of the cost.
+        text = format(amount, "f")
+        point = text.find(".")
+        if len(text) - point - 1 == scale if point >= 0 else scale == 0:
+            return text
     return f"{check_scale(amount, scale):.{scale}f}"
 
 

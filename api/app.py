@@ -30,6 +30,7 @@ from api.binance.services import BinanceServices
 from api.binance.symbols import Symbols
 from api.order_waits import OrderWaits
 from api.errors import ApiError, translate
+from api import json_answers
 from trading.batches import OrderBatcher
 from api.ratelimit import REDIS_TIMEOUTS, RateLimiter
 from api.routing import Api
@@ -83,7 +84,7 @@ class JsonApi:
                 return self._error(error, request_id)
             if isinstance(result, (dict, list)):
                 bottle.response.content_type = "application/json"
-                return json.dumps(result, separators=(",", ":"))
+                return json_answers.encoded(result)
             return result
         return wrapper
 

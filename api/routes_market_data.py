@@ -7,13 +7,13 @@ matcher last committed it), candles from the table the matcher keeps per batch.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, select, text
 
+from api import json_answers
 from api.errors import ApiError
 from api.market_cache import MarketDataCache, cached
 from api.pagination import newest_first, page
@@ -124,7 +124,7 @@ def _question(call: Call) -> tuple:
 
 
 def _encoded(answer: dict) -> str:
-    return json.dumps(answer, separators=(",", ":"))
+    return json_answers.text(answer)
 
 
 kept = cached(ANSWERS, _question, _encoded, lambda call: call.path.get("market"))

@@ -89,7 +89,7 @@ def list_orders(services: Services, call: Call) -> dict:
             int(call.query["cursor"]) if "cursor" in call.query else None,
             call.query["limit"] + 1)
         known = scales_of(services.reader, {code for r in rows for code in r.market.split("-")})
-        return page(rows, call, lambda r: views.view(r, known))
+        return page(rows, call, lambda r: views.kept_view(r, known))
     query = newest_first(select(orders).where(orders.c.user_id == call.user_id),
                          orders.c.id, call)
     for name in ("status", "market"):
@@ -110,7 +110,7 @@ def get_order(services: Services, call: Call) -> dict:
     row = order_reads.one(services.reader, call.user_id, _order_id(call))
     if row is None:
         raise OrderNotFound("no order of yours has this id", field="id")
-    return views.view(row, scales_of(services.reader, row.market.split("-")))
+    return views.kept_view(row, scales_of(services.reader, row.market.split("-")))
 
 
 @routes.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",

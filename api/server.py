@@ -32,7 +32,7 @@ SHUTDOWN_GRACE_SECONDS = 10
 # these connections rather than opening one past them. Connections past a pool's size are
 # closed on return, each a PostgreSQL backend started and ended per request: with 16
 # callers on a pool of 6, two thirds of PostgreSQL's CPU per read.
-READER_CONNECTIONS = 8
+READER_CONNECTIONS = 16
 log = logging.getLogger("api.server")
 
 

@@ -28,7 +28,11 @@ def sqlalchemy_url(url: str) -> str:
 # posting (``accounts``) is slow to scan whatever its size. Sequential scans still happen
 # where no index serves. Their prepared statements (``db.round_trips.Prepared``) keep one
 # generic plan, never planned again.
-KEY_LOOKUPS = {"options": "-c enable_seqscan=off -c plan_cache_mode=force_generic_plan"}
+KEY_LOOKUPS = "-c enable_seqscan=off -c plan_cache_mode=force_generic_plan"
+# Every session in UTC, whatever the server's default: times are shown in UTC (and the
+# same instant always as the same text, which ``trading.kept_views`` relies on), and
+# candles are cut at UTC's hours and days.
+UTC = "-c timezone=UTC"
 
 
 def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True,
@@ -40,7 +44,7 @@ def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True,
     use (``execution_options``) costs a round trip on each return to the pool
     (``SET default_transaction_isolation TO DEFAULT``); on this engine, asking for
     AUTOCOMMIT again costs nothing."""
-    connect_args = KEY_LOOKUPS if key_lookups else {}
+    connect_args = {"options": f"{UTC} {KEY_LOOKUPS}" if key_lookups else UTC}
     isolation = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if not pooled:
         return create_engine(sqlalchemy_url(url), poolclass=pool.NullPool,

@@ -103,3 +103,25 @@ def test_rounding_is_explicit_and_never_loses_digits_silently():
     assert format_amount(Decimal("1E-18"), 18) == "0.000000000000000001"
     with pytest.raises(AmountError):
         format_amount(Decimal("0.001"), 2)
+
+
+@pytest.mark.parametrize("amount, scale, shown", [
+    ("0.50000000", 8, "0.50000000"),       # held at its scale: its own text
+    ("0E-8", 8, "0.00000000"),             # zero at a scale: never "0E-8"
+    ("5", 0, "5"), ("1E+2", 0, "100"), ("1E+2", 2, "100.00"),
+    ("1.000", 2, "1.00"),                  # more zeros than the scale: not more digits
+    ("0.1", 8, "0.10000000"),
+    ("12345678901234567890.123456789012345678", 18,
+     "12345678901234567890.123456789012345678"),
+])
+def test_an_amount_is_shown_at_exactly_its_scale(amount: str, scale: int, shown: str) -> None:
+    assert format_amount(Decimal(amount), scale) == shown
+
+
+@pytest.mark.parametrize("amount, scale", [
+    ("123.456", 2), ("0.000000001", 8), ("NaN", 0), ("Infinity", 0), ("-Infinity", 0),
+    ("sNaN", 0), ("1.5", 0)])
+def test_an_amount_that_would_need_rounding_or_is_no_number_is_never_shown(
+        amount: str, scale: int) -> None:
+    with pytest.raises(AmountError):
+        format_amount(Decimal(amount), scale)

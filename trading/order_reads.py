@@ -6,8 +6,8 @@ PostgreSQL, such a read cost more than the rest of its request. These statements
 planned once per connection (``db.round_trips.Prepared``, a generic plan): by the primary
 key, or by the partial index of a user's active orders (``orders_active_by_user``, which
 the literal ``status IN`` of the text lets a generic plan use), and run by
-``db.round_trips.read``. Rows are named tuples with every column of ``orders`` (named: a prepared ``SELECT *`` fails once a migration adds
-one), so that the views are the same.
+``db.round_trips.read``. Rows are named tuples of the columns the views of both faces
+show (``trading.views``, ``api.binance.shapes``): each column read costs its decoding.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from matcher.statuses import ACTIVE
 
 ORDERS_ACTIVE_PER_READ_MAX = 1_000      # above any user's open orders (MAX_NUM_ORDERS 200)
 _NO_CURSOR = (1 << 63) - 1
-_COLUMNS = ", ".join(column.name for column in orders.c)
+# Not read: user_id (the caller's, asked for), fee_accrued, hold_amount, sequence, priority.
+_COLUMNS = ", ".join(column.name for column in orders.c if column.name not in {
+    "user_id", "fee_accrued", "hold_amount", "sequence", "priority"})
 
 _ONE = round_trips.Prepared("orders_read_one", text(f"""
     SELECT {_COLUMNS} FROM orders

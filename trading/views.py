@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 from ledger import format_amount
+from trading.kept_views import KeptViews
 
 
 def view(row: Any, scales: dict[str, int]) -> dict[str, Any]:
@@ -44,3 +45,8 @@ def fill_view(row: Any, scales: dict[str, int]) -> dict[str, Any]:
             "fee": format_amount(row.fee, scales[row.fee_currency]),
             "fee_currency": row.fee_currency, "liquidity": row.liquidity,
             "created_at": row.created_at.isoformat()}
+
+
+# The orders that bots poll (their open orders, an order's state), each view made once
+# per change of its row.
+kept_view: KeptViews[dict[str, int]] = KeptViews(view)

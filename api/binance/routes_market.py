@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -17,6 +16,7 @@ from api.binance.services import BinanceServices
 from api.binance.shapes import aggregate_trade, moment, ms, public_trade
 from api.binance.symbols import Listed, binance_symbol
 from api.binance.windows import window
+from api import json_answers
 from api.errors import ApiError
 from api.market_cache import EVERY_MARKET, MarketDataCache, cached
 from api.routes_market_data import book_levels, candles_between, day_stats
@@ -43,7 +43,7 @@ def kept(*names: str) -> Any:
     """Kept answers of a route whose answer depends on the parameters ``names``."""
     return cached(ANSWERS, lambda request: tuple(request.params.values.get(name)
                                                  for name in names),
-                  lambda answer: json.dumps(answer, separators=(",", ":")),
+                  json_answers.text,
                   lambda request: (request.params.values.get("symbol") or "").upper() or
                   EVERY_MARKET)
 

@@ -20,7 +20,7 @@ from api.binance.new_orders import native_order
 from api.binance.routes_market import LIMIT, MILLISECONDS, SYMBOL, ANY
 from api.binance.routing import BinanceRoutes, Request
 from api.binance.services import BinanceServices
-from api.binance.shapes import acknowledged, ms, order, order_fill
+from api.binance.shapes import acknowledged, kept_order, ms, order, order_fill
 from api.binance.symbols import Listed
 from api.binance.windows import window
 from api.routes_trading import CANCEL_UNCONFIRMED
@@ -109,7 +109,7 @@ def _named(services: BinanceServices, request: Request, listed: Listed, unknown:
               summary="Binance: one of the caller's orders")
 def get_order(services: BinanceServices, request: Request) -> dict:
     listed = services.symbols.get(request.params.text("symbol"))
-    return order(_named(services, request, listed, "query"), listed)
+    return kept_order(_named(services, request, listed, "query"), listed)
 
 
 @routes.route("DELETE", "/api/v3/order", security="trade", answer=ANY,
@@ -151,7 +151,8 @@ def open_orders(services: BinanceServices, request: Request) -> list:
     symbol = request.params.text("symbol")
     market = None if symbol is None else services.symbols.get(symbol).market.symbol
     rows = order_reads.active_oldest_first(services.native.reader, request.user_id, market)
-    return [order(row, services.symbols.of_market(row.market)) for row in rows]
+    listed = {market: services.symbols.of_market(market) for market in {r.market for r in rows}}
+    return [kept_order(row, listed[row.market]) for row in rows]
 
 
 @routes.route("DELETE", "/api/v3/openOrders", security="trade", params={"symbol": SYMBOL},

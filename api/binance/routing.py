@@ -22,6 +22,7 @@ from api.auth import Principal, first_use
 from api.binance import errors, signing
 from api.binance.params import Params, parse, signed_payload
 from api.client_address import client_address
+from api import json_answers
 from api.errors import ApiError, translate
 from api.market_cache import JsonText
 from api.routing import Api, Operation, body_bytes
@@ -92,7 +93,7 @@ def _wrapped(services: BinanceServices, security: str, handler: Callable[[Reques
             result = handler(_checked(services, security))
             if isinstance(result, JsonText):     # a kept answer (api.market_cache)
                 return result
-            return json.dumps(result, separators=(",", ":"))
+            return json_answers.encoded(result)
         except Exception as error:
             return answer_error(error, request_id)
         finally:

@@ -16,6 +16,7 @@ from typing import Any
 from api.binance.symbols import Listed
 from ledger import format_amount
 from matcher import statuses
+from trading.kept_views import KeptViews
 
 TYPES = {"market": "MARKET", "limit": "LIMIT", "stop_market": "STOP_LOSS",
          "stop_limit": "STOP_LOSS_LIMIT", "take_profit_market": "TAKE_PROFIT",
@@ -78,6 +79,11 @@ def order(row: Any, listed: Listed) -> dict[str, Any]:
         "origQuoteOrderQty": format_amount(row.quote_quantity or Decimal(0), quote),
         "selfTradePreventionMode": SELF_TRADE_PREVENTION})
     return answer
+
+
+# The orders that bots poll (GET /order, /openOrders), each shape made once per change
+# of its row (``trading.kept_views``).
+kept_order: KeptViews[Listed] = KeptViews(order)
 
 
 def order_fill(row: Any, listed: Listed, scales: dict[str, int]) -> dict[str, Any]:

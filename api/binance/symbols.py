@@ -43,6 +43,9 @@ class Symbols:
         self._lock = threading.Lock()
 
     def all(self) -> list[Listed]:
+        return list(self._fresh().values())
+
+    def _fresh(self) -> dict[str, Listed]:
         with self._lock:
             if time.monotonic() >= self._until:
                 with self.engine.connect() as conn:
@@ -52,15 +55,14 @@ class Symbols:
                                                                     scales[m.quote])
                                    for m in found}
                 self._until = time.monotonic() + REFRESH_SECONDS
-            return list(self._by_symbol.values())
+            return self._by_symbol
 
     def get(self, symbol: str | None) -> Listed:
         """The market of a Binance symbol, or -1121 (a symbol is required)."""
         if not symbol:
             raise BinanceError(400, -1102, "Mandatory parameter 'symbol' was not sent, was "
                                "empty/null, or malformed.")
-        self.all()
-        found = self._by_symbol.get(symbol.upper())
+        found = self._fresh().get(symbol.upper())
         if found is None:
             raise BinanceError(400, -1121, BAD_SYMBOL)
         return found
