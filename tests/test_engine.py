@@ -1,5 +1,6 @@
 """Engines whose connections stay in autocommit mode send nothing of their own."""
 
+import psycopg2
 from sqlalchemy import text
 
 from db import engine as engines
@@ -46,3 +47,34 @@ def test_switching_a_pooled_connection_costs_a_statement_on_its_return(
             "SET default_transaction_isolation TO DEFAULT"
     finally:
         engine.dispose()
+
+
+def test_every_session_shows_times_in_utc_whatever_the_servers_default(settings, admin_engine):
+    """An order's view shows its times as PostgreSQL gives them; kept views
+    (``trading.kept_views``) rely on one instant always being the same text."""
+    database = admin_engine.url.database
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{database}" SET timezone = \'Pacific/Chatham\''))
+        conn.commit()
+    try:
+        for options in ({}, {"key_lookups": True}, {"autocommit": True}):
+            engine = engines.create(settings.database_url, **options)
+            try:
+                with engine.connect() as conn:
+                    assert conn.exec_driver_sql("SHOW timezone").scalar_one() == "UTC"
+                    now = conn.exec_driver_sql("SELECT now()").scalar_one()
+                    assert now.utcoffset().total_seconds() == 0
+                    assert now.isoformat().endswith("+00:00")
+            finally:
+                engine.dispose()
+        plain = psycopg2.connect(settings.database_url)   # the test's premise
+        try:
+            with plain.cursor() as cursor:
+                cursor.execute("SHOW timezone")
+                assert cursor.fetchone()[0] == "Pacific/Chatham"
+        finally:
+            plain.close()
+    finally:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" RESET timezone'))
+            conn.commit()
