@@ -78,13 +78,13 @@ class JsonApi:
                 bottle.response.set_header("Vary", "Origin")
             try:
                 result = callback(*args, **kwargs)
+                if isinstance(result, (dict, list)):
+                    bottle.response.content_type = "application/json"
+                    return json_answers.encoded(result)
             except bottle.HTTPResponse:
                 raise
             except Exception as error:  # translated once, here
                 return self._error(error, request_id)
-            if isinstance(result, (dict, list)):
-                bottle.response.content_type = "application/json"
-                return json_answers.encoded(result)
             return result
         return wrapper
 

@@ -1,11 +1,10 @@
 """The JSON of the API's answers, both faces: compact, encoded by orjson.
 
 The standard library's encoder was a tenth of the web process's CPU for a list of ten
-orders; orjson's is a tenth of that. What JSON cannot say exactly is refused, as
-before, never guessed: a Decimal (a view formats every amount as a string), and, passed
-through to that refusal rather than written in orjson's own format, a datetime or a
-dataclass (a view formats those too). Integer keys are written as strings, as the
-standard library did.
+orders; orjson's is a tenth of that. A Decimal, a datetime, a dataclass, a set, bytes or
+an integer beyond 64 bits is refused (TypeError), never written in some format of the
+encoder's own: the views format amounts and times as strings. Integer keys are written
+as strings, as the standard library did; text is UTF-8, not escaped to ASCII.
 """
 
 from __future__ import annotations
@@ -25,4 +24,4 @@ def encoded(answer: Any) -> bytes:
 
 def text(answer: Any) -> str:
     """``encoded``, as text."""
-    return orjson.dumps(answer, option=_OPTIONS).decode()
+    return encoded(answer).decode()

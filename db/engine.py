@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import Engine, create_engine, pool
 from sqlalchemy.engine import make_url
 
@@ -29,10 +31,17 @@ def sqlalchemy_url(url: str) -> str:
 # where no index serves. Their prepared statements (``db.round_trips.Prepared``) keep one
 # generic plan, never planned again.
 KEY_LOOKUPS = "-c enable_seqscan=off -c plan_cache_mode=force_generic_plan"
-# Every session in UTC, whatever the server's default: times are shown in UTC (and the
-# same instant always as the same text, which ``trading.kept_views`` relies on), and
-# candles are cut at UTC's hours and days.
+# Every session in UTC, whatever the server's default: times are shown in UTC, the same
+# instant always as the same text (which ``trading.kept_views`` relies on).
 UTC = "-c timezone=UTC"
+
+
+def options(url: str, key_lookups: bool) -> str:
+    """The sessions' settings: the operator's (the URL's ``options``, else ``PGOPTIONS``,
+    which an explicit ``options`` would silently replace), then ours."""
+    given = make_url(sqlalchemy_url(url)).query.get("options") or os.environ.get("PGOPTIONS")
+    return " ".join(part for part in (given, UTC, KEY_LOOKUPS if key_lookups else None)
+                    if part)
 
 
 def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True,
@@ -44,7 +53,7 @@ def create(url: str, *, pool_size: int = POOL_SIZE_DEFAULT, pooled: bool = True,
     use (``execution_options``) costs a round trip on each return to the pool
     (``SET default_transaction_isolation TO DEFAULT``); on this engine, asking for
     AUTOCOMMIT again costs nothing."""
-    connect_args = {"options": f"{UTC} {KEY_LOOKUPS}" if key_lookups else UTC}
+    connect_args = {"options": options(url, key_lookups)}
     isolation = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if not pooled:
         return create_engine(sqlalchemy_url(url), poolclass=pool.NullPool,

@@ -78,3 +78,11 @@ def test_every_session_shows_times_in_utc_whatever_the_servers_default(settings,
         with admin_engine.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{database}" RESET timezone'))
             conn.commit()
+
+
+def test_the_operators_session_options_are_kept_before_ours(monkeypatch):
+    url = "postgresql://u@h/db?options=-c%20statement_timeout%3D5s"
+    assert engines.options(url, False) == "-c statement_timeout=5s -c timezone=UTC"
+    monkeypatch.setenv("PGOPTIONS", "-c search_path=exchange")
+    assert engines.options("postgresql://u@h/db", True) == \
+        f"-c search_path=exchange -c timezone=UTC {engines.KEY_LOOKUPS}"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable, Generic, TypeVar
 
-ROWS_KEPT_MAX = 20_000
+ROWS_KEPT_MAX = 5_000          # about 11 MB of rows and views
 Context = TypeVar("Context")
 
 
@@ -44,12 +44,10 @@ class KeptViews(Generic[Context]):
         view = self.make(row, context)
         self.made += 1
         self._kept[row.id] = (row, view)
+        self._kept.move_to_end(row.id)     # a changed row is the most recently shown too
         while len(self._kept) > self.size_max:
             try:
                 self._kept.popitem(last=False)
             except KeyError:
                 break
         return dict(view)
-
-    def forget(self) -> None:
-        self._kept.clear()

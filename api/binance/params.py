@@ -96,7 +96,7 @@ def parse(query: str, body: bytes) -> Params:
         text = body.decode()
     except UnicodeDecodeError:
         raise BinanceError(400, -1100, "The request body is not form-encoded text.") from None
-    for part in (query, text) if text else (query,):
+    for part in (query, text):
         for name, value in parse_qsl(part, keep_blank_values=True):
             if name in values:
                 raise BinanceError(400, -1101, f"Duplicate values for parameter '{name}'.")

@@ -151,8 +151,8 @@ def open_orders(services: BinanceServices, request: Request) -> list:
     symbol = request.params.text("symbol")
     market = None if symbol is None else services.symbols.get(symbol).market.symbol
     rows = order_reads.active_oldest_first(services.native.reader, request.user_id, market)
-    listed = {market: services.symbols.of_market(market) for market in {r.market for r in rows}}
-    return [kept_order(row, listed[row.market]) for row in rows]
+    listings = {m: services.symbols.of_market(m) for m in {r.market for r in rows}}
+    return [kept_order(row, listings[row.market]) for row in rows]
 
 
 @routes.route("DELETE", "/api/v3/openOrders", security="trade", params={"symbol": SYMBOL},

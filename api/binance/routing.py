@@ -80,10 +80,10 @@ class BinanceRoutes:
 
 
 def _wrapped(services: BinanceServices, security: str, handler: Callable[[Request], Any],
-             rule: str) -> Callable[[], str]:
+             rule: str) -> Callable[[], str | bytes]:
     record = metrics.request_recorder(rule)
 
-    def run() -> str:
+    def run() -> str | bytes:
         started = time.perf_counter()
         request_id = logs.new_request_id()
         logs.request_id.set(request_id)

@@ -64,3 +64,14 @@ def test_at_most_size_max_rows_are_kept_the_least_recently_shown_go_first() -> N
     assert kept.made == 3
     kept(an_order(2), SCALES)
     assert kept.made == 4
+
+
+def test_a_changed_row_is_the_most_recently_shown() -> None:
+    kept = KeptViews(view, size_max=2)
+    for order_id in (1, 2):
+        kept(an_order(order_id), SCALES)
+    kept(an_order(1, status="partially_filled"), SCALES)    # changed: made again
+    kept(an_order(3), SCALES)                               # drops 2, not 1
+    assert kept.made == 4
+    kept(an_order(1, status="partially_filled"), SCALES)
+    assert kept.made == 4
