@@ -173,6 +173,48 @@ def test_an_order_just_placed_holds_funds_in_the_next_read_on_every_process(
     assert balances[base] == ("0", "0")
 
 
+def test_an_order_read_again_after_its_row_changed_shows_the_change_on_both_faces(
+        api_url, other_url, market, admin_engine):
+    """Each process keeps the views of the orders it showed (``trading.kept_views``): a
+    change of the row (here one the matcher would make: a partial fill) shows at once."""
+    base, quote = market.split("-")
+    alice = signed_up(api_url)
+    assert alice.post("/v1/faucet", {"currency": quote, "amount": "1000"}).status_code == 201
+    bot = api_key(alice, ["read", "trade"])
+    placed = bot.post("/v1/orders", {"market": market, "side": "buy", "type": "limit",
+                                     "quantity": "2", "price": "100.00"})
+    assert placed.status_code == 202
+    order_id, symbol = placed.json()["id"], market.replace("-", "")
+
+    def shown(base_url: str, status: str) -> list[tuple]:
+        reader = Client(base_url, alice.token)
+        one = reader.get(f"/v1/orders/{order_id}").json()
+        listed = [o for o in reader.get(f"/v1/orders?status={status}").json()["items"]
+                  if o["id"] == order_id]
+        binance_one = _binance_get(base_url, bot, "/api/v3/order",
+                                   f"symbol={symbol}&orderId={order_id}").json()
+        binance_open = _binance_get(base_url, bot, "/api/v3/openOrders").json()
+        return [(one["status"], one["filled_quantity"], one["held"]),
+                (listed[0]["status"], listed[0]["filled_quantity"], listed[0]["held"])] + [
+            (o["status"], o["executedQty"], o["cummulativeQuoteQty"])
+            for o in [binance_one] + [o for o in binance_open if o["orderId"] == int(order_id)]]
+
+    for base_url in (api_url, other_url):     # twice: the second is a kept view
+        assert shown(base_url, "accepted") == shown(base_url, "accepted")
+        assert shown(base_url, "accepted")[0][:2] == ("accepted", "0.00000000")
+    with admin_engine.begin() as conn:
+        conn.execute(text("""
+            UPDATE orders SET status = 'partially_filled', filled_quantity = 0.5,
+                   filled_notional = 50.00, hold_remaining = 150.30, updated_at = now()
+             WHERE id = :id"""), {"id": int(order_id)})
+    for base_url in (api_url, other_url):
+        assert shown(base_url, "partially_filled") == [
+            ("partially_filled", "0.50000000", "150.30"),
+            ("partially_filled", "0.50000000", "150.30"),
+            ("PARTIALLY_FILLED", "0.50000000", "50.0000000000"),
+            ("PARTIALLY_FILLED", "0.50000000", "50.0000000000")]
+
+
 def _held(client: Client, currency: str) -> tuple[str, str]:
     items = {b["currency"]: (b["available"], b["held"])
              for b in client.get("/v1/balances").json()["items"]}
