@@ -68,4 +68,13 @@ class Symbols:
         return found
 
     def of_market(self, market: str) -> Listed:
-        return self.get(binance_symbol(market))
+        """The listing of a market that one of our rows names: one listed since the last
+        read (an order placed in it within REFRESH_SECONDS) is read again, not refused."""
+        found = self._fresh().get(binance_symbol(market))
+        if found is None:
+            with self._lock:
+                self._until = 0.0
+            found = self._fresh().get(binance_symbol(market))
+        if found is None:
+            raise BinanceError(400, -1121, BAD_SYMBOL)
+        return found

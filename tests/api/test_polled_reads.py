@@ -194,11 +194,18 @@ def test_an_order_read_again_after_its_row_changed_shows_the_change_on_both_face
         binance_one = _binance_get(base_url, bot, "/api/v3/order",
                                    f"symbol={symbol}&orderId={order_id}").json()
         binance_open = _binance_get(base_url, bot, "/api/v3/openOrders").json()
+        assert isinstance(binance_open, list), binance_open
         return [(one["status"], one["filled_quantity"], one["held"]),
                 (listed[0]["status"], listed[0]["filled_quantity"], listed[0]["held"])] + [
             (o["status"], o["executedQty"], o["cummulativeQuoteQty"])
             for o in [binance_one] + [o for o in binance_open if o["orderId"] == int(order_id)]]
 
+    for base_url in (api_url, other_url):     # a new market is listed within 2 s
+        deadline = time.monotonic() + 10
+        while requests.get(f"{base_url}/api/v3/exchangeInfo?symbol={symbol}",
+                           timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the market was never listed"
+            time.sleep(0.2)
     for base_url in (api_url, other_url):     # twice: the second is a kept view
         assert shown(base_url, "accepted") == shown(base_url, "accepted")
         assert shown(base_url, "accepted")[0][:2] == ("accepted", "0.00000000")
