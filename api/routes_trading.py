@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 from sqlalchemy import select
 
@@ -84,12 +85,11 @@ def list_orders(services: Services, call: Call) -> dict:
     status = call.query.get("status")
     if status in statuses.ACTIVE:
         # What bots poll (their open orders): one prepared statement.
-        rows = order_reads.active_newest_first(
-            services.reader, call.user_id, status, call.query.get("market"),
+        shown = order_reads.shown(services.reader, order_reads.active_newest_first(
+            call.user_id, status, call.query.get("market"),
             int(call.query["cursor"]) if "cursor" in call.query else None,
-            call.query["limit"] + 1)
-        known = scales_of(services.reader, {code for r in rows for code in r.market.split("-")})
-        return page(rows, call, lambda r: views.kept_view(r, known))
+            call.query["limit"] + 1), views.kept_view, lambda row: _scales(services, row))
+        return page(shown, call, lambda view: view, lambda view: view["id"])
     query = newest_first(select(orders).where(orders.c.user_id == call.user_id),
                          orders.c.id, call)
     for name in ("status", "market"):
@@ -107,10 +107,16 @@ def list_orders(services: Services, call: Call) -> dict:
 
 
 def get_order(services: Services, call: Call) -> dict:
-    row = order_reads.one(services.reader, call.user_id, _order_id(call))
-    if row is None:
+    shown = order_reads.shown(services.reader, order_reads.one(call.user_id, _order_id(call)),
+                              views.kept_view, lambda row: _scales(services, row))
+    if not shown:
         raise OrderNotFound("no order of yours has this id", field="id")
-    return views.kept_view(row, scales_of(services.reader, row.market.split("-")))
+    return shown[0]
+
+
+def _scales(services: Services, row: Any) -> dict[str, int]:
+    """The scales of an order's base and quote, to make its view."""
+    return scales_of(services.reader, row.market.split("-"))
 
 
 @routes.route("DELETE", "/v1/orders/{order_id}", summary="cancel an order (in sequence)",

@@ -84,32 +84,31 @@ def _answer(services: BinanceServices, row: Any, listed: Listed, answer: str) ->
     return shown
 
 
-def _named(services: BinanceServices, request: Request, listed: Listed, unknown: str) -> Any:
+def _named(services: BinanceServices, request: Request, listed: Listed, unknown: str
+           ) -> tuple[order_reads.Query, list[Any]]:
     """The caller's order that ``orderId`` or ``origClientOrderId`` names, in the market."""
     order_id = request.params.integer("orderId", low=0)
     client_id = request.params.text("origClientOrderId")
     if order_id is None and client_id is None:
         raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, "
                            "but both were empty/null!")
-    if order_id is not None:
-        row = order_reads.one(services.native.reader, request.user_id, order_id)
-        row = row if row is not None and row.market == listed.market.symbol else None
-    else:
-        with services.native.reader.connect() as conn:
-            row = conn.execute(select(orders).where(
-                orders.c.user_id == request.user_id, orders.c.market == listed.market.symbol,
-                orders.c.client_order_id == client_id)).first()
-    if row is None:
+    market = listed.market.symbol
+    query = order_reads.one(request.user_id, order_id, market) if order_id is not None else \
+        order_reads.by_client_id(request.user_id, market, client_id)
+    found = order_reads.versions(services.native.reader, query)
+    if not found:
         raise BinanceError(400, -2013 if unknown == "query" else -2011,
                            "Order does not exist." if unknown == "query" else UNKNOWN_ORDER)
-    return row
+    return query, found
 
 
 @routes.route("GET", "/api/v3/order", security="read", params=ONE_ORDER, answer=ANY,
               summary="Binance: one of the caller's orders")
 def get_order(services: BinanceServices, request: Request) -> dict:
     listed = services.symbols.get(request.params.text("symbol"))
-    return kept_order(_named(services, request, listed, "query"), listed)
+    query, found = _named(services, request, listed, "query")
+    return order_reads.shown(services.native.reader, query, kept_order,
+                             lambda row: listed, found)[0]
 
 
 @routes.route("DELETE", "/api/v3/order", security="trade", answer=ANY,
@@ -117,14 +116,14 @@ def get_order(services: BinanceServices, request: Request) -> dict:
               summary="Binance: cancel an order (in the matcher's sequence)")
 def cancel(services: BinanceServices, request: Request) -> dict:
     listed = services.symbols.get(request.params.text("symbol"))
-    row = _named(services, request, listed, "cancel")
+    _, (found,) = _named(services, request, listed, "cancel")
     try:
         with outcomes.transaction(services.native.engine, CANCEL_UNCONFIRMED) as conn:
-            matcher_requests.request_cancel(conn, request.user_id, row.id)
+            matcher_requests.request_cancel(conn, request.user_id, found.id)
     except OrderNotFound:
         raise BinanceError(400, -2011, UNKNOWN_ORDER) from None
     services.native.wake(listed.market.symbol)
-    return _cancelled(services, request, listed, [row.id])[0]
+    return _cancelled(services, request, listed, [found.id])[0]
 
 
 def _cancelled(services: BinanceServices, request: Request, listed: Listed,
@@ -150,9 +149,9 @@ def _cancelled(services: BinanceServices, request: Request, listed: Listed,
 def open_orders(services: BinanceServices, request: Request) -> list:
     symbol = request.params.text("symbol")
     market = None if symbol is None else services.symbols.get(symbol).market.symbol
-    rows = order_reads.active_oldest_first(services.native.reader, request.user_id, market)
-    listings = {m: services.symbols.of_market(m) for m in {r.market for r in rows}}
-    return [kept_order(row, listings[row.market]) for row in rows]
+    return order_reads.shown(services.native.reader,
+                             order_reads.active_oldest_first(request.user_id, market),
+                             kept_order, lambda row: services.symbols.of_market(row.market))
 
 
 @routes.route("DELETE", "/api/v3/openOrders", security="trade", params={"symbol": SYMBOL},
