@@ -20,8 +20,3 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | \
 def encoded(answer: Any) -> bytes:
     """``answer`` as JSON (UTF-8); TypeError for what JSON cannot say exactly."""
     return orjson.dumps(answer, option=_OPTIONS)
-
-
-def text(answer: Any) -> str:
-    """``encoded``, as text."""
-    return encoded(answer).decode()

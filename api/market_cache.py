@@ -30,8 +30,8 @@ MARKET_DATA_STALENESS_SECONDS = 0.5
 MARKET_DATA_ANSWERS_MAX = 5_000
 
 
-class JsonText(str):
-    """An answer already encoded as JSON: the faces' wrappers send it as it is."""
+class EncodedJson(bytes):
+    """An answer already encoded as JSON (UTF-8): the faces' wrappers send it as it is."""
 
 
 EVERY_MARKET = None                 # the market of an answer about every market
@@ -41,7 +41,7 @@ class _Pending:
     def __init__(self, started: float, market: str | None) -> None:
         self.started, self.market = started, market
         self.done = threading.Event()
-        self.answer: JsonText | Exception | None = None
+        self.answer: EncodedJson | Exception | None = None
 
 
 class MarketDataCache:
@@ -49,14 +49,14 @@ class MarketDataCache:
                  size_max: int = MARKET_DATA_ANSWERS_MAX,
                  refusals: tuple[type[Exception], ...] = ()) -> None:
         self.seconds, self.size_max, self.refusals = seconds, size_max, refusals
-        self._answers: dict[Hashable, tuple[float, JsonText | Exception]] = {}
+        self._answers: dict[Hashable, tuple[float, EncodedJson | Exception]] = {}
         self._pending: dict[Hashable, _Pending] = {}
         self._by_market: dict[str | None, set[Hashable]] = {}
         self._changed: dict[str | None, float] = {}   # when each market last changed
         self.computed = 0          # answers made (for tests and benchmarks)
 
-    def answer(self, key: Hashable, compute: Callable[[], JsonText],
-               market: str | None = EVERY_MARKET) -> JsonText:
+    def answer(self, key: Hashable, compute: Callable[[], EncodedJson],
+               market: str | None = EVERY_MARKET) -> EncodedJson:
         """The kept answer to ``key``, about ``market``, or ``compute()``'s."""
         asked = time.monotonic()
         kept = self._answers.get(key)
@@ -82,8 +82,8 @@ class MarketDataCache:
         # ``forget`` marks EVERY_MARKET changed with each market: one lookup serves both.
         return self._changed.get(pending.market, 0.0) >= pending.started
 
-    def _compute(self, key: Hashable, compute: Callable[[], JsonText],
-                 market: str | None) -> JsonText:
+    def _compute(self, key: Hashable, compute: Callable[[], EncodedJson],
+                 market: str | None) -> EncodedJson:
         pending = _Pending(time.monotonic(), market)
         self._pending[key] = pending
         try:
@@ -107,7 +107,7 @@ class MarketDataCache:
         self._by_market.clear()
 
 
-def _given(answer: JsonText | Exception) -> JsonText:
+def _given(answer: EncodedJson | Exception) -> EncodedJson:
     if isinstance(answer, Exception):
         raise _fresh(answer)
     bottle.response.content_type = "application/json"
@@ -124,15 +124,15 @@ def _fresh(refusal: Exception) -> Exception:
 
 
 def cached(cache: MarketDataCache, key: Callable[[Any], Hashable],
-           encode: Callable[[Any], str], market: Callable[[Any], str | None]
+           encode: Callable[[Any], bytes], market: Callable[[Any], str | None]
            ) -> Callable[[Callable], Callable]:
     """A route handler ``(services, request)`` whose answers ``cache`` keeps, by
     ``key(request)``, about ``market(request)`` (``EVERY_MARKET`` when about all),
     encoded by ``encode``."""
-    def decorate(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], JsonText]:
+    def decorate(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], EncodedJson]:
         @functools.wraps(handler)
-        def answered(services: Any, request: Any) -> JsonText:
-            return cache.answer((handler.__name__, key(request)), lambda: JsonText(
+        def answered(services: Any, request: Any) -> EncodedJson:
+            return cache.answer((handler.__name__, key(request)), lambda: EncodedJson(
                 encode(handler(services, request))), market(request))
         return answered
     return decorate

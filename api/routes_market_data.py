@@ -123,11 +123,7 @@ def _question(call: Call) -> tuple:
     return tuple(sorted(call.path.items())) + tuple(sorted(call.query.items()))
 
 
-def _encoded(answer: dict) -> str:
-    return json_answers.text(answer)
-
-
-kept = cached(ANSWERS, _question, _encoded, lambda call: call.path.get("market"))
+kept = cached(ANSWERS, _question, json_answers.encoded, lambda call: call.path.get("market"))
 
 
 @routes.route("GET", "/v1/markets/{market}/book", summary="the aggregated order book",

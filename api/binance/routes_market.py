@@ -43,7 +43,7 @@ def kept(*names: str) -> Any:
     """Kept answers of a route whose answer depends on the parameters ``names``."""
     return cached(ANSWERS, lambda request: tuple(request.params.values.get(name)
                                                  for name in names),
-                  json_answers.text,
+                  json_answers.encoded,
                   lambda request: (request.params.values.get("symbol") or "").upper() or
                   EVERY_MARKET)
 

@@ -24,7 +24,7 @@ from api.binance.params import Params, parse, signed_payload
 from api.client_address import client_address
 from api import json_answers
 from api.errors import ApiError, translate
-from api.market_cache import JsonText
+from api.market_cache import EncodedJson
 from api.routing import Api, Operation, body_bytes
 from observability import logs, metrics
 
@@ -91,7 +91,7 @@ def _wrapped(services: BinanceServices, security: str, handler: Callable[[Reques
         bottle.response.content_type = "application/json"
         try:
             result = handler(_checked(services, security))
-            if isinstance(result, JsonText):     # a kept answer (api.market_cache)
+            if isinstance(result, EncodedJson):     # a kept answer (api.market_cache)
                 return result
             return json_answers.encoded(result)
         except Exception as error:

@@ -45,9 +45,10 @@ class Symbols:
     def all(self) -> list[Listed]:
         return list(self._fresh().values())
 
-    def _fresh(self) -> dict[str, Listed]:
+    def _fresh(self, again: bool = False) -> dict[str, Listed]:
+        """The listings, read if older than REFRESH_SECONDS (or read ``again`` now)."""
         with self._lock:
-            if time.monotonic() >= self._until:
+            if again or time.monotonic() >= self._until:
                 with self.engine.connect() as conn:
                     scales = dict(conn.execute(select(currencies.c.code, currencies.c.scale)).all())
                     found = load_markets(conn)
@@ -70,11 +71,8 @@ class Symbols:
     def of_market(self, market: str) -> Listed:
         """The listing of a market that one of our rows names: one listed since the last
         read (an order placed in it within REFRESH_SECONDS) is read again, not refused."""
-        found = self._fresh().get(binance_symbol(market))
-        if found is None:
-            with self._lock:
-                self._until = 0.0
-            found = self._fresh().get(binance_symbol(market))
+        symbol = binance_symbol(market)
+        found = self._fresh().get(symbol) or self._fresh(again=True).get(symbol)
         if found is None:
             raise BinanceError(400, -1121, BAD_SYMBOL)
         return found

@@ -16,7 +16,7 @@ def test_answers_are_compact_json_with_integer_keys_as_strings() -> None:
     answer = {"price": "1.50", "ids": [1, 2], "none": None, "ok": True, 200: "text é"}
     assert json_answers.encoded(answer) == '{"price":"1.50","ids":[1,2],"none":null,' \
         '"ok":true,"200":"text é"}'.encode()
-    assert json.loads(json_answers.text(answer)) == {**json.loads(json.dumps(answer))}
+    assert json.loads(json_answers.encoded(answer)) == {**json.loads(json.dumps(answer))}
 
 
 @dataclasses.dataclass

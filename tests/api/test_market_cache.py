@@ -14,7 +14,7 @@ import requests
 
 from api.errors import ApiError
 from api.market_cache import (
-    EVERY_MARKET, MARKET_DATA_STALENESS_SECONDS, JsonText, MarketDataCache,
+    EVERY_MARKET, MARKET_DATA_STALENESS_SECONDS, EncodedJson, MarketDataCache,
 )
 from events import publishing
 from tests.api.conftest import start_web
@@ -100,10 +100,10 @@ def test_concurrent_askers_of_one_question_share_one_answer(monkeypatch):
     monkeypatch.setattr("api.market_cache.bottle.response", type("R", (), {})())
     computed, release = [], threading.Event()
 
-    def compute() -> JsonText:
+    def compute() -> EncodedJson:
         computed.append(1)
         release.wait(5)
-        return JsonText('{"n":1}')
+        return EncodedJson(b'{"n":1}')
 
     answers = []
     threads = [threading.Thread(target=lambda: answers.append(cache.answer("q", compute)))
@@ -114,15 +114,15 @@ def test_concurrent_askers_of_one_question_share_one_answer(monkeypatch):
     release.set()
     for thread in threads:
         thread.join(5)
-    assert (len(computed), answers) == (1, ['{"n":1}'] * 8)
-    assert cache.answer("q", compute) == '{"n":1}' and len(computed) == 1
+    assert (len(computed), answers) == (1, [b'{"n":1}'] * 8)
+    assert cache.answer("q", compute) == b'{"n":1}' and len(computed) == 1
 
 
 def test_a_refusal_is_kept_and_raised_afresh_each_time():
     cache = MarketDataCache(seconds=5, refusals=(ApiError,))
     asked = []
 
-    def unknown() -> JsonText:
+    def unknown() -> EncodedJson:
         asked.append(1)
         raise ApiError(404, "unknown_market", "no market 'X-Y'", "market")
 
@@ -140,11 +140,11 @@ def test_an_answer_is_asked_again_once_the_bound_has_passed(monkeypatch):
     cache = MarketDataCache(seconds=0.1)
     monkeypatch.setattr("api.market_cache.bottle.response", type("R", (), {})())
     numbers = iter(range(10))
-    first = cache.answer("q", lambda: JsonText(str(next(numbers))))
-    again = cache.answer("q", lambda: JsonText(str(next(numbers))))
+    first = cache.answer("q", lambda: EncodedJson(b"%d" % next(numbers)))
+    again = cache.answer("q", lambda: EncodedJson(b"%d" % next(numbers)))
     time.sleep(0.15)
-    later = cache.answer("q", lambda: JsonText(str(next(numbers))))
-    assert (first, again, later, cache.computed) == ("0", "0", "1", 2)
+    later = cache.answer("q", lambda: EncodedJson(b"%d" % next(numbers)))
+    assert (first, again, later, cache.computed) == (b"0", b"0", b"1", 2)
 
 
 def test_a_markets_change_drops_its_answers_and_those_about_every_market(monkeypatch):
@@ -152,26 +152,26 @@ def test_a_markets_change_drops_its_answers_and_those_about_every_market(monkeyp
     monkeypatch.setattr("api.market_cache.bottle.response", type("R", (), {})())
     numbers = iter(range(100))
 
-    def ask(key: str, market: str | None) -> str:
-        return cache.answer(key, lambda: JsonText(str(next(numbers))), market)
+    def ask(key: str, market: str | None) -> bytes:
+        return cache.answer(key, lambda: EncodedJson(b"%d" % next(numbers)), market)
 
     kept = [ask("a-book", "A-X"), ask("b-book", "B-X"), ask("tickers", EVERY_MARKET)]
     assert [ask("a-book", "A-X"), ask("b-book", "B-X"), ask("tickers", EVERY_MARKET)] == kept
     cache.forget("A-X")
     assert [ask("a-book", "A-X"), ask("b-book", "B-X"), ask("tickers", EVERY_MARKET)] == \
-        ["3", kept[1], "4"]
+        [b"3", kept[1], b"4"]
 
 
 def test_an_answer_made_while_its_market_changed_is_given_but_not_kept(monkeypatch):
     cache = MarketDataCache(seconds=60)
     monkeypatch.setattr("api.market_cache.bottle.response", type("R", (), {})())
 
-    def changed_meanwhile() -> JsonText:
+    def changed_meanwhile() -> EncodedJson:
         cache.forget("A-X")          # the batch announced while the queries ran
-        return JsonText("old")
-    assert cache.answer("a-book", changed_meanwhile, "A-X") == "old"
-    assert cache.answer("a-book", lambda: JsonText("new"), "A-X") == "new"
-    assert cache.answer("a-book", lambda: JsonText("newer"), "A-X") == "new"
+        return EncodedJson(b"old")
+    assert cache.answer("a-book", changed_meanwhile, "A-X") == b"old"
+    assert cache.answer("a-book", lambda: EncodedJson(b"new"), "A-X") == b"new"
+    assert cache.answer("a-book", lambda: EncodedJson(b"newer"), "A-X") == b"new"
 
 
 @pytest.fixture
