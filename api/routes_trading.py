@@ -84,7 +84,7 @@ def place_order(services: Services, call: Call) -> dict:
 def list_orders(services: Services, call: Call) -> dict:
     status = call.query.get("status")
     if status in statuses.ACTIVE:
-        # What bots poll (their open orders): one prepared statement.
+        # What bots poll (their open orders): prepared statements, views kept.
         shown = order_reads.shown(services.reader, order_reads.active_newest_first(
             call.user_id, status, call.query.get("market"),
             int(call.query["cursor"]) if "cursor" in call.query else None,

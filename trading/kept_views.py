@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable, Generic, TypeVar
 
-ROWS_KEPT_MAX = 5_000          # about 8 MB of versions and views
+ROWS_KEPT_MAX = 5_000          # about 6 MB of versions and views
 Context = TypeVar("Context")
 
 
