@@ -311,22 +311,27 @@ class EthereumWallet(CurrencyDriver):
         return txid
 
     def consolidate(self) -> None:
-        """Sweep every deposit address's confirmed balance into the hot wallet."""
+        """Sweep into the hot wallet what each deposit address held ``confirmations``
+        deep, as its deposits must be to be credited: a deposit not that deep yet, which
+        a reorganisation may still take out of the chain, is not spent before it counts."""
         _, hot = self.hot_wallet()
         keys = [(index, address) for index, address, label in self._keys()
                 if label != HOT_WALLET_LABEL]
-        if not keys:
+        settled = self.tip_height() - max(self.confirmations, 1) + 1
+        if not keys or settled < 0:
             return
         gas_price = int(self.rpc.call("eth_gasPrice"), 16)
         fee = gas_price * TRANSFER_GAS
-        balances = self.rpc.batch([("eth_getBalance", (a, "latest")) for _, a in keys])
-        for (index, address), balance in zip(keys, balances):
-            wei = int(balance, 16)
+        deep = self.rpc.batch([("eth_getBalance", (a, _hex(settled))) for _, a in keys])
+        latest = self.rpc.batch([("eth_getBalance", (a, "latest")) for _, a in keys])
+        for (index, address), deep_balance, latest_balance in zip(keys, deep, latest):
+            now = int(latest_balance, 16)
+            wei = min(int(deep_balance, 16), now)   # a sweep mined since spent it
             if wei <= fee * 10:                   # not worth its gas yet
                 continue
             nonce = int(self.rpc.call("eth_getTransactionCount", address, "pending"), 16)
             pending = int(self.rpc.call("eth_getBalance", address, "pending"), 16)
-            if pending != wei:                    # a sweep of it is already on its way
+            if pending != now:                    # a sweep of it is already on its way
                 continue
             raw, txid = self._signed_transfer(index, hot, wei - fee, nonce, gas_price)
             self._broadcast(raw, txid)
