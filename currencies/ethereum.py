@@ -323,15 +323,16 @@ class EthereumWallet(CurrencyDriver):
         gas_price = int(self.rpc.call("eth_gasPrice"), 16)
         fee = gas_price * TRANSFER_GAS
         deep = self.rpc.batch([("eth_getBalance", (a, _hex(settled))) for _, a in keys])
-        latest = self.rpc.batch([("eth_getBalance", (a, "latest")) for _, a in keys])
-        for (index, address), deep_balance, latest_balance in zip(keys, deep, latest):
-            now = int(latest_balance, 16)
-            wei = min(int(deep_balance, 16), now)   # a sweep mined since spent it
+        for (index, address), balance in zip(keys, deep):
+            wei = int(balance, 16)
             if wei <= fee * 10:                   # not worth its gas yet
                 continue
-            nonce = int(self.rpc.call("eth_getTransactionCount", address, "pending"), 16)
-            pending = int(self.rpc.call("eth_getBalance", address, "pending"), 16)
-            if pending != now:                    # a sweep of it is already on its way
+            nonce, nonce_then = (int(n, 16) for n in self.rpc.batch([
+                ("eth_getTransactionCount", (address, "pending")),
+                ("eth_getTransactionCount", (address, _hex(settled)))]))
+            # Only sweeps leave a deposit address. One pending, or mined since the block
+            # ``settled`` (whose balance it spent), must be that deep first.
+            if nonce != nonce_then:
                 continue
             raw, txid = self._signed_transfer(index, hot, wei - fee, nonce, gas_price)
             self._broadcast(raw, txid)

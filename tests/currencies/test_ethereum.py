@@ -43,17 +43,30 @@ class TestEthereum(DriverKit):
         hot_before = balance(hot)
         # Not as deep as a deposit must be to count: not spent (a reorganisation may take
         # it out of the chain).
-        for _ in range(CONFIRMATIONS - 1):
+        for _ in range(CONFIRMATIONS - 2):
             driver.consolidate()
             chain.mine(1)
             assert (balance(deposit_address), balance(hot)) == (Decimal(2), hot_before)
-        # As deep as a deposit must be; a second payment, one block deep, stays for later.
+        driver.consolidate()
         chain.pay_to(deposit_address, Decimal("0.5"))
         chain.mine(1)
+        # The 2 exactly as deep as a deposit must be: swept; the 0.5, one block deep, stays.
         driver.consolidate()
         driver.consolidate()                   # a second call while the sweep is pending
         chain.mine(1)
         swept = balance(hot) - hot_before
-        assert balance(deposit_address) == Decimal("0.5")
         assert Decimal("1.99") < swept < Decimal("2")
-        assert driver.wallet_balance() == before + Decimal("0.5") - (Decimal("2") - swept)
+        # Nor later while the sweep itself is shallower than that: its address's balance
+        # that deep is the one it spent.
+        for _ in range(CONFIRMATIONS - 1):
+            driver.consolidate()
+            chain.mine(1)
+            assert (balance(deposit_address), balance(hot)) == (Decimal("0.5"),
+                                                                hot_before + swept)
+        driver.consolidate()
+        chain.mine(1)
+        assert balance(deposit_address) == 0
+        assert Decimal("0.49") < balance(hot) - hot_before - swept < Decimal("0.5")
+        fees = Decimal("2.5") - (balance(hot) - hot_before)
+        assert driver.wallet_balance() == before + Decimal("0.5") - fees
+
